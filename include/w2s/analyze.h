@@ -1,0 +1,41 @@
+/* analyze: what the theory says about a set of results: the least-squares
+ * line of gain on misfit, how often gain >= misfit holds (test and train),
+ * which weak model the misfit would choose against the truly best one, and
+ * the median PGR. Local; never needs MPI. */
+#ifndef W2S_ANALYZE_H
+#define W2S_ANALYZE_H
+
+#include <stdio.h>
+
+#include "w2s/io.h"
+
+/* Relative slack under which gain >= misfit still counts as satisfied (the
+ * train identity holds to rounding, so an exact comparison would flip on
+ * the last bit). Relative to the pair's weak_error. */
+#define W2S_ANALYZE_SLACK 1e-9
+
+typedef struct {
+  int64_t npairs;
+  double slope, intercept, r2; /* gain = slope * misfit + intercept (test) */
+  int64_t ok_test, ok_train;   /* pairs with gain >= misfit (within slack) */
+  double worst_test, worst_train; /* max over pairs of misfit - gain */
+  /* Weak-model selection, per (file, task) with at least two weak models. */
+  int64_t groups, agree;
+  /* Over all pairs: the weak model with the smallest mean predicted error
+   * (weak_error - misfit) and the one with the smallest mean w2s_error. */
+  char chosen[W2S_NAME_LEN], best[W2S_NAME_LEN];
+  double chosen_pred, best_true;
+  int64_t n_pgr;
+  double median_pgr;
+} w2s_summary;
+
+w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
+                            w2s_summary *out);
+
+typedef enum { W2S_FMT_TABLE, W2S_FMT_CSV, W2S_FMT_JSON } w2s_format;
+
+/* Rows (one per pair) then the summary, in the chosen format. */
+void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
+                       const w2s_summary *s, w2s_format fmt, int rows);
+
+#endif

@@ -1,0 +1,140 @@
+/* core: the run context, error codes, logging, timers, the row partition and
+ * the collective helpers. This is the only module that spells out raw MPI
+ * collectives; the numerical modules call the helpers below.
+ *
+ * Collective (every rank of ctx->comm must call): w2s_ctx_create,
+ * w2s_ctx_destroy, w2s_agree, w2s_sum, w2s_max, w2s_bcast_*. Everything else is
+ * local. */
+#ifndef W2S_CORE_H
+#define W2S_CORE_H
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One list makes the enum, the process exit code and the description, so
+ * they cannot drift apart. Exit 2 = the user's input or usage; 1 = anything
+ * else. */
+#define W2S_ERRORS(X)                                                          \
+  X(W2S_OK, 0, "success")                                                      \
+  X(W2S_ERR_USAGE, 2, "bad usage")                                             \
+  X(W2S_ERR_INPUT, 2, "bad input")                                             \
+  X(W2S_ERR_IO, 1, "input/output failure")                                     \
+  X(W2S_ERR_NUMERIC, 1, "numerical failure")                                   \
+  X(W2S_ERR_MEMORY, 1, "out of memory")                                        \
+  X(W2S_ERR_MPI, 1, "MPI failure")                                             \
+  X(W2S_ERR_INTERNAL, 1, "internal error")
+
+typedef enum {
+#define W2S_X_ENUM(name, code, text) name,
+  W2S_ERRORS(W2S_X_ENUM)
+#undef W2S_X_ENUM
+      W2S_ERR_COUNT
+} w2s_err;
+
+int w2s_err_exit_code(w2s_err e);
+const char *w2s_err_name(w2s_err e);
+const char *w2s_err_text(w2s_err e);
+
+/* Named timers, registered here and nowhere else; reported as max over ranks. */
+#define W2S_TIMERS(X)                                                          \
+  X(W2S_T_SETUP, "setup")                                                      \
+  X(W2S_T_WEAK_FIT, "weak_fit")                                                \
+  X(W2S_T_STRONG_FIT, "strong_fit")                                            \
+  X(W2S_T_TRAIN_METRICS, "train_metrics")                                      \
+  X(W2S_T_TEST_METRICS, "test_metrics")                                        \
+  X(W2S_T_TOTAL, "total")
+
+typedef enum {
+#define W2S_X_TIMER(name, text) name,
+  W2S_TIMERS(W2S_X_TIMER)
+#undef W2S_X_TIMER
+      W2S_T_COUNT
+} w2s_timer;
+
+const char *w2s_timer_name(w2s_timer t);
+
+enum { W2S_MSG_LEN = 1024 };
+
+typedef struct w2s_ctx {
+  MPI_Comm comm;
+  int rank, size;
+  int verbosity;    /* 0 quiet, 1 phases, 2 debug */
+  int stderr_tty;   /* live progress only on a terminal */
+  double t0;        /* w2s_wtime() at creation */
+  double timer_acc[W2S_T_COUNT];
+  double timer_start[W2S_T_COUNT];
+  /* The first failure recorded on this rank (and, after w2s_agree, the one
+   * every rank reports). */
+  w2s_err err;
+  char msg[W2S_MSG_LEN];
+  const char *err_file;
+  int err_line;
+} w2s_ctx;
+
+/* Collective. Duplicates comm so that library traffic cannot mix with the
+ * caller's. MPI_COMM_NULL makes a local context (rank 0 of 1) for commands
+ * that never start MPI, such as `w2s analyze`. */
+w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out);
+void w2s_ctx_destroy(w2s_ctx **ctx);
+
+/* Record a failure (the first one wins) and return its code. Use W2S_FAIL. */
+w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define W2S_FAIL(ctx, code, ...)                                               \
+  w2s_fail_at((ctx), (code), __FILE__, __LINE__, __VA_ARGS__)
+
+/* The one error-propagation macro: return early with the callee's code. */
+#define W2S_CALL(expr)                                                         \
+  do {                                                                         \
+    w2s_err w2s_call_e_ = (expr);                                              \
+    if (w2s_call_e_ != W2S_OK) return w2s_call_e_;                             \
+  } while (0)
+
+/* Allocation that records a clear failure. */
+void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
+                   int line);
+#define W2S_ALLOC(ctx, ptr, count)                                             \
+  (((ptr) = w2s_alloc_at((ctx), (size_t)(count), sizeof(*(ptr)), __FILE__,     \
+                         __LINE__)) == NULL                                    \
+       ? W2S_ERR_MEMORY                                                        \
+       : W2S_OK)
+
+/* Collective failure decision: every rank passes its local status; every rank
+ * gets the same code back, and the message of the lowest failing rank is
+ * copied into every rank's ctx->msg so rank 0 can print it. */
+w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local);
+
+/* Monotonic wall clock in seconds (works without MPI). */
+double w2s_wtime(void);
+
+/* Logging: rank 0 only, to stderr. */
+void w2s_log(const w2s_ctx *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Live progress on a terminal (rank 0); a no-op elsewhere. frac in [0,1]. */
+void w2s_progress(const w2s_ctx *ctx, const char *what, double frac);
+
+void w2s_timer_start(w2s_ctx *ctx, w2s_timer t);
+void w2s_timer_stop(w2s_ctx *ctx, w2s_timer t);
+/* Collective: max over ranks of every timer into out[W2S_T_COUNT]. */
+w2s_err w2s_timers_max(w2s_ctx *ctx, double *out);
+
+/* Contiguous block partition of n rows over size ranks; the first n % size
+ * ranks hold one row more. */
+void w2s_partition(int64_t n, int size, int rank, int64_t *start,
+                   int64_t *count);
+
+/* Collective reductions and broadcasts (chunked for counts beyond 2^31). */
+w2s_err w2s_sum(w2s_ctx *ctx, double *buf, int64_t n);
+w2s_err w2s_max(w2s_ctx *ctx, double *buf, int64_t n);
+w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root);
+/* Rank root's string is copied to every rank (malloc'ed, caller frees). */
+w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root);
+/* Allreduce with a user reduction that is associative but not commutative;
+ * applied in rank order. */
+w2s_err w2s_allreduce_op(w2s_ctx *ctx, void *buf, int64_t nbytes,
+                         MPI_User_function *fn);
+
+#endif

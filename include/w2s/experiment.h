@@ -1,0 +1,66 @@
+/* experiment: the configuration table and the simulate pipeline.
+ *
+ * w2s_config_load and w2s_simulate are collective: every rank calls them with
+ * the same arguments; failures are agreed on, so every rank returns the same
+ * code and ctx->msg. The rest is local. */
+#ifndef W2S_EXPERIMENT_H
+#define W2S_EXPERIMENT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "w2s/core.h"
+#include "w2s/io.h"
+#include "w2s/params.h"
+#include "w2s/repr.h"
+
+enum { W2S_MAX_WEAK = 256 };
+
+typedef struct {
+  char section[W2S_NAME_LEN + 8]; /* "strong" or "weak.NAME" */
+  char name[W2S_NAME_LEN];        /* "strong" or NAME */
+  const w2s_repr_source *source;
+  w2s_param source_p, depth_p, width_p;
+  w2s_param own[8]; /* the source's own keys, in its table's order */
+} w2s_repr_config;
+
+typedef struct w2s_config {
+  char path[1024]; /* the INI file ("" when built from text) */
+  /* Typed values, after defaults, --set overrides and validation. */
+  uint64_t seed;
+  int64_t tasks;
+  int per_task_inputs; /* experiment.task_inputs = per_task */
+  int64_t input_dim;
+  double input_scale;
+  int64_t n_weak_train, n_w2s_train, n_test;
+  int64_t target_depth, target_width;
+  w2s_repr_config strong;
+  int nweak;
+  w2s_repr_config weak[W2S_MAX_WEAK];
+  char solver[32];
+  double ridge, rank_tol;
+  int intercept;
+  int64_t block_rows;
+  char output_path[1024];
+  /* The full effective configuration as INI text (malloc'ed). */
+  char *effective;
+} w2s_config;
+
+/* Collective. Rank 0 reads `path`; every rank parses the same text. sets are
+ * "section.key=value" overrides applied after the file. */
+w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
+                        int nsets, w2s_config **out);
+/* Local: parse INI text (for tests and fuzzing); `name` appears in messages. */
+w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
+                         const char *const *sets, int nsets, w2s_config **out);
+void w2s_config_destroy(w2s_config **cfg);
+/* The table of every key: default, type, range, help. */
+void w2s_config_print_help(FILE *f);
+
+/* Number of parameters of a representation's head (width + intercept). */
+int64_t w2s_repr_head_params(const w2s_config *cfg, const w2s_repr_config *rc);
+
+/* Collective: run the experiment; every rank gets the same results. */
+w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *cfg, w2s_results **out);
+
+#endif

@@ -1,0 +1,65 @@
+/* io: the results file (HDF5). The only module that calls HDF5.
+ *
+ * w2s_output_check and w2s_results_write are collective (parallel HDF5 on
+ * ctx->comm); w2s_results_read is local and needs no MPI. Layout:
+ * docs/FORMAT.md. */
+#ifndef W2S_IO_H
+#define W2S_IO_H
+
+#include <stdint.h>
+
+#include "w2s/core.h"
+#include "w2s/metrics.h"
+
+enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 1 };
+
+/* One fitted representation: what its fit saw of it. */
+typedef struct {
+  char name[W2S_NAME_LEN + 8]; /* config section: "strong", "weak.NAME" */
+  char role[8];                /* "strong" or "weak" */
+  char source[16];
+  int64_t dim;     /* features (without the intercept) */
+  int64_t rank;    /* smallest numerical rank over task groups */
+  double cond;     /* largest condition number of the equilibrated design */
+} w2s_repr_record;
+
+/* Everything a run produced (plain data, owned by the struct). */
+typedef struct {
+  int64_t ntasks, nweak, npairs;
+  char (*weak_names)[W2S_NAME_LEN]; /* nweak */
+  int64_t *pair_task;               /* npairs */
+  int64_t *pair_weak;               /* npairs, index into weak_names */
+  double *metric[W2S_M_COUNT];      /* npairs each */
+  int64_t strong_p;                 /* coefficients per strong head */
+  double *coef_ceiling;             /* ntasks x strong_p, row-major */
+  double *coef_w2s;                 /* npairs x strong_p */
+  int64_t *weak_p;                  /* nweak */
+  double **coef_weak;               /* nweak x (ntasks x weak_p[j]) */
+  int nrepr;
+  w2s_repr_record *repr;
+  double timing[W2S_T_COUNT];
+  /* provenance */
+  uint64_t seed;
+  int mpi_ranks;
+  char solver[32];
+  char *config_text;
+  char *command_line;
+  char path[1024]; /* set by the reader */
+} w2s_results;
+
+w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
+                          w2s_results **out);
+void w2s_results_destroy(w2s_results **res);
+
+/* Collective: refuse early (exit 2) when the output directory is missing or
+ * not writable, or the file exists and force is 0. */
+w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force);
+/* Collective: write to a temporary name next to path, then rename. Nothing is
+ * left under either name on failure. */
+w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
+                          const char *path, int force);
+/* Local: read the metrics, pair labels and provenance of a results file
+ * (coefficients are not read). */
+w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out);
+
+#endif

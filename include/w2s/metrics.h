@@ -1,0 +1,69 @@
+/* metrics: the quantities of the weak-to-strong theory, accumulated from
+ * blocks of predictions and reduced across ranks.
+ *
+ * Per (task t, weak model j) pair k = t * J + j, with y the true labels, f_w
+ * the weak model's predictions, f_sw the weak-to-strong model's and f_s the
+ * strong ceiling's, all on the same samples:
+ *   weak_error = mean (f_w - y)^2       w2s_error = mean (f_sw - y)^2
+ *   misfit     = mean (f_w - f_sw)^2    gain      = weak_error - w2s_error
+ * gain is accumulated directly as mean(d^2 + 2 d e) with d = f_w - f_sw and
+ * e = f_sw - y, never as a difference of two large means, so gain - misfit
+ * (= 2 mean(d e), zero when the theory's identity holds) keeps its digits.
+ * Only w2s_metric_sums_reduce is collective. */
+#ifndef W2S_METRICS_H
+#define W2S_METRICS_H
+
+#include <stdint.h>
+
+#include "w2s/core.h"
+
+#define W2S_METRICS(X)                                                         \
+  X(W2S_M_WEAK_ERROR, "weak_error")                                            \
+  X(W2S_M_W2S_ERROR, "w2s_error")                                              \
+  X(W2S_M_MISFIT, "misfit")                                                    \
+  X(W2S_M_GAIN, "gain")                                                        \
+  X(W2S_M_CEILING, "strong_ceiling_error")                                     \
+  X(W2S_M_PGR, "pgr")                                                          \
+  X(W2S_M_PREDICTED, "predicted_w2s_error")                                    \
+  X(W2S_M_WEAK_ERROR_TRAIN, "weak_error_train")                                \
+  X(W2S_M_W2S_ERROR_TRAIN, "w2s_error_train")                                  \
+  X(W2S_M_MISFIT_TRAIN, "misfit_train")                                        \
+  X(W2S_M_GAIN_TRAIN, "gain_train")
+
+typedef enum {
+#define W2S_X_METRIC(name, text) name,
+  W2S_METRICS(W2S_X_METRIC)
+#undef W2S_X_METRIC
+      W2S_M_COUNT
+} w2s_metric;
+
+const char *w2s_metric_name(w2s_metric m);
+
+/* Running sums for T tasks x J weak models on one split. */
+typedef struct {
+  int64_t T, J;
+  int64_t n;         /* rows accumulated (global after reduce) */
+  double *buf;       /* one allocation: the arrays below */
+  double *weak, *w2s, *misfit, *cross; /* K = T * J each */
+  double *ceiling;   /* T */
+} w2s_metric_sums;
+
+w2s_err w2s_metric_sums_init(w2s_ctx *ctx, int64_t T, int64_t J,
+                             w2s_metric_sums *s);
+void w2s_metric_sums_free(w2s_metric_sums *s);
+/* Local. Column-major blocks of m rows: Y m x T, Fw and Fsw m x (T*J) in pair
+ * order, Fs m x T (or NULL: no ceiling on this split). */
+void w2s_metric_sums_add(w2s_metric_sums *s, int64_t m, const double *Y,
+                         int64_t ldy, const double *Fw, int64_t ldw,
+                         const double *Fsw, int64_t ldsw, const double *Fs,
+                         int64_t lds);
+/* Collective: sum over ranks. */
+w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s);
+
+/* Local: metrics for pairs [k0, k0 + T*J) of out[W2S_M_COUNT][*] from the
+ * reduced test and train sums. PGR is NaN where weak_error <= ceiling. */
+void w2s_metrics_finish(const w2s_metric_sums *test,
+                        const w2s_metric_sums *train, int64_t k0,
+                        double *const out[W2S_M_COUNT]);
+
+#endif

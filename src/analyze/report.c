@@ -1,0 +1,152 @@
+/* Presentation of analysis results: table, CSV or JSON on a FILE. */
+#include <math.h>
+#include <string.h>
+
+#include "w2s/analyze.h"
+
+/* The columns shown per pair, in order. */
+static const w2s_metric shown[] = {
+    W2S_M_WEAK_ERROR, W2S_M_W2S_ERROR,    W2S_M_MISFIT,
+    W2S_M_GAIN,       W2S_M_CEILING,      W2S_M_PGR,
+    W2S_M_PREDICTED,  W2S_M_MISFIT_TRAIN, W2S_M_GAIN_TRAIN,
+};
+enum { NSHOWN = sizeof shown / sizeof shown[0] };
+
+static void json_num(FILE *f, double v) {
+  if (isfinite(v))
+    fprintf(f, "%.17g", v);
+  else
+    fprintf(f, "null");
+}
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; ++s) {
+    if (*s == '"' || *s == '\\')
+      fprintf(f, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      fprintf(f, "\\u%04x", *s);
+    else
+      fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void print_rows(FILE *f, w2s_results *const *files, int n,
+                       w2s_format fmt) {
+  int multi = n > 1;
+  if (fmt == W2S_FMT_TABLE) {
+    if (multi) fprintf(f, "%-5s ", "file");
+    fprintf(f, "%6s %-14s", "task", "weak_model");
+    for (int c = 0; c < NSHOWN; ++c)
+      fprintf(f, " %13.13s", w2s_metric_name(shown[c]));
+    fprintf(f, "\n");
+  } else if (fmt == W2S_FMT_CSV) {
+    fprintf(f, "file,task,weak_model");
+    for (int m = 0; m < W2S_M_COUNT; ++m)
+      fprintf(f, ",%s", w2s_metric_name((w2s_metric)m));
+    fprintf(f, "\n");
+  } else {
+    fprintf(f, "{\"rows\": [");
+  }
+  int first = 1;
+  for (int fi = 0; fi < n; ++fi) {
+    const w2s_results *r = files[fi];
+    for (int64_t k = 0; k < r->npairs; ++k) {
+      const char *wm = r->weak_names[r->pair_weak[k]];
+      if (fmt == W2S_FMT_TABLE) {
+        if (multi) fprintf(f, "%-5d ", fi);
+        fprintf(f, "%6lld %-14.14s", (long long)r->pair_task[k], wm);
+        for (int c = 0; c < NSHOWN; ++c)
+          fprintf(f, " %13.6g", r->metric[shown[c]][k]);
+        fprintf(f, "\n");
+      } else if (fmt == W2S_FMT_CSV) {
+        fprintf(f, "%s,%lld,%s", r->path, (long long)r->pair_task[k], wm);
+        for (int m = 0; m < W2S_M_COUNT; ++m)
+          fprintf(f, ",%.17g", r->metric[m][k]);
+        fprintf(f, "\n");
+      } else {
+        fprintf(f, "%s\n  {\"file\": ", first ? "" : ",");
+        json_str(f, r->path);
+        fprintf(f, ", \"task\": %lld, \"weak_model\": ",
+                (long long)r->pair_task[k]);
+        json_str(f, wm);
+        for (int m = 0; m < W2S_M_COUNT; ++m) {
+          fprintf(f, ", \"%s\": ", w2s_metric_name((w2s_metric)m));
+          json_num(f, r->metric[m][k]);
+        }
+        fprintf(f, "}");
+      }
+      first = 0;
+    }
+  }
+  if (fmt == W2S_FMT_JSON) fprintf(f, "\n], ");
+}
+
+void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
+                       const w2s_summary *s, w2s_format fmt, int rows) {
+  if (rows) print_rows(f, files, n, fmt);
+  if (fmt == W2S_FMT_JSON) {
+    if (!rows) fprintf(f, "{");
+    fprintf(f, "\"summary\": {\"pairs\": %lld, \"slope\": ",
+            (long long)s->npairs);
+    json_num(f, s->slope);
+    fprintf(f, ", \"intercept\": ");
+    json_num(f, s->intercept);
+    fprintf(f, ", \"r2\": ");
+    json_num(f, s->r2);
+    fprintf(f, ", \"gain_ge_misfit_test\": %lld, \"gain_ge_misfit_train\": %lld",
+            (long long)s->ok_test, (long long)s->ok_train);
+    fprintf(f, ", \"largest_violation_test\": ");
+    json_num(f, s->worst_test);
+    fprintf(f, ", \"largest_violation_train\": ");
+    json_num(f, s->worst_train);
+    fprintf(f, ", \"selection_groups\": %lld, \"selection_agree\": %lld",
+            (long long)s->groups, (long long)s->agree);
+    fprintf(f, ", \"chosen_by_misfit\": ");
+    json_str(f, s->chosen);
+    fprintf(f, ", \"best_by_w2s_error\": ");
+    json_str(f, s->best);
+    fprintf(f, ", \"pgr_count\": %lld, \"median_pgr\": ", (long long)s->n_pgr);
+    json_num(f, s->median_pgr);
+    fprintf(f, "}}\n");
+    return;
+  }
+  if (fmt == W2S_FMT_CSV) {
+    fprintf(f, "\nsummary,value\n");
+    fprintf(f, "pairs,%lld\nslope,%.17g\nintercept,%.17g\nr2,%.17g\n",
+            (long long)s->npairs, s->slope, s->intercept, s->r2);
+    fprintf(f, "gain_ge_misfit_test,%lld\ngain_ge_misfit_train,%lld\n",
+            (long long)s->ok_test, (long long)s->ok_train);
+    fprintf(f, "largest_violation_test,%.17g\nlargest_violation_train,%.17g\n",
+            s->worst_test, s->worst_train);
+    fprintf(f, "selection_groups,%lld\nselection_agree,%lld\n",
+            (long long)s->groups, (long long)s->agree);
+    fprintf(f, "chosen_by_misfit,%s\nbest_by_w2s_error,%s\n", s->chosen,
+            s->best);
+    fprintf(f, "pgr_count,%lld\nmedian_pgr,%.17g\n", (long long)s->n_pgr,
+            s->median_pgr);
+    return;
+  }
+  fprintf(f, "\nSummary over %lld (task, weak model) pairs\n",
+          (long long)s->npairs);
+  fprintf(f, "  gain vs misfit (test), least squares: gain = %.6g * misfit "
+             "%+.6g,  R^2 = %.6g\n",
+          s->slope, s->intercept, s->r2);
+  fprintf(f, "  gain >= misfit: %lld/%lld on test, %lld/%lld on train "
+             "(relative slack %.0e of weak_error)\n",
+          (long long)s->ok_test, (long long)s->npairs, (long long)s->ok_train,
+          (long long)s->npairs, W2S_ANALYZE_SLACK);
+  fprintf(f, "  largest violation (misfit - gain): %.6g on test, %.6g on "
+             "train\n",
+          s->worst_test, s->worst_train);
+  fprintf(f, "  weak model chosen by smallest mean (weak_error - misfit): %s "
+             "(%.6g); smallest mean w2s_error: %s (%.6g)\n",
+          s->chosen, s->chosen_pred, s->best, s->best_true);
+  if (s->groups > 0)
+    fprintf(f, "  per task, the choice by misfit is the truly best weak model "
+               "in %lld/%lld tasks\n",
+            (long long)s->agree, (long long)s->groups);
+  fprintf(f, "  median PGR: %.6g over %lld pairs with weak_error > ceiling\n",
+          s->median_pgr, (long long)s->n_pgr);
+}

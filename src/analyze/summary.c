@@ -1,0 +1,106 @@
+/* The theory's checks over a set of results. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/analyze.h"
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
+                            w2s_summary *s) {
+  memset(s, 0, sizeof *s);
+  s->worst_test = s->worst_train = -INFINITY;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+  int64_t total = 0;
+  for (int f = 0; f < n; ++f) total += files[f]->npairs;
+  double *pgr = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, pgr, total));
+  for (int f = 0; f < n; ++f) {
+    const w2s_results *r = files[f];
+    for (int64_t k = 0; k < r->npairs; ++k) {
+      double x = r->metric[W2S_M_MISFIT][k], y = r->metric[W2S_M_GAIN][k];
+      double slack = W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR][k]);
+      double mt = r->metric[W2S_M_MISFIT_TRAIN][k];
+      double gt = r->metric[W2S_M_GAIN_TRAIN][k];
+      double slack_t =
+          W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
+      s->npairs++;
+      sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
+      s->ok_test += (y >= x - slack);
+      s->ok_train += (gt >= mt - slack_t);
+      if (x - y > s->worst_test) s->worst_test = x - y;
+      if (mt - gt > s->worst_train) s->worst_train = mt - gt;
+      double p = r->metric[W2S_M_PGR][k];
+      if (isfinite(p)) pgr[s->n_pgr++] = p;
+    }
+  }
+  double nn = (double)s->npairs;
+  double vx = sxx - sx * sx / nn, vy = syy - sy * sy / nn,
+         cxy = sxy - sx * sy / nn;
+  s->slope = vx > 0 ? cxy / vx : NAN;
+  s->intercept = vx > 0 ? (sy - s->slope * sx) / nn : NAN;
+  s->r2 = (vx > 0 && vy > 0) ? cxy * cxy / (vx * vy) : NAN;
+  if (s->n_pgr > 0) {
+    qsort(pgr, (size_t)s->n_pgr, sizeof *pgr, cmp_double);
+    s->median_pgr = s->n_pgr % 2 ? pgr[s->n_pgr / 2]
+                                 : 0.5 * (pgr[s->n_pgr / 2 - 1] +
+                                          pgr[s->n_pgr / 2]);
+  } else {
+    s->median_pgr = NAN;
+  }
+  free(pgr);
+
+  /* Selection per (file, task), and by means over every pair of a model. */
+  s->chosen_pred = s->best_true = INFINITY;
+  for (int f = 0; f < n; ++f) {
+    const w2s_results *r = files[f];
+    if (r->nweak < 1) continue;
+    double *pred = NULL, *tru = NULL;
+    int64_t *cnt = NULL;
+    if (W2S_ALLOC(ctx, pred, r->nweak) || W2S_ALLOC(ctx, tru, r->nweak) ||
+        W2S_ALLOC(ctx, cnt, r->nweak)) {
+      free(pred), free(tru), free(cnt);
+      return W2S_ERR_MEMORY;
+    }
+    for (int64_t t = 0; t < r->ntasks; ++t) {
+      int64_t bp = -1, bt = -1, members = 0;
+      for (int64_t k = 0; k < r->npairs; ++k) {
+        if (r->pair_task[k] != t) continue;
+        members++;
+        if (bp < 0 || r->metric[W2S_M_PREDICTED][k] <
+                          r->metric[W2S_M_PREDICTED][bp])
+          bp = k;
+        if (bt < 0 ||
+            r->metric[W2S_M_W2S_ERROR][k] < r->metric[W2S_M_W2S_ERROR][bt])
+          bt = k;
+      }
+      if (members >= 2) {
+        s->groups++;
+        s->agree += r->pair_weak[bp] == r->pair_weak[bt];
+      }
+    }
+    for (int64_t k = 0; k < r->npairs; ++k) {
+      pred[r->pair_weak[k]] += r->metric[W2S_M_PREDICTED][k];
+      tru[r->pair_weak[k]] += r->metric[W2S_M_W2S_ERROR][k];
+      cnt[r->pair_weak[k]]++;
+    }
+    for (int64_t j = 0; j < r->nweak; ++j) {
+      if (!cnt[j]) continue;
+      double mp = pred[j] / (double)cnt[j], mt = tru[j] / (double)cnt[j];
+      if (mp < s->chosen_pred) {
+        s->chosen_pred = mp;
+        snprintf(s->chosen, sizeof s->chosen, "%s", r->weak_names[j]);
+      }
+      if (mt < s->best_true) {
+        s->best_true = mt;
+        snprintf(s->best, sizeof s->best, "%s", r->weak_names[j]);
+      }
+    }
+    free(pred), free(tru), free(cnt);
+  }
+  return W2S_OK;
+}

@@ -1,0 +1,156 @@
+/* w2s simulate: MPI run of one experiment into one results file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "w2s/experiment.h"
+#include "w2s/io.h"
+
+static void simulate_usage(FILE *f) {
+  fprintf(f,
+          "usage: [mpirun -n P] w2s simulate CONFIG.ini [options]\n"
+          "\n"
+          "Runs the experiment described by CONFIG.ini on every MPI rank and "
+          "writes one HDF5\nresults file (layout: docs/FORMAT.md). Read it "
+          "with 'w2s analyze' or h5py.\n"
+          "\n"
+          "options:\n"
+          "  -o, --output PATH        results file (default: [output] path)\n"
+          "  --set SECTION.KEY=VALUE  override a config key (repeatable), e.g.\n"
+          "                           --set data.n_test=100000 --set "
+          "weak.small.depth=1\n"
+          "  --force                  overwrite an existing results file\n"
+          "  --help-config            print every config key: type, default, "
+          "range, help\n"
+          "  -v, --verbose            more log lines (effective config, "
+          "error origins)\n"
+          "  -q, --quiet              no progress lines on stderr\n"
+          "  -h, --help               this help\n"
+          "\n"
+          "exit status: 0 success, 2 bad usage or bad input, 1 other "
+          "failures.\n");
+}
+
+typedef struct {
+  const char *config;
+  const char **sets;
+  int nsets;
+  int force, verbosity, help, help_config;
+  char *output_set; /* "output.path=..." from -o */
+} sim_args;
+
+static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
+  a->verbosity = 1;
+  for (int i = 2; i < argc; ++i) {
+    const char *s = argv[i];
+    const char *val = NULL;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      a->help = 1;
+    } else if (!strcmp(s, "--help-config")) {
+      a->help_config = 1;
+    } else if (!strcmp(s, "--force")) {
+      a->force = 1;
+    } else if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {
+      a->verbosity = 2;
+    } else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
+      a->verbosity = 0;
+    } else if (!strcmp(s, "-o") || !strcmp(s, "--output") ||
+               !strncmp(s, "--output=", 9)) {
+      val = !strncmp(s, "--output=", 9) ? s + 9 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!val || !*val)
+        return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a file name", s);
+      free(a->output_set);
+      size_t n = strlen(val) + 16;
+      a->output_set = malloc(n);
+      if (!a->output_set) return W2S_ERR_MEMORY;
+      snprintf(a->output_set, n, "output.path=%s", val);
+    } else if (!strcmp(s, "--set") || !strncmp(s, "--set=", 6)) {
+      val = !strncmp(s, "--set=", 6) ? s + 6 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!val)
+        return W2S_FAIL(ctx, W2S_ERR_USAGE, "--set needs section.key=value");
+      const char **ns = realloc(a->sets, sizeof *ns * (size_t)(a->nsets + 2));
+      if (!ns) return W2S_ERR_MEMORY;
+      a->sets = ns;
+      a->sets[a->nsets++] = val;
+    } else if (s[0] == '-' && s[1] != '\0') {
+      return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                      "unknown option '%s' (try 'w2s simulate --help')", s);
+    } else if (!a->config) {
+      a->config = s;
+    } else {
+      return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                      "unexpected argument '%s': one CONFIG.ini only", s);
+    }
+  }
+  if (a->output_set) {
+    const char **ns = realloc(a->sets, sizeof *ns * (size_t)(a->nsets + 1));
+    if (!ns) return W2S_ERR_MEMORY;
+    a->sets = ns;
+    a->sets[a->nsets++] = a->output_set;
+  }
+  if (!a->config && !a->help && !a->help_config)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "missing CONFIG.ini (try 'w2s simulate --help')");
+  return W2S_OK;
+}
+
+static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
+  w2s_config *cfg = NULL;
+  w2s_results *res = NULL;
+  w2s_timer_start(ctx, W2S_T_TOTAL);
+  w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
+  if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force);
+  if (!e) {
+    w2s_log(ctx, 1, "config %s -> %s", a->config, cfg->output_path);
+    w2s_log(ctx, 2, "effective configuration:\n%s", cfg->effective);
+    e = w2s_simulate(ctx, cfg, &res);
+  }
+  if (!e) {
+    res->command_line = w2s_cli_join(argc, argv);
+    w2s_timer_stop(ctx, W2S_T_TOTAL);
+    e = w2s_timers_max(ctx, res->timing);
+  }
+  if (!e) {
+    double t = w2s_wtime();
+    e = w2s_results_write(ctx, res, cfg->output_path, a->force);
+    if (!e)
+      w2s_log(ctx, 1, "wrote %s (%lld pairs) in %.2fs", cfg->output_path,
+              (long long)res->npairs, w2s_wtime() - t);
+  }
+  w2s_results_destroy(&res);
+  w2s_config_destroy(&cfg);
+  return e;
+}
+
+int w2s_cmd_simulate(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  w2s_ctx *ctx = NULL;
+  int code = 1;
+  if (w2s_ctx_create(MPI_COMM_WORLD, 1, &ctx) != W2S_OK) {
+    fprintf(stderr, "w2s simulate: error: cannot create the MPI context\n");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  sim_args a = {0};
+  w2s_err e = parse_args(ctx, argc, argv, &a);
+  ctx->verbosity = a.verbosity;
+  if (e) {
+    w2s_cli_report(ctx, "simulate", e);
+    code = w2s_err_exit_code(e);
+  } else if (a.help || a.help_config) {
+    if (ctx->rank == 0) {
+      if (a.help) simulate_usage(stdout);
+      if (a.help_config) w2s_config_print_help(stdout);
+    }
+    code = 0;
+  } else {
+    e = run(ctx, argc, argv, &a);
+    if (e) w2s_cli_report(ctx, "simulate", e);
+    code = w2s_err_exit_code(e);
+  }
+  free(a.sets);
+  free(a.output_set);
+  w2s_ctx_destroy(&ctx);
+  MPI_Finalize();
+  return code;
+}

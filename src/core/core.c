@@ -1,0 +1,150 @@
+/* Context, errors, logging and timers. */
+#include "w2s/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct {
+  int code;
+  const char *name, *text;
+} w2s_err_table[] = {
+#define W2S_X_ROW(name, code, text) {code, #name, text},
+    W2S_ERRORS(W2S_X_ROW)
+#undef W2S_X_ROW
+};
+
+static const char *const w2s_timer_names[] = {
+#define W2S_X_TNAME(name, text) text,
+    W2S_TIMERS(W2S_X_TNAME)
+#undef W2S_X_TNAME
+};
+
+int w2s_err_exit_code(w2s_err e) {
+  return (e >= 0 && e < W2S_ERR_COUNT) ? w2s_err_table[e].code : 1;
+}
+const char *w2s_err_name(w2s_err e) {
+  return (e >= 0 && e < W2S_ERR_COUNT) ? w2s_err_table[e].name : "?";
+}
+const char *w2s_err_text(w2s_err e) {
+  return (e >= 0 && e < W2S_ERR_COUNT) ? w2s_err_table[e].text : "?";
+}
+const char *w2s_timer_name(w2s_timer t) {
+  return (t >= 0 && t < W2S_T_COUNT) ? w2s_timer_names[t] : "?";
+}
+
+double w2s_wtime(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
+  w2s_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return W2S_ERR_MEMORY;
+  ctx->comm = MPI_COMM_NULL;
+  ctx->size = 1;
+  if (comm != MPI_COMM_NULL) {
+    if (MPI_Comm_dup(comm, &ctx->comm) != MPI_SUCCESS) {
+      free(ctx);
+      return W2S_ERR_MPI;
+    }
+    MPI_Comm_rank(ctx->comm, &ctx->rank);
+    MPI_Comm_size(ctx->comm, &ctx->size);
+  }
+  ctx->verbosity = verbosity;
+  ctx->stderr_tty = isatty(STDERR_FILENO);
+  ctx->t0 = w2s_wtime();
+  *out = ctx;
+  return W2S_OK;
+}
+
+void w2s_ctx_destroy(w2s_ctx **ctx) {
+  if (!ctx || !*ctx) return;
+  if ((*ctx)->comm != MPI_COMM_NULL) MPI_Comm_free(&(*ctx)->comm);
+  free(*ctx);
+  *ctx = NULL;
+}
+
+w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
+                    const char *fmt, ...) {
+  if (ctx && ctx->err == W2S_OK) {
+    ctx->err = code;
+    ctx->err_file = file;
+    ctx->err_line = line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
+                   int line) {
+  if (count == 0) count = 1;
+  if (elem != 0 && count > SIZE_MAX / elem) {
+    w2s_fail_at(ctx, W2S_ERR_MEMORY, file, line,
+                "allocation of %zu x %zu bytes overflows", count, elem);
+    return NULL;
+  }
+  void *p = calloc(count, elem);
+  if (!p)
+    w2s_fail_at(ctx, W2S_ERR_MEMORY, file, line,
+                "out of memory allocating %.3g MiB on rank %d",
+                (double)count * (double)elem / 1048576.0, ctx ? ctx->rank : -1);
+  return p;
+}
+
+w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
+  if (local != W2S_OK && ctx->err == W2S_OK) {
+    ctx->err = local;
+    snprintf(ctx->msg, sizeof ctx->msg, "%s", w2s_err_text(local));
+  }
+  if (ctx->comm == MPI_COMM_NULL) return local;
+  /* Lowest failing rank wins, so every rank reports the same message. */
+  int mine = (local != W2S_OK) ? ctx->rank : ctx->size, first = ctx->size;
+  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, ctx->comm) !=
+      MPI_SUCCESS)
+    return W2S_ERR_MPI;
+  if (first == ctx->size) return W2S_OK;
+  int code = (int)local;
+  MPI_Bcast(&code, 1, MPI_INT, first, ctx->comm);
+  MPI_Bcast(ctx->msg, W2S_MSG_LEN, MPI_CHAR, first, ctx->comm);
+  ctx->msg[W2S_MSG_LEN - 1] = '\0';
+  ctx->err = (w2s_err)code;
+  return (w2s_err)code;
+}
+
+void w2s_log(const w2s_ctx *ctx, int level, const char *fmt, ...) {
+  if (!ctx || ctx->rank != 0 || ctx->verbosity < level) return;
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s[w2s %8.2fs] %s\n", ctx->stderr_tty ? "\r\033[K" : "",
+          w2s_wtime() - ctx->t0, line);
+  fflush(stderr);
+}
+
+void w2s_progress(const w2s_ctx *ctx, const char *what, double frac) {
+  if (!ctx || ctx->rank != 0 || !ctx->stderr_tty || ctx->verbosity < 1) return;
+  fprintf(stderr, "\r\033[K[w2s %8.2fs] %s %5.1f%%", w2s_wtime() - ctx->t0,
+          what, 100.0 * frac);
+  fflush(stderr);
+}
+
+void w2s_timer_start(w2s_ctx *ctx, w2s_timer t) {
+  ctx->timer_start[t] = w2s_wtime();
+}
+void w2s_timer_stop(w2s_ctx *ctx, w2s_timer t) {
+  ctx->timer_acc[t] += w2s_wtime() - ctx->timer_start[t];
+}
+w2s_err w2s_timers_max(w2s_ctx *ctx, double *out) {
+  memcpy(out, ctx->timer_acc, sizeof ctx->timer_acc);
+  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
+  return w2s_max(ctx, out, W2S_T_COUNT);
+}

@@ -1,0 +1,75 @@
+/* The row partition and the collective helpers: the one place that spells
+ * out MPI reductions and broadcasts for the numerical code. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/core.h"
+
+void w2s_partition(int64_t n, int size, int rank, int64_t *start,
+                   int64_t *count) {
+  int64_t base = n / size, extra = n % size;
+  *count = base + (rank < extra ? 1 : 0);
+  *start = (int64_t)rank * base + (rank < extra ? rank : extra);
+}
+
+/* MPI counts are int: larger buffers go in chunks. */
+static const int64_t w2s_chunk = INT_MAX / 8;
+
+static w2s_err reduce_chunks(w2s_ctx *ctx, double *buf, int64_t n, MPI_Op op) {
+  for (int64_t off = 0; off < n; off += w2s_chunk) {
+    int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
+    if (MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_DOUBLE, op,
+                      ctx->comm) != MPI_SUCCESS)
+      return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce failed");
+  }
+  return W2S_OK;
+}
+
+w2s_err w2s_sum(w2s_ctx *ctx, double *buf, int64_t n) {
+  return reduce_chunks(ctx, buf, n, MPI_SUM);
+}
+w2s_err w2s_max(w2s_ctx *ctx, double *buf, int64_t n) {
+  return reduce_chunks(ctx, buf, n, MPI_MAX);
+}
+
+w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root) {
+  char *p = buf;
+  for (int64_t off = 0; off < n; off += w2s_chunk) {
+    int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
+    if (MPI_Bcast(p + off, (int)len, MPI_BYTE, root, ctx->comm) != MPI_SUCCESS)
+      return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Bcast failed");
+  }
+  return W2S_OK;
+}
+
+w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root) {
+  int64_t len = (ctx->rank == root && *str) ? (int64_t)strlen(*str) : 0;
+  W2S_CALL(w2s_bcast_bytes(ctx, &len, sizeof len, root));
+  if (ctx->rank != root) {
+    free(*str);
+    W2S_CALL(W2S_ALLOC(ctx, *str, len + 1));
+  }
+  W2S_CALL(w2s_bcast_bytes(ctx, *str, len, root));
+  (*str)[len] = '\0';
+  return W2S_OK;
+}
+
+w2s_err w2s_allreduce_op(w2s_ctx *ctx, void *buf, int64_t nbytes,
+                         MPI_User_function *fn) {
+  if (nbytes > INT_MAX)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                    "reduction buffer of %lld bytes exceeds MPI's int count",
+                    (long long)nbytes);
+  MPI_Datatype type;
+  MPI_Op op;
+  MPI_Type_contiguous((int)nbytes, MPI_BYTE, &type);
+  MPI_Type_commit(&type);
+  MPI_Op_create(fn, 0 /* not commutative: rank order */, &op);
+  int rc = MPI_Allreduce(MPI_IN_PLACE, buf, 1, type, op, ctx->comm);
+  MPI_Op_free(&op);
+  MPI_Type_free(&type);
+  if (rc != MPI_SUCCESS)
+    return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce (user op) failed");
+  return W2S_OK;
+}

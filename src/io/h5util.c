@@ -1,0 +1,122 @@
+/* HDF5 helpers shared by the results writer and reader. */
+#include "io/h5util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void w2s_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
+                     int rank, const int64_t *dims, const void *data,
+                     int collective, const char *path) {
+  hsize_t hd[2] = {(hsize_t)dims[0], rank > 1 ? (hsize_t)dims[1] : 1};
+  hid_t space = H5Screate_simple(rank, hd, NULL);
+  hid_t dset = space < 0 ? -1
+                         : H5Dcreate2(loc, name, type, space, H5P_DEFAULT,
+                                      H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = -1;
+  if (dset >= 0) {
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    hid_t fsel = H5Scopy(space), msel = H5Scopy(space);
+    if (collective) {
+      H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+      if (ctx->rank != 0) {
+        H5Sselect_none(fsel);
+        H5Sselect_none(msel);
+      }
+    }
+    st = H5Dwrite(dset, type, msel, fsel, dxpl, data);
+    H5Sclose(fsel);
+    H5Sclose(msel);
+    H5Pclose(dxpl);
+    H5Dclose(dset);
+  }
+  if (space >= 0) H5Sclose(space);
+  if (st < 0)
+    return W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot write dataset '%s'", path,
+                    name);
+  return W2S_OK;
+}
+
+w2s_err w2s_h5_attr_int(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
+                        const void *value, const char *path) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = attr < 0 ? -1 : H5Awrite(attr, type, value);
+  if (attr >= 0) H5Aclose(attr);
+  H5Sclose(space);
+  if (st < 0)
+    return W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot write attribute '%s'", path,
+                    name);
+  return W2S_OK;
+}
+
+static hid_t vlen_utf8(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+w2s_err w2s_h5_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
+                        const char *value, const char *path) {
+  hid_t t = vlen_utf8(), space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
+  const char *v = value ? value : "";
+  herr_t st = attr < 0 ? -1 : H5Awrite(attr, t, &v);
+  if (attr >= 0) H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(t);
+  if (st < 0)
+    return W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot write attribute '%s'", path,
+                    name);
+  return W2S_OK;
+}
+
+w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
+                             const char *const *strs, int64_t n,
+                             const char *path) {
+  hid_t t = vlen_utf8();
+  int64_t dims[1] = {n};
+  w2s_err e = w2s_h5_write(ctx, loc, name, t, 1, dims, strs, 0, path);
+  H5Tclose(t);
+  return e;
+}
+
+w2s_err w2s_h5_read_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
+                             char *buf, size_t len, const char *path) {
+  buf[0] = '\0';
+  if (H5Aexists(loc, name) <= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: attribute '%s' is missing", path,
+                    name);
+  hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+  hid_t ft = attr < 0 ? -1 : H5Aget_type(attr);
+  herr_t st = -1;
+  if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
+    if (H5Tis_variable_str(ft) > 0) {
+      hid_t mt = vlen_utf8();
+      char *v = NULL;
+      st = H5Aread(attr, mt, &v);
+      if (st >= 0 && v) {
+        snprintf(buf, len, "%s", v);
+        H5free_memory(v);
+      }
+      H5Tclose(mt);
+    } else {
+      size_t sz = H5Tget_size(ft);
+      char *tmp = calloc(sz + 1, 1);
+      hid_t mt = H5Tcopy(H5T_C_S1);
+      H5Tset_size(mt, sz);
+      st = tmp ? H5Aread(attr, mt, tmp) : -1;
+      if (st >= 0) snprintf(buf, len, "%s", tmp);
+      H5Tclose(mt);
+      free(tmp);
+    }
+  }
+  if (ft >= 0) H5Tclose(ft);
+  if (attr >= 0) H5Aclose(attr);
+  if (st < 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: attribute '%s' is not a string",
+                    path, name);
+  return W2S_OK;
+}

@@ -1,0 +1,32 @@
+/* Private to src/io: small HDF5 helpers. */
+#ifndef W2S_H5UTIL_H
+#define W2S_H5UTIL_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "w2s/core.h"
+
+/* Silence HDF5's own error stack printing: we report one line instead. */
+void w2s_h5_quiet(void);
+
+/* Create a dataset of `type` with rank 1 or 2 and write it. In parallel
+ * (collective == 1) every rank calls this with the same arguments and rank 0
+ * provides the data; other ranks select nothing. */
+w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
+                     int rank, const int64_t *dims, const void *data,
+                     int collective, const char *path);
+w2s_err w2s_h5_attr_int(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
+                        const void *value, const char *path);
+/* Variable-length UTF-8 string attribute (serial files only). */
+w2s_err w2s_h5_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
+                        const char *value, const char *path);
+/* Variable-length UTF-8 string dataset (serial files only). */
+w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
+                             const char *const *strs, int64_t n,
+                             const char *path);
+/* Read a string attribute (fixed or variable length) into buf. */
+w2s_err w2s_h5_read_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
+                             char *buf, size_t len, const char *path);
+
+#endif

@@ -1,0 +1,51 @@
+/* The in-memory results record. */
+#include <stdlib.h>
+
+#include "w2s/io.h"
+
+w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
+                          w2s_results **out) {
+  w2s_results *r = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, r, 1));
+  r->ntasks = ntasks;
+  r->nweak = nweak;
+  r->npairs = ntasks * nweak;
+  w2s_err e = W2S_OK;
+  if ((e = W2S_ALLOC(ctx, r->weak_names, nweak)) ||
+      (e = W2S_ALLOC(ctx, r->pair_task, r->npairs)) ||
+      (e = W2S_ALLOC(ctx, r->pair_weak, r->npairs)) ||
+      (e = W2S_ALLOC(ctx, r->weak_p, nweak)) ||
+      (e = W2S_ALLOC(ctx, r->coef_weak, nweak)))
+    goto fail;
+  for (int m = 0; m < W2S_M_COUNT; ++m)
+    if ((e = W2S_ALLOC(ctx, r->metric[m], r->npairs))) goto fail;
+  for (int64_t k = 0; k < r->npairs; ++k) {
+    r->pair_task[k] = k / (nweak > 0 ? nweak : 1);
+    r->pair_weak[k] = k % (nweak > 0 ? nweak : 1);
+  }
+  *out = r;
+  return W2S_OK;
+fail:
+  w2s_results_destroy(&r);
+  return e;
+}
+
+void w2s_results_destroy(w2s_results **res) {
+  if (!res || !*res) return;
+  w2s_results *r = *res;
+  for (int m = 0; m < W2S_M_COUNT; ++m) free(r->metric[m]);
+  if (r->coef_weak)
+    for (int64_t j = 0; j < r->nweak; ++j) free(r->coef_weak[j]);
+  free(r->coef_weak);
+  free(r->weak_p);
+  free(r->weak_names);
+  free(r->pair_task);
+  free(r->pair_weak);
+  free(r->coef_ceiling);
+  free(r->coef_w2s);
+  free(r->repr);
+  free(r->config_text);
+  free(r->command_line);
+  free(r);
+  *res = NULL;
+}

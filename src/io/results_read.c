@@ -1,0 +1,173 @@
+/* The results reader used by `w2s analyze`: serial, validating every
+ * dataset it touches so that a foreign or truncated file gives one clear
+ * line, never a crash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/h5util.h"
+#include "w2s/io.h"
+
+static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
+                       H5T_class_t cls, int64_t *n, void **data,
+                       const char *path) {
+  if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' is missing", path,
+                    name);
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+  hid_t ft = d < 0 ? -1 : H5Dget_type(d);
+  w2s_err e = W2S_OK;
+  if (d < 0 || sp < 0 || ft < 0)
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot open dataset '/%s'", path,
+                 name);
+  else if (H5Sget_simple_extent_ndims(sp) != 1)
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' is not 1-D", path,
+                 name);
+  else if (H5Tget_class(ft) != cls)
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' has the wrong type",
+                 path, name);
+  if (!e) {
+    hsize_t len;
+    H5Sget_simple_extent_dims(sp, &len, NULL);
+    if (*n >= 0 && (int64_t)len != *n)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "%s: dataset '/%s' has %llu entries, expected %lld", path,
+                   name, (unsigned long long)len, (long long)*n);
+    else {
+      *n = (int64_t)len;
+      size_t sz = H5Tget_size(mtype);
+      *data = calloc(len > 0 ? len : 1, sz);
+      if (!*data)
+        e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "%s: out of memory reading '/%s'",
+                     path, name);
+      else if (len > 0 &&
+               H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                     "%s: cannot read dataset '/%s' (truncated file?)", path,
+                     name);
+    }
+  }
+  if (ft >= 0) H5Tclose(ft);
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
+  return e;
+}
+
+static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
+                         w2s_results **out) {
+  char buf[256];
+  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "format", buf, sizeof buf, path));
+  if (strcmp(buf, "w2s-results") != 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: not a w2s results file (format = '%s')", path, buf);
+  int64_t version = -1;
+  if (H5Aexists(f, "format_version") <= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: attribute 'format_version' is missing", path);
+  hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+  herr_t st = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_INT64, &version);
+  if (a >= 0) H5Aclose(a);
+  if (st < 0 || version != W2S_FORMAT_VERSION)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: format_version %lld is not supported (this w2s "
+                    "reads %d)",
+                    path, (long long)version, W2S_FORMAT_VERSION);
+
+  int64_t K = -1;
+  int64_t *task = NULL;
+  W2S_CALL(read_1d(ctx, f, "metrics/task", H5T_NATIVE_INT64, H5T_INTEGER, &K,
+                   (void **)&task, path));
+  hid_t vs = H5Tcopy(H5T_C_S1);
+  H5Tset_size(vs, H5T_VARIABLE);
+  char **names = NULL;
+  w2s_err e = read_1d(ctx, f, "metrics/weak_model", vs, H5T_STRING, &K,
+                      (void **)&names, path);
+  /* Distinct weak-model names in order of first appearance. */
+  w2s_results *r = NULL;
+  int64_t nweak = 0, ntasks = 0;
+  if (!e) {
+    for (int64_t k = 0; k < K; ++k) {
+      if (!names[k]) {
+        e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: '/metrics/weak_model' has a "
+                     "null entry", path);
+        break;
+      }
+      if (task[k] + 1 > ntasks) ntasks = task[k] + 1;
+    }
+  }
+  if (!e) e = w2s_results_alloc(ctx, 0, 0, &r);
+  if (!e) {
+    free(r->pair_task);
+    free(r->pair_weak);
+    free(r->weak_names);
+    free(r->coef_weak); /* coefficients are not read */
+    r->coef_weak = NULL;
+    r->pair_task = task;
+    task = NULL;
+    r->npairs = K;
+    r->ntasks = ntasks;
+    if ((e = W2S_ALLOC(ctx, r->pair_weak, K)) == W2S_OK)
+      e = W2S_ALLOC(ctx, r->weak_names, K);
+  }
+  for (int64_t k = 0; !e && k < K; ++k) {
+    int64_t j = 0;
+    while (j < nweak && strcmp(r->weak_names[j], names[k]) != 0) ++j;
+    if (j == nweak) snprintf(r->weak_names[nweak++], W2S_NAME_LEN, "%s", names[k]);
+    r->pair_weak[k] = j;
+  }
+  if (r) r->nweak = nweak;
+  if (names) {
+    hsize_t dims[1] = {(hsize_t)(K > 0 ? K : 0)};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    if (K > 0) H5Dvlen_reclaim(vs, sp, H5P_DEFAULT, names);
+    H5Sclose(sp);
+    free(names);
+  }
+  H5Tclose(vs);
+  free(task);
+  for (int m = 0; !e && m < W2S_M_COUNT; ++m) {
+    char name[96];
+    snprintf(name, sizeof name, "metrics/%s", w2s_metric_name((w2s_metric)m));
+    free(r->metric[m]);
+    r->metric[m] = NULL;
+    e = read_1d(ctx, f, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, &K,
+                (void **)&r->metric[m], path);
+  }
+  if (!e && H5Aexists(f, "solver") > 0)
+    e = w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
+                             path);
+  if (!e && H5Aexists(f, "seed") > 0) {
+    hid_t s = H5Aopen(f, "seed", H5P_DEFAULT);
+    H5Aread(s, H5T_NATIVE_UINT64, &r->seed);
+    H5Aclose(s);
+  }
+  if (e) {
+    w2s_results_destroy(&r);
+    return e;
+  }
+  snprintf(r->path, sizeof r->path, "%s", path);
+  *out = r;
+  return W2S_OK;
+}
+
+w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out) {
+  w2s_h5_quiet();
+  FILE *probe = fopen(path, "rb");
+  if (!probe)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot open: no such file or "
+                    "not readable", path);
+  fclose(probe);
+  if (H5Fis_hdf5(path) <= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: not an HDF5 file", path);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, 0, 1);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  if (f < 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: cannot open as HDF5 (truncated or damaged file?)",
+                    path);
+  w2s_err e = read_body(ctx, f, path, out);
+  H5Fclose(f);
+  return e;
+}

@@ -1,0 +1,207 @@
+/* The results writer: parallel HDF5, collectively, to a temporary name,
+ * renamed when complete. Variable-length strings cannot be written through
+ * parallel HDF5 1.10, so rank 0 adds them in a short serial step after the
+ * collective part is closed and before the rename. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+#include "w2s/io.h"
+
+#ifndef W2S_VERSION
+#define W2S_VERSION "unknown"
+#endif
+#ifndef W2S_GIT_REVISION
+#define W2S_GIT_REVISION "unknown"
+#endif
+#ifndef W2S_COMPILER
+#define W2S_COMPILER "unknown"
+#endif
+
+w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force) {
+  w2s_err e = W2S_OK;
+  if (ctx->rank == 0) {
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    struct stat st;
+    if (path[0] == '\0')
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "output path is empty");
+    else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
+                   "output '%s': directory '%s' does not exist", path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
+                   "output '%s': directory '%s' is not writable", path, dir);
+    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "output '%s' is a directory", path);
+    else if (!force && access(path, F_OK) == 0)
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
+                   "output '%s' exists (use --force to overwrite it)", path);
+  }
+  return w2s_agree(ctx, e);
+}
+
+/* The collective part: every rank makes the same calls; rank 0's data. */
+static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *r,
+                              const char *tmp, const char *path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (ctx->comm != MPI_COMM_NULL)
+    H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
+  H5Pset_file_locking(fapl, 0, 1);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  w2s_err e = w2s_agree(
+      ctx, f < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "cannot create '%s'", tmp)
+                 : W2S_OK);
+  if (e) return e;
+  int coll = ctx->comm != MPI_COMM_NULL;
+  hid_t gm = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t gc =
+      H5Gcreate2(f, "coefficients", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t gw = H5Gcreate2(gc, "weak", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t gt = H5Gcreate2(f, "timing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t gr =
+      H5Gcreate2(f, "representations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (gm < 0 || gc < 0 || gw < 0 || gt < 0 || gr < 0)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create groups", path);
+  int64_t K[1] = {r->npairs};
+  for (int m = 0; m < W2S_M_COUNT && !e; ++m)
+    e = w2s_h5_write(ctx, gm, w2s_metric_name((w2s_metric)m),
+                     H5T_NATIVE_DOUBLE, 1, K, r->metric[m], coll, path);
+  if (!e)
+    e = w2s_h5_write(ctx, gm, "task", H5T_NATIVE_INT64, 1, K, r->pair_task,
+                     coll, path);
+  int64_t dc[2] = {r->ntasks, r->strong_p}, dw[2] = {r->npairs, r->strong_p};
+  if (!e)
+    e = w2s_h5_write(ctx, gc, "strong_ceiling", H5T_NATIVE_DOUBLE, 2, dc,
+                     r->coef_ceiling, coll, path);
+  if (!e)
+    e = w2s_h5_write(ctx, gc, "w2s", H5T_NATIVE_DOUBLE, 2, dw, r->coef_w2s,
+                     coll, path);
+  for (int64_t j = 0; j < r->nweak && !e; ++j) {
+    int64_t d[2] = {r->ntasks, r->weak_p[j]};
+    e = w2s_h5_write(ctx, gw, r->weak_names[j], H5T_NATIVE_DOUBLE, 2, d,
+                     r->coef_weak[j], coll, path);
+  }
+  for (int t = 0; t < W2S_T_COUNT && !e; ++t) {
+    int64_t one[1] = {1};
+    e = w2s_h5_write(ctx, gt, w2s_timer_name((w2s_timer)t), H5T_NATIVE_DOUBLE,
+                     1, one, &r->timing[t], coll, path);
+  }
+  int64_t nr[1] = {r->nrepr};
+  int64_t *dim = NULL, *rk = NULL;
+  double *cond = NULL;
+  if (!e && (e = W2S_ALLOC(ctx, dim, nr[0])) == W2S_OK &&
+      (e = W2S_ALLOC(ctx, rk, nr[0])) == W2S_OK &&
+      (e = W2S_ALLOC(ctx, cond, nr[0])) == W2S_OK) {
+    for (int i = 0; i < r->nrepr; ++i) {
+      dim[i] = r->repr[i].dim;
+      rk[i] = r->repr[i].rank;
+      cond[i] = r->repr[i].cond;
+    }
+    e = w2s_h5_write(ctx, gr, "dim", H5T_NATIVE_INT64, 1, nr, dim, coll, path);
+    if (!e)
+      e = w2s_h5_write(ctx, gr, "effective_rank", H5T_NATIVE_INT64, 1, nr, rk,
+                       coll, path);
+    if (!e)
+      e = w2s_h5_write(ctx, gr, "condition", H5T_NATIVE_DOUBLE, 1, nr, cond,
+                       coll, path);
+  }
+  free(dim);
+  free(rk);
+  free(cond);
+  int64_t version = W2S_FORMAT_VERSION, ranks = r->mpi_ranks;
+  if (!e)
+    e = w2s_h5_attr_int(ctx, f, "format_version", H5T_NATIVE_INT64, &version,
+                        path);
+  if (!e)
+    e = w2s_h5_attr_int(ctx, f, "mpi_ranks", H5T_NATIVE_INT64, &ranks, path);
+  if (!e)
+    e = w2s_h5_attr_int(ctx, f, "seed", H5T_NATIVE_UINT64, &r->seed, path);
+  hid_t ids[] = {gr, gt, gw, gc, gm};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; ++i)
+    if (ids[i] >= 0) H5Gclose(ids[i]);
+  if (H5Fclose(f) < 0 && !e)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
+  return w2s_agree(ctx, e);
+}
+
+/* Rank 0 only: strings, through the serial driver. */
+static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *r,
+                             const char *tmp, const char *path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, 0, 1);
+  hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  if (f < 0) return W2S_FAIL(ctx, W2S_ERR_IO, "cannot reopen '%s'", tmp);
+  char created[32];
+  time_t now = time(NULL);
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  const char *attrs[][2] = {
+      {"format", "w2s-results"},   {"w2s_version", W2S_VERSION},
+      {"git_revision", W2S_GIT_REVISION}, {"compiler", W2S_COMPILER},
+      {"created", created},        {"command_line", r->command_line},
+      {"solver", r->solver},       {"config", r->config_text},
+  };
+  w2s_err e = W2S_OK;
+  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
+    e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+  const char **names = NULL;
+  int64_t n = r->npairs > r->nrepr ? r->npairs : r->nrepr;
+  if (!e) e = W2S_ALLOC(ctx, names, n);
+  if (!e) {
+    for (int64_t k = 0; k < r->npairs; ++k)
+      names[k] = r->weak_names[r->pair_weak[k]];
+    hid_t gm = H5Gopen2(f, "metrics", H5P_DEFAULT);
+    e = w2s_h5_write_strings(ctx, gm, "weak_model", names, r->npairs, path);
+    H5Gclose(gm);
+  }
+  hid_t gr = e ? -1 : H5Gopen2(f, "representations", H5P_DEFAULT);
+  if (!e) {
+    for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].name;
+    e = w2s_h5_write_strings(ctx, gr, "name", names, r->nrepr, path);
+  }
+  if (!e) {
+    for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].role;
+    e = w2s_h5_write_strings(ctx, gr, "role", names, r->nrepr, path);
+  }
+  if (!e) {
+    for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].source;
+    e = w2s_h5_write_strings(ctx, gr, "source", names, r->nrepr, path);
+  }
+  if (gr >= 0) H5Gclose(gr);
+  free(names);
+  if (H5Fclose(f) < 0 && !e)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
+  return e;
+}
+
+w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
+                          const char *path, int force) {
+  w2s_h5_quiet();
+  W2S_CALL(w2s_output_check(ctx, path, force));
+  char tmp[4200];
+  int pid = (int)getpid();
+  if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&pid, 1, MPI_INT, 0, ctx->comm);
+  snprintf(tmp, sizeof tmp, "%s.partial-%d", path, pid);
+  w2s_err e = write_parallel(ctx, res, tmp, path);
+  if (!e) {
+    w2s_err local = W2S_OK;
+    if (ctx->rank == 0) {
+      local = write_strings(ctx, res, tmp, path);
+      if (!local && rename(tmp, path) != 0)
+        local = W2S_FAIL(ctx, W2S_ERR_IO, "cannot rename '%s' to '%s': %s",
+                         tmp, path, strerror(errno));
+    }
+    e = w2s_agree(ctx, local);
+  }
+  if (e && ctx->rank == 0) unlink(tmp);
+  return e;
+}

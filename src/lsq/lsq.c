@@ -1,0 +1,163 @@
+/* Solver dispatch and the shared triangular minimum-norm solve. */
+#include <float.h>
+#include <lapacke.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsq/lsq_impl.h"
+
+extern const w2s_lsq_solver w2s_lsq_solver_tsqr;
+
+const w2s_lsq_solver *const w2s_lsq_solvers[] = {
+    &w2s_lsq_solver_tsqr,
+    NULL,
+};
+
+const w2s_lsq_solver *w2s_lsq_solver_find(const char *name) {
+  if (strcmp(name, "auto") == 0) return &w2s_lsq_solver_tsqr;
+  for (int k = 0; w2s_lsq_solvers[k]; ++k)
+    if (strcmp(w2s_lsq_solvers[k]->name, name) == 0) return w2s_lsq_solvers[k];
+  return NULL;
+}
+
+w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
+                       w2s_lsq **out) {
+  const w2s_lsq_solver *s = w2s_lsq_solver_find(solver);
+  if (!s)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "unknown least-squares solver '%s'",
+                    solver);
+  if (p < 1 || k < 0)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "lsq: bad shape p=%lld k=%lld",
+                    (long long)p, (long long)k);
+  W2S_CALL(w2s_lapack_int_check(ctx, p * p + p * k, "least-squares factor size"));
+  return s->create(ctx, p, k, out);
+}
+
+w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
+                         int64_t lda, double *B, int64_t ldb) {
+  if (m <= 0) return W2S_OK;
+  W2S_CALL(w2s_lapack_int_check(ctx, m, "rows per block"));
+  W2S_CALL(w2s_lapack_int_check(ctx, lda > ldb ? lda : ldb, "leading dimension"));
+  ls->nrows_local += m;
+  return ls->ops->add_rows(ctx, ls, m, A, lda, B, ldb);
+}
+
+w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
+                      double *X, w2s_lsq_info *info) {
+  return ls->ops->solve(ctx, ls, opts, X, info);
+}
+
+void w2s_lsq_destroy(w2s_lsq **ls) {
+  if (!ls || !*ls) return;
+  (*ls)->ops->destroy(*ls);
+  free(*ls);
+  *ls = NULL;
+}
+
+w2s_err w2s_lapack_int_check(w2s_ctx *ctx, int64_t v, const char *what) {
+  if (v < 0 || v > INT_MAX)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s = %lld does not fit LAPACK's 32-bit integers",
+                    what, (long long)v);
+  return W2S_OK;
+}
+
+w2s_err w2s_lapack_info(w2s_ctx *ctx, int info, const char *routine) {
+  if (info == 0) return W2S_OK;
+  if (info < 0)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "%s: argument %d is invalid",
+                    routine, -info);
+  return W2S_FAIL(ctx, W2S_ERR_NUMERIC, "%s failed to converge (info = %d)",
+                  routine, info);
+}
+
+w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
+                                 int64_t nrows, double *R, double *C,
+                                 const w2s_lsq_opts *opts, double *X,
+                                 w2s_lsq_info *info) {
+  const int ip = (int)p, ik = (int)k;
+  w2s_err e = W2S_OK;
+  double *s = NULL, *U = NULL, *VT = NULL, *sv = NULL, *W = NULL, *pen = NULL,
+         *penB = NULL, *T = NULL, *work = NULL;
+  int nb = ip < 32 ? ip : 32;
+
+  /* Ridge: stack sqrt(ridge * n) * I (penalised columns) under R, refactor. */
+  if (opts->ridge > 0.0) {
+    int q = 0;
+    for (int j = 0; j < ip; ++j) q += (!opts->penalize || opts->penalize[j]);
+    if (q > 0) {
+      if ((e = W2S_ALLOC(ctx, pen, (size_t)q * p)) ||
+          (e = W2S_ALLOC(ctx, penB, (size_t)q * (k > 0 ? k : 1))) ||
+          (e = W2S_ALLOC(ctx, T, (size_t)nb * p)) ||
+          (e = W2S_ALLOC(ctx, work, (size_t)nb * (p > k ? p : k))))
+        goto done;
+      double lam = sqrt(opts->ridge * (double)nrows);
+      for (int j = 0, r = 0; j < ip; ++j)
+        if (!opts->penalize || opts->penalize[j]) pen[(size_t)j * q + r++] = lam;
+      int rc = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, q, ip, 0, nb, R, ip, pen,
+                                   q, T, nb, work);
+      if ((e = w2s_lapack_info(ctx, rc, "dtpqrt (ridge)"))) goto done;
+      if (k > 0) {
+        rc = LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', q, ik, ip, 0, nb,
+                                  pen, q, T, nb, C, ip, penB, q, work);
+        if ((e = w2s_lapack_info(ctx, rc, "dtpmqrt (ridge)"))) goto done;
+      }
+    }
+  }
+
+  /* Column equilibration: unit column norms make the rank decision (and the
+   * minimum norm) independent of each feature's scale. */
+  if ((e = W2S_ALLOC(ctx, s, p)) || (e = W2S_ALLOC(ctx, U, (size_t)p * p)) ||
+      (e = W2S_ALLOC(ctx, VT, (size_t)p * p)) || (e = W2S_ALLOC(ctx, sv, p)))
+    goto done;
+  for (int j = 0; j < ip; ++j) {
+    for (int i = j + 1; i < ip; ++i) R[(size_t)j * p + i] = 0.0;
+    double nrm = cblas_dnrm2(j + 1, R + (size_t)j * p, 1);
+    s[j] = nrm > 0.0 ? nrm : 1.0;
+    cblas_dscal(j + 1, 1.0 / s[j], R + (size_t)j * p, 1);
+  }
+  {
+    double *superb = NULL;
+    if ((e = W2S_ALLOC(ctx, superb, p))) goto done;
+    int rc = LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'A', 'A', ip, ip, R, ip, sv, U,
+                            ip, VT, ip, superb);
+    free(superb);
+    if ((e = w2s_lapack_info(ctx, rc, "dgesvd"))) goto done;
+  }
+  double tol = opts->rank_tol > 0.0
+                   ? opts->rank_tol
+                   : DBL_EPSILON * (double)(nrows > p ? nrows : p);
+  int r = 0;
+  while (r < ip && sv[0] > 0.0 && sv[r] > tol * sv[0]) ++r;
+  info->nrows = nrows;
+  info->rank = r;
+  info->cond = sv[ip - 1] > 0.0 ? sv[0] / sv[ip - 1] : INFINITY;
+  info->cond_kept = r > 0 ? sv[0] / sv[r - 1] : INFINITY;
+
+  memset(X, 0, sizeof(double) * (size_t)p * (size_t)k);
+  if (r > 0 && k > 0) {
+    if ((e = W2S_ALLOC(ctx, W, (size_t)r * k))) goto done;
+    /* W = Sigma_r^-1 U_r^T C ; X = S^-1 V_r W */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, ik, ip, 1.0, U, ip,
+                C, ip, 0.0, W, r);
+    for (int c = 0; c < ik; ++c)
+      for (int i = 0; i < r; ++i) W[(size_t)c * r + i] /= sv[i];
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, ip, ik, r, 1.0, VT, ip,
+                W, r, 0.0, X, ip);
+    for (int c = 0; c < ik; ++c)
+      for (int j = 0; j < ip; ++j) X[(size_t)c * p + j] /= s[j];
+  }
+done:
+  free(s);
+  free(U);
+  free(VT);
+  free(sv);
+  free(W);
+  free(pen);
+  free(penB);
+  free(T);
+  free(work);
+  return e;
+}

@@ -1,0 +1,39 @@
+/* Private to src/lsq: what every solver implements, and the shared final
+ * step that turns a triangular factor into the minimum-norm solution. */
+#ifndef W2S_LSQ_IMPL_H
+#define W2S_LSQ_IMPL_H
+
+#include <limits.h>
+
+#include "w2s/lsq.h"
+
+typedef struct {
+  w2s_err (*add_rows)(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
+                      int64_t lda, double *B, int64_t ldb);
+  w2s_err (*solve)(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
+                   double *X, w2s_lsq_info *info);
+  void (*destroy)(w2s_lsq *ls);
+} w2s_lsq_ops;
+
+struct w2s_lsq {
+  const w2s_lsq_ops *ops;
+  int64_t p, k;
+  int64_t nrows_local;
+  void *impl;
+};
+
+/* LAPACK integers are 32-bit: refuse anything that would not fit. */
+w2s_err w2s_lapack_int_check(w2s_ctx *ctx, int64_t v, const char *what);
+/* Decode a LAPACK info: negative = bad argument (our bug), positive =
+ * numerical failure in `routine`. */
+w2s_err w2s_lapack_info(w2s_ctx *ctx, int info, const char *routine);
+
+/* Given the combined upper-triangular R (p x p) and C = Q^T B (p x k) of
+ * the whole design, apply ridge and return the minimum-norm solution in
+ * column-equilibrated variables (see lsq.h). Local; R and C are overwritten. */
+w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
+                                 int64_t nrows, double *R, double *C,
+                                 const w2s_lsq_opts *opts, double *X,
+                                 w2s_lsq_info *info);
+
+#endif
