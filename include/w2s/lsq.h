@@ -27,6 +27,7 @@ typedef struct {
   /* Singular values of the column-equilibrated R below rank_tol * s_max are
    * treated as zero. 0 means eps * max(n, p) (numpy.linalg.lstsq's rule). */
   double rank_tol;
+  const char *label;   /* names the fit in messages, e.g. "weak model 'a'" */
 } w2s_lsq_opts;
 
 typedef struct {

@@ -188,9 +188,14 @@ static void copy_cols(double *dst, const double *src, int64_t m, int64_t ncol) {
   memcpy(dst, src, sizeof(double) * (size_t)(m * ncol));
 }
 
-static void record_fit(w2s_results *res, int r, const w2s_lsq_info *info,
-                       int first) {
+static void record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
+                       const w2s_lsq_info *info, int first) {
   w2s_repr_record *rec = &res->repr[r];
+  if (first && info->rank < p)
+    w2s_log(ctx, 1,
+            "note: %s has numerical rank %lld of %lld columns (dead units or "
+            "collinear features); using the minimum-norm solution",
+            rec->name, (long long)info->rank, (long long)p);
   if (first || info->rank < rec->rank) rec->rank = info->rank;
   if (first || info->cond > rec->cond || isnan(info->cond))
     rec->cond = info->cond;
@@ -217,7 +222,8 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   const w2s_config *c = s->cfg;
   int J = s->J;
   int64_t Kg = Tg * J, nb = s->nb, start, count;
-  w2s_lsq_opts opts = {c->ridge, NULL, c->rank_tol};
+  w2s_lsq_opts opts = {c->ridge, NULL, c->rank_tol, NULL};
+  char label[160];
   w2s_err e = W2S_OK;
   int *pen = NULL;
   W2S_CALL(W2S_ALLOC(ctx, pen, s->pmax));
@@ -248,9 +254,12 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
     w2s_lsq_info info;
     int64_t pj = s->p[1 + j];
     pen[pj - 1] = !c->intercept;
+    snprintf(label, sizeof label, "weak model '%s' (task group %lld)",
+             c->weak[j].name, (long long)g);
+    opts.label = label;
     e = w2s_lsq_solve(ctx, lw[j], &opts, s->Cw[j] + t0 * pj, &info);
     pen[pj - 1] = 1;
-    if (!e) record_fit(res, 1 + j, &info, first);
+    if (!e) record_fit(ctx, res, 1 + j, pj, &info, first);
   }
   for (int j = 0; lw && j < J; ++j) w2s_lsq_destroy(&lw[j]);
   free(lw);
@@ -278,10 +287,13 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   if (!e) {
     w2s_lsq_info info;
     pen[s->p[0] - 1] = !c->intercept;
+    snprintf(label, sizeof label, "strong representation (task group %lld)",
+             (long long)g);
+    opts.label = label;
     e = w2s_lsq_solve(ctx, ls, &opts, Xs, &info);
     pen[s->p[0] - 1] = 1;
     if (!e) {
-      record_fit(res, 0, &info, first);
+      record_fit(ctx, res, 0, s->p[0], &info, first);
       copy_cols(s->Cceil + t0 * s->p[0], Xs, s->p[0], Tg);
       copy_cols(s->Csw + t0 * J * s->p[0], Xs + Tg * s->p[0], s->p[0], Kg);
     }

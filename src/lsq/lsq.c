@@ -82,6 +82,19 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
   double *s = NULL, *U = NULL, *VT = NULL, *sv = NULL, *W = NULL, *pen = NULL,
          *penB = NULL, *T = NULL, *work = NULL;
   int nb = ip < 32 ? ip : 32;
+  const char *label = opts->label ? opts->label : "least-squares fit";
+
+  /* Overflowing features or labels poison the factor: say so, never return
+   * garbage coefficients. */
+  for (int64_t i = 0; i < p * p; ++i)
+    if (!isfinite(R[i]))
+      return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                      "%s: the features contain non-finite values (overflow? "
+                      "try a smaller data.input_scale)", label);
+  for (int64_t i = 0; i < p * k; ++i)
+    if (!isfinite(C[i]))
+      return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                      "%s: the labels contain non-finite values", label);
 
   /* Ridge: stack sqrt(ridge * n) * I (penalised columns) under R, refactor. */
   if (opts->ridge > 0.0) {

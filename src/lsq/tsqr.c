@@ -47,7 +47,7 @@ static void tsqr_combine(void *invec, void *inoutvec, int *len,
     size_t stride = 3 + (size_t)p * p + (size_t)p * k;
     in += item * stride;
     io += item * stride;
-    double *Rin = in + 3, *Cin = Rin + (size_t)p * p;
+    /* `in` is only copied: its R and C are reached through `top`. */
     double *Rio = io + 3, *Cio = Rio + (size_t)p * p;
     int nb = p < 32 ? p : 32;
     size_t wlen = (size_t)nb * (size_t)(p > k ? p : k);
@@ -55,8 +55,8 @@ static void tsqr_combine(void *invec, void *inoutvec, int *len,
     double *T = malloc(sizeof(double) * (size_t)nb * p);
     double *work = malloc(sizeof(double) * (wlen > 0 ? wlen : 1));
     if (!top || !T || !work) {
-      /* Cannot report from inside MPI: poison the result so the solve fails
-       * loudly on every rank. */
+      /* Cannot report from inside MPI: poison the row count so the solve
+       * fails loudly on every rank. */
       io[2] = -1.0;
       free(top), free(T), free(work);
       continue;
@@ -64,16 +64,16 @@ static void tsqr_combine(void *invec, void *inoutvec, int *len,
     memcpy(top, in, sizeof(double) * stride);
     double *Rt = top + 3, *Ct = Rt + (size_t)p * p;
     /* [Rin; Rio]: the lower block is itself triangular (L = p). */
-    LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, p, p, p, nb, Rt, p, Rio, p, T, nb,
-                        work);
-    if (k > 0)
-      LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', p, k, p, p, nb, Rio, p,
-                           T, nb, Ct, p, Cio, p, work);
-    double nrows = (in[2] < 0 || io[2] < 0) ? -1.0 : in[2] + io[2];
+    int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, p, p, p, nb, Rt, p, Rio,
+                                   p, T, nb, work);
+    if (info == 0 && k > 0)
+      info = LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', p, k, p, p, nb,
+                                  Rio, p, T, nb, Ct, p, Cio, p, work);
+    double nrows =
+        (info != 0 || in[2] < 0 || io[2] < 0) ? -1.0 : in[2] + io[2];
     memcpy(Rio, Rt, sizeof(double) * (size_t)p * p);
     memcpy(Cio, Ct, sizeof(double) * (size_t)p * k);
     io[2] = nrows;
-    (void)Cin;
     free(top), free(T), free(work);
   }
 }
@@ -99,7 +99,9 @@ static w2s_err tsqr_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                          tsqr_combine);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && buf[2] < 0)
-    e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory in the TSQR reduction");
+    e = W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                 "the TSQR reduction failed (out of memory or a LAPACK error "
+                 "while combining the ranks' factors)");
   if (e == W2S_OK)
     e = w2s_lsq_solve_triangular(ctx, p, k, (int64_t)buf[2], buf + 3,
                                  buf + 3 + p * p, opts, X, info);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The default experiment on a workstation: the realizable run on 2 MPI ranks,
+# then the analysis table. Usage: jobs/local/realizable.sh [RANKS] [OUT.h5]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$root/scripts/env.sh"
+ranks="${1:-2}"
+out="${2:-$root/results/realizable.h5}"
+mkdir -p "$(dirname "$out")"
+mpirun -n "$ranks" "$root/build/w2s" simulate "$root/data/configs/realizable.ini" \
+  -o "$out" --force
+"$root/build/w2s" analyze "$out"
