@@ -29,6 +29,9 @@ static void usage(FILE *f) {
           "  analyze RESULTS.h5 [...] [--format table|csv|json]\n"
           "                      gain vs misfit, checks of the theory, weak-model "
           "selection\n"
+          "  bench [--rows N --cols D --rhs K --cond C --solvers LIST ...]\n"
+          "                      time the least-squares solvers against each "
+          "other and ScaLAPACK\n"
           "\n"
           "  w2s <command> --help   options of a command\n"
           "  w2s --version          version and git revision\n");
@@ -72,6 +75,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "simulate")) return w2s_cmd_simulate(argc, argv);
   if (!strcmp(cmd, "analyze")) return w2s_cmd_analyze(argc, argv);
+  if (!strcmp(cmd, "bench")) return w2s_cmd_bench(argc, argv);
   fprintf(stderr, "w2s: error: unknown command '%s' (try 'w2s --help')\n", cmd);
   return 2;
 }

@@ -40,7 +40,7 @@ static const w2s_config_key fixed_keys[] = {
     {"target", {"width", W2S_KEY_INT, "16", 1, 1e5, NULL,
                 "width of every layer of h*"}},
     {"fit", {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
-             "least-squares solver: auto|tsqr"}},
+             "least-squares solver: auto|cholqr2|scholqr3|tsqr|normal|scalapack"}},
     {"fit", {"ridge", W2S_KEY_REAL, "0", 0, 1e12, NULL,
              "ridge lambda per sample, (1/n)|Ac-b|^2 + lambda |w|^2"}},
     {"fit", {"intercept", W2S_KEY_BOOL, "true", 0, 0, NULL,

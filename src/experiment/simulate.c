@@ -224,6 +224,7 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   int64_t Kg = Tg * J, nb = s->nb, start, count;
   w2s_lsq_opts opts = {c->ridge, NULL, c->rank_tol, NULL};
   char label[160];
+  label[0] = '\0';
   w2s_err e = W2S_OK;
   int *pen = NULL;
   W2S_CALL(W2S_ALLOC(ctx, pen, s->pmax));
@@ -238,18 +239,36 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
     e = w2s_lsq_create(ctx, c->solver, s->p[1 + j], Tg, &lw[j]);
   e = w2s_agree(ctx, e);
   w2s_partition(c->n_weak_train, ctx->size, ctx->rank, &start, &count);
-  progress pr = {ctx, "weak fit", 0, count, 0};
-  for (int64_t i = 0; i < count && !e; i += nb) {
-    int64_t m = count - i < nb ? count - i : nb;
-    gen_block(s, SPLIT_WEAK, g, start + i, m, t0, Tg);
-    for (int j = 0; j < J && !e; ++j) {
-      copy_cols(s->A, s->F[1 + j], m, s->p[1 + j]);
-      copy_cols(s->B, s->Y, m, Tg);
-      e = w2s_lsq_add_rows(ctx, lw[j], m, s->A, m, s->B, m);
+  /* Some solvers read the rows more than once: regenerate them per pass. */
+  int *more = NULL;
+  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, more, J));
+  for (int j = 0; j < J && !e; ++j) more[j] = 1;
+  for (int pass = 0, any = 1; any && !e; ++pass) {
+    for (int j = 0; j < J; ++j) {
+      snprintf(label, sizeof label, "weak model '%s'", c->weak[j].name);
+      if (more[j]) w2s_lsq_set_context(lw[j], label, start);
     }
-    tick(&pr, m);
+    progress pr = {ctx, "weak fit", 0, count, 0};
+    for (int64_t i = 0; i < count && !e; i += nb) {
+      int64_t m = count - i < nb ? count - i : nb;
+      gen_block(s, SPLIT_WEAK, g, start + i, m, t0, Tg);
+      for (int j = 0; j < J && !e; ++j) {
+        if (!more[j]) continue;
+        copy_cols(s->A, s->F[1 + j], m, s->p[1 + j]);
+        copy_cols(s->B, s->Y, m, Tg);
+        e = w2s_lsq_add_rows(ctx, lw[j], m, s->A, m, s->B, m);
+      }
+      tick(&pr, m);
+    }
+    e = w2s_agree(ctx, e);
+    any = 0;
+    for (int j = 0; j < J && !e; ++j)
+      if (more[j]) {
+        e = w2s_lsq_end_pass(ctx, lw[j], &more[j]);
+        any |= more[j];
+      }
   }
-  e = w2s_agree(ctx, e);
+  free(more);
   for (int j = 0; j < J && !e; ++j) {
     w2s_lsq_info info;
     int64_t pj = s->p[1 + j];
@@ -271,17 +290,21 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   w2s_lsq *ls = NULL;
   e = w2s_agree(ctx, w2s_lsq_create(ctx, c->solver, s->p[0], Tg + Kg, &ls));
   w2s_partition(c->n_w2s_train, ctx->size, ctx->rank, &start, &count);
-  pr = (progress){ctx, "strong fit", 0, count, 0};
-  for (int64_t i = 0; i < count && !e; i += nb) {
-    int64_t m = count - i < nb ? count - i : nb;
-    gen_block(s, SPLIT_W2S, g, start + i, m, t0, Tg);
-    copy_cols(s->B, s->Y, m, Tg);
-    weak_labels(s, t0, Tg, m, s->B + Tg * m);
-    copy_cols(s->A, s->F[0], m, s->p[0]);
-    e = w2s_lsq_add_rows(ctx, ls, m, s->A, m, s->B, m);
-    tick(&pr, m);
+  for (int more1 = 1; more1 && !e;) {
+    w2s_lsq_set_context(ls, "strong representation", start);
+    progress pr = {ctx, "strong fit", 0, count, 0};
+    for (int64_t i = 0; i < count && !e; i += nb) {
+      int64_t m = count - i < nb ? count - i : nb;
+      gen_block(s, SPLIT_W2S, g, start + i, m, t0, Tg);
+      copy_cols(s->B, s->Y, m, Tg);
+      weak_labels(s, t0, Tg, m, s->B + Tg * m);
+      copy_cols(s->A, s->F[0], m, s->p[0]);
+      e = w2s_lsq_add_rows(ctx, ls, m, s->A, m, s->B, m);
+      tick(&pr, m);
+    }
+    e = w2s_agree(ctx, e);
+    if (!e) e = w2s_lsq_end_pass(ctx, ls, &more1);
   }
-  e = w2s_agree(ctx, e);
   double *Xs = NULL;
   if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, Xs, s->p[0] * (Tg + Kg)));
   if (!e) {
@@ -312,7 +335,7 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
     w2s_timer_start(ctx, timers[q]);
     e = w2s_agree(ctx, w2s_metric_sums_init(ctx, Tg, J, &sums[q]));
     w2s_partition(ns[q], ctx->size, ctx->rank, &start, &count);
-    pr = (progress){ctx, q ? "test metrics" : "train metrics", 0, count, 0};
+    progress pr = {ctx, q ? "test metrics" : "train metrics", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
       gen_block(s, splits[q], g, start + i, m, t0, Tg);

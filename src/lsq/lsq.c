@@ -4,19 +4,25 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lsq/lsq_impl.h"
 
+extern const w2s_lsq_solver w2s_lsq_solver_auto;
+extern const w2s_lsq_solver w2s_lsq_solver_cholqr2;
+extern const w2s_lsq_solver w2s_lsq_solver_scholqr3;
 extern const w2s_lsq_solver w2s_lsq_solver_tsqr;
+extern const w2s_lsq_solver w2s_lsq_solver_normal;
+extern const w2s_lsq_solver w2s_lsq_solver_scalapack;
 
 const w2s_lsq_solver *const w2s_lsq_solvers[] = {
-    &w2s_lsq_solver_tsqr,
+    &w2s_lsq_solver_auto,   &w2s_lsq_solver_cholqr2, &w2s_lsq_solver_scholqr3,
+    &w2s_lsq_solver_tsqr,   &w2s_lsq_solver_normal,  &w2s_lsq_solver_scalapack,
     NULL,
 };
 
 const w2s_lsq_solver *w2s_lsq_solver_find(const char *name) {
-  if (strcmp(name, "auto") == 0) return &w2s_lsq_solver_tsqr;
   for (int k = 0; w2s_lsq_solvers[k]; ++k)
     if (strcmp(w2s_lsq_solvers[k]->name, name) == 0) return w2s_lsq_solvers[k];
   return NULL;
@@ -35,18 +41,110 @@ w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
   return s->create(ctx, p, k, out);
 }
 
+w2s_err w2s_lsq_new(w2s_ctx *ctx, const w2s_lsq_ops *ops, const char *method,
+                    int64_t p, int64_t k, w2s_lsq **out) {
+  W2S_CALL(W2S_ALLOC(ctx, *out, 1));
+  (*out)->ops = ops;
+  (*out)->p = p;
+  (*out)->k = k;
+  (*out)->nrows_first = -1;
+  snprintf((*out)->method, sizeof (*out)->method, "%s", method);
+  snprintf((*out)->label, sizeof (*out)->label, "least-squares fit");
+  return W2S_OK;
+}
+
+void w2s_lsq_set_context(w2s_lsq *ls, const char *label, int64_t row_offset) {
+  if (label) snprintf(ls->label, sizeof ls->label, "%s", label);
+  ls->row_offset = row_offset;
+}
+
+double w2s_lsq_kernel_seconds(const w2s_lsq *ls) { return ls->kernel_seconds; }
+
+/* The first non-finite entry of an m x n block, as (row, column), or -1. */
+static int64_t first_bad(int64_t m, int64_t n, const double *X, int64_t ld,
+                         int64_t *col) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i)
+      if (!isfinite(X[j * ld + i])) {
+        *col = j;
+        return i;
+      }
+  return -1;
+}
+
 w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
                          int64_t lda, double *B, int64_t ldb) {
   if (m <= 0) return W2S_OK;
   W2S_CALL(w2s_lapack_int_check(ctx, m, "rows per block"));
   W2S_CALL(w2s_lapack_int_check(ctx, lda > ldb ? lda : ldb, "leading dimension"));
+  int64_t col, row = first_bad(m, ls->p, A, lda, &col);
+  if (row >= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: non-finite value in row %lld (rank %d), feature "
+                    "column %lld",
+                    ls->label, (long long)(ls->row_offset + row), ctx->rank,
+                    (long long)col);
+  row = first_bad(m, ls->k, B, ldb, &col);
+  if (row >= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: non-finite value in row %lld (rank %d), right-hand "
+                    "side %lld",
+                    ls->label, (long long)(ls->row_offset + row), ctx->rank,
+                    (long long)col);
   ls->nrows_local += m;
-  return ls->ops->add_rows(ctx, ls, m, A, lda, B, ldb);
+  ls->row_offset += m;
+  double t = w2s_wtime();
+  w2s_err e = ls->ops->add_rows(ctx, ls, m, A, lda, B, ldb);
+  ls->kernel_seconds += w2s_wtime() - t;
+  return e;
+}
+
+w2s_err w2s_lsq_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int *more) {
+  *more = 0;
+  w2s_err e = W2S_OK;
+  if (ls->passes == 0) {
+    double n = (double)ls->nrows_local;
+    if (ctx->comm != MPI_COMM_NULL && ctx->size > 1) e = w2s_sum(ctx, &n, 1);
+    ls->nrows = (int64_t)n;
+    ls->nrows_first = ls->nrows_local;
+  } else if (ls->nrows_local != ls->nrows_first) {
+    e = W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                 "%s: pass %d fed %lld rows on rank %d, the first pass %lld",
+                 ls->label, ls->passes + 1, (long long)ls->nrows_local,
+                 ctx->rank, (long long)ls->nrows_first);
+  }
+  e = w2s_agree(ctx, e);
+  if (!e && ls->ops->end_pass)
+    e = w2s_agree(ctx, ls->ops->end_pass(ctx, ls, ls->nrows, &ls->more));
+  else
+    ls->more = 0;
+  ls->passes++;
+  ls->nrows_local = 0;
+  *more = ls->more;
+  return e;
 }
 
 w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                       double *X, w2s_lsq_info *info) {
-  return ls->ops->solve(ctx, ls, opts, X, info);
+  if (ls->passes == 0 || ls->nrows_local > 0) {
+    int more = 0;
+    W2S_CALL(w2s_lsq_end_pass(ctx, ls, &more));
+  }
+  if (ls->more)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                    "%s: solver '%s' needs another pass over the rows "
+                    "(call w2s_lsq_end_pass until it says no more)",
+                    ls->label, ls->method);
+  if (opts->ridge == 0.0 && ls->nrows < ls->p)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: %lld rows for %lld unknowns: the problem is "
+                    "underdetermined; add rows or use ridge > 0",
+                    ls->label, (long long)ls->nrows, (long long)ls->p);
+  memset(info, 0, sizeof *info);
+  w2s_err e = w2s_agree(ctx, ls->ops->solve(ctx, ls, opts, X, info));
+  snprintf(info->method, sizeof info->method, "%s", ls->method);
+  info->passes = ls->passes;
+  return e;
 }
 
 void w2s_lsq_destroy(w2s_lsq **ls) {
@@ -174,3 +272,19 @@ done:
   free(work);
   return e;
 }
+
+/* Every rank solves the same small problem; rank 0's answer is broadcast so
+ * all ranks agree to the bit. Shared with the other R-based solvers. */
+w2s_err w2s_lsq_finish(w2s_ctx *ctx, w2s_lsq *ls, double *R, double *C,
+                       const w2s_lsq_opts *opts, double *X,
+                       w2s_lsq_info *info) {
+  w2s_err e = w2s_lsq_solve_triangular(ctx, ls->p, ls->k, ls->nrows, R, C,
+                                       opts, X, info);
+  e = w2s_agree(ctx, e);
+  if (e == W2S_OK && ctx->comm != MPI_COMM_NULL && ctx->size > 1) {
+    e = w2s_bcast_bytes(ctx, X, (int64_t)(sizeof(double) * (size_t)(ls->p * ls->k)), 0);
+    if (e == W2S_OK) e = w2s_bcast_bytes(ctx, info, sizeof *info, 0);
+  }
+  return e;
+}
+

@@ -10,6 +10,8 @@
 typedef struct {
   w2s_err (*add_rows)(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
                       int64_t lda, double *B, int64_t ldb);
+  /* Collective; NULL for single-pass solvers. nrows = total over ranks. */
+  w2s_err (*end_pass)(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows, int *more);
   w2s_err (*solve)(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                    double *X, w2s_lsq_info *info);
   void (*destroy)(w2s_lsq *ls);
@@ -18,9 +20,21 @@ typedef struct {
 struct w2s_lsq {
   const w2s_lsq_ops *ops;
   int64_t p, k;
-  int64_t nrows_local;
+  int64_t nrows_local;  /* rows fed in the current pass */
+  int64_t nrows_first;  /* rows fed in the first pass */
+  int64_t nrows;        /* total over ranks, known after the first pass */
+  int64_t row_offset;   /* global index of the next row, for messages */
+  int passes;           /* passes ended */
+  int more;             /* the solver wants another pass */
+  double kernel_seconds;
+  char label[160];
+  char method[32];      /* reported in w2s_lsq_info.method */
   void *impl;
 };
+
+/* Single-pass solvers' creation helper: a w2s_lsq with these ops. */
+w2s_err w2s_lsq_new(w2s_ctx *ctx, const w2s_lsq_ops *ops, const char *method,
+                    int64_t p, int64_t k, w2s_lsq **out);
 
 /* LAPACK integers are 32-bit: refuse anything that would not fit. */
 w2s_err w2s_lapack_int_check(w2s_ctx *ctx, int64_t v, const char *what);
@@ -35,5 +49,13 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
                                  int64_t nrows, double *R, double *C,
                                  const w2s_lsq_opts *opts, double *X,
                                  w2s_lsq_info *info);
+
+/* Collective: solve from the combined R and C = Q^T B (overwritten) and
+ * broadcast rank 0's X so every rank holds the same bits. */
+w2s_err w2s_lsq_finish(w2s_ctx *ctx, w2s_lsq *ls, double *R, double *C,
+                       const w2s_lsq_opts *opts, double *X,
+                       w2s_lsq_info *info);
+/* The stable fallback of the Gram solvers. */
+w2s_err w2s_lsq_tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out);
 
 #endif

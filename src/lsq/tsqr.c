@@ -78,42 +78,44 @@ static void tsqr_combine(void *invec, void *inoutvec, int *len,
   }
 }
 
-static w2s_err tsqr_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
-                          double *X, w2s_lsq_info *info) {
+/* Collective: combine the ranks' triangles (rank order) into st->R, st->C. */
+static w2s_err tsqr_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
+                             int *more) {
   tsqr_state *st = ls->impl;
   int64_t p = ls->p, k = ls->k;
+  *more = 0;
+  (void)nrows;
+  /* Below the diagonal of R is LAPACK's scratch: keep clean triangles. */
+  for (int64_t j = 0; j < p; ++j)
+    for (int64_t i = j + 1; i < p; ++i) st->R[j * p + i] = 0.0;
+  if (ctx->comm == MPI_COMM_NULL || ctx->size == 1) return W2S_OK;
   size_t len = 3 + (size_t)p * p + (size_t)p * k;
   double *buf = NULL;
   W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, buf, len)));
   buf[0] = (double)p;
   buf[1] = (double)k;
-  buf[2] = (double)ls->nrows_local;
-  /* Below the diagonal of R is scratch for LAPACK: send clean triangles. */
-  for (int64_t j = 0; j < p; ++j)
-    for (int64_t i = 0; i < p; ++i)
-      buf[3 + j * p + i] = i <= j ? st->R[j * p + i] : 0.0;
+  buf[2] = 0.0;
+  memcpy(buf + 3, st->R, sizeof(double) * (size_t)(p * p));
   memcpy(buf + 3 + p * p, st->C, sizeof(double) * (size_t)(p * k));
-  w2s_err e = W2S_OK;
-  if (ctx->comm != MPI_COMM_NULL && ctx->size > 1)
-    e = w2s_allreduce_op(ctx, buf, (int64_t)(len * sizeof(double)),
-                         tsqr_combine);
+  w2s_err e = w2s_allreduce_op(ctx, buf, (int64_t)(len * sizeof(double)),
+                               tsqr_combine);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && buf[2] < 0)
     e = W2S_FAIL(ctx, W2S_ERR_NUMERIC,
                  "the TSQR reduction failed (out of memory or a LAPACK error "
                  "while combining the ranks' factors)");
-  if (e == W2S_OK)
-    e = w2s_lsq_solve_triangular(ctx, p, k, (int64_t)buf[2], buf + 3,
-                                 buf + 3 + p * p, opts, X, info);
-  e = w2s_agree(ctx, e);
-  /* Every rank solved the same small problem; rank 0's answer is the one
-   * all ranks use, so they agree to the bit. */
-  if (e == W2S_OK && ctx->size > 1) {
-    e = w2s_bcast_bytes(ctx, X, (int64_t)(sizeof(double) * (size_t)(p * k)), 0);
-    if (e == W2S_OK) e = w2s_bcast_bytes(ctx, info, sizeof *info, 0);
+  if (e == W2S_OK) {
+    memcpy(st->R, buf + 3, sizeof(double) * (size_t)(p * p));
+    memcpy(st->C, buf + 3 + p * p, sizeof(double) * (size_t)(p * k));
   }
   free(buf);
-  return e;
+  return w2s_agree(ctx, e);
+}
+
+static w2s_err tsqr_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
+                          double *X, w2s_lsq_info *info) {
+  tsqr_state *st = ls->impl;
+  return w2s_lsq_finish(ctx, ls, st->R, st->C, opts, X, info);
 }
 
 static void tsqr_destroy(w2s_lsq *ls) {
@@ -126,15 +128,13 @@ static void tsqr_destroy(w2s_lsq *ls) {
   free(st);
 }
 
-static const w2s_lsq_ops tsqr_ops = {tsqr_add_rows, tsqr_solve, tsqr_destroy};
+static const w2s_lsq_ops tsqr_ops = {tsqr_add_rows, tsqr_end_pass, tsqr_solve,
+                                     tsqr_destroy};
 
 static w2s_err tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   w2s_lsq *ls = NULL;
   tsqr_state *st = NULL;
-  W2S_CALL(W2S_ALLOC(ctx, ls, 1));
-  ls->ops = &tsqr_ops;
-  ls->p = p;
-  ls->k = k;
+  W2S_CALL(w2s_lsq_new(ctx, &tsqr_ops, "tsqr", p, k, &ls));
   w2s_err e = W2S_ALLOC(ctx, st, 1);
   if (e == W2S_OK) {
     ls->impl = st;
@@ -150,6 +150,11 @@ static w2s_err tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   }
   *out = ls;
   return W2S_OK;
+}
+
+w2s_err w2s_lsq_tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k,
+                            w2s_lsq **out) {
+  return tsqr_create(ctx, p, k, out);
 }
 
 const w2s_lsq_solver w2s_lsq_solver_tsqr = {

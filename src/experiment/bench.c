@@ -1,0 +1,326 @@
+/* The solver benchmark (see bench.h). The test matrix is A = G S V^T with G
+ * uniform random rows (unit variance, nearly orthogonal columns for n >> d),
+ * S log-spaced from 1 to 1/cond and V a random orthogonal matrix, so
+ * cond(A) ~ cond; B = A X_true + 1e-3 noise. Row i depends only on (seed, i):
+ * any number of ranks benchmarks the same problem. Only the solver calls are
+ * timed (row generation and the copies into the blocks that add_rows may
+ * overwrite are not). */
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "w2s/bench.h"
+#include "w2s/lsq.h"
+#include "w2s/rng.h"
+
+enum { STREAM_BENCH_ROWS = 101, STREAM_BENCH_SETUP = 102 };
+
+typedef struct {
+  const w2s_bench_opts *o;
+  int64_t start, count; /* this rank's rows */
+  double *M;            /* d x d: S V^T, so a_i = g_i M */
+  double *Xt;           /* d x k: X_true */
+  double *A, *B;        /* stored rows (count x d, count x k), or NULL */
+  double *Ab, *Bb, *Gb; /* block buffers */
+  double *row;
+} bench;
+
+static void gen_rows(const bench *b, int64_t i0, int64_t m, double *A,
+                     int64_t lda, double *B, int64_t ldb) {
+  int64_t d = b->o->cols, k = b->o->rhs;
+  const double r3 = sqrt(3.0);
+  for (int64_t r = 0; r < m; ++r) {
+    w2s_rng_uniform(b->o->seed, STREAM_BENCH_ROWS, (uint64_t)(i0 + r), 0, 0,
+                    d + k, -r3, r3, b->row);
+    for (int64_t j = 0; j < d; ++j) b->Gb[j * m + r] = b->row[j];
+    for (int64_t j = 0; j < k; ++j) B[j * ldb + r] = 1e-3 * b->row[d + j];
+  }
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)d,
+              (int)d, 1.0, b->Gb, (int)m, b->M, (int)d, 0.0, A, (int)lda);
+  if (k > 0)
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k,
+                (int)d, 1.0, A, (int)lda, b->Xt, (int)d, 1.0, B, (int)ldb);
+}
+
+/* Rows [i, i + m) of this rank into the block buffers. */
+static void block(const bench *b, int64_t i, int64_t m) {
+  int64_t d = b->o->cols, k = b->o->rhs;
+  if (!b->A) {
+    gen_rows(b, b->start + i, m, b->Ab, m, b->Bb, m);
+    return;
+  }
+  for (int64_t j = 0; j < d; ++j)
+    memcpy(b->Ab + j * m, b->A + j * b->count + i, sizeof(double) * (size_t)m);
+  for (int64_t j = 0; j < k; ++j)
+    memcpy(b->Bb + j * m, b->B + j * b->count + i, sizeof(double) * (size_t)m);
+}
+
+static w2s_err setup(w2s_ctx *ctx, const w2s_bench_opts *o, bench *b) {
+  int64_t d = o->cols, k = o->rhs, nb = o->block;
+  b->o = o;
+  w2s_partition(o->rows, ctx->size, ctx->rank, &b->start, &b->count);
+  W2S_CALL(W2S_ALLOC(ctx, b->M, d * d));
+  W2S_CALL(W2S_ALLOC(ctx, b->Xt, d * (k > 0 ? k : 1)));
+  W2S_CALL(W2S_ALLOC(ctx, b->row, d + k));
+  W2S_CALL(W2S_ALLOC(ctx, b->Ab, nb * d));
+  W2S_CALL(W2S_ALLOC(ctx, b->Bb, nb * (k > 0 ? k : 1)));
+  W2S_CALL(W2S_ALLOC(ctx, b->Gb, nb * d));
+  /* V: Q of a random Gaussian matrix; M = S V^T. */
+  double *V = NULL, *tau = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, V, d * d));
+  W2S_CALL(W2S_ALLOC(ctx, tau, d));
+  w2s_rng_normal(o->seed, STREAM_BENCH_SETUP, 0, 0, 0, d * d, V);
+  int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)d, (int)d, V, (int)d, tau);
+  if (!info)
+    info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)d, (int)d, (int)d, V, (int)d,
+                          tau);
+  for (int64_t i = 0; i < d; ++i) {
+    double s = d > 1 ? pow(o->cond, -(double)i / (double)(d - 1)) : 1.0;
+    for (int64_t j = 0; j < d; ++j) b->M[j * d + i] = s * V[i * d + j];
+  }
+  w2s_rng_normal(o->seed, STREAM_BENCH_SETUP, 1, 0, 0, d * k, b->Xt);
+  free(V);
+  free(tau);
+  if (info) return W2S_FAIL(ctx, W2S_ERR_NUMERIC, "bench: QR of V failed");
+  if (!o->stream) {
+    W2S_CALL(W2S_ALLOC(ctx, b->A, b->count * d));
+    W2S_CALL(W2S_ALLOC(ctx, b->B, b->count * (k > 0 ? k : 1)));
+    for (int64_t i = 0; i < b->count; i += nb) {
+      int64_t m = b->count - i < nb ? b->count - i : nb;
+      gen_rows(b, b->start + i, m, b->Ab, m, b->Bb, m);
+      for (int64_t j = 0; j < d; ++j)
+        memcpy(b->A + j * b->count + i, b->Ab + j * m,
+               sizeof(double) * (size_t)m);
+      for (int64_t j = 0; j < k; ++j)
+        memcpy(b->B + j * b->count + i, b->Bb + j * m,
+               sizeof(double) * (size_t)m);
+    }
+  }
+  return W2S_OK;
+}
+
+static void bench_free(bench *b) {
+  free(b->M);
+  free(b->Xt);
+  free(b->A);
+  free(b->B);
+  free(b->Ab);
+  free(b->Bb);
+  free(b->Gb);
+  free(b->row);
+}
+
+/* Peak resident set: reset where Linux allows (clear_refs 5), read VmHWM. */
+static void peak_reset(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f) {
+    fputs("5", f);
+    fclose(f);
+  }
+}
+static double peak_mib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kb = -1.0;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
+  if (f) fclose(f);
+  if (kb < 0) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    kb = (double)ru.ru_maxrss;
+  }
+  return kb / 1024.0;
+}
+
+/* One timed solve; *t = max over ranks of the time in solver calls. */
+static w2s_err solve_once(w2s_ctx *ctx, bench *b, const char *solver,
+                          double *X, w2s_lsq_info *info, double *t) {
+  const w2s_bench_opts *o = b->o;
+  w2s_lsq *ls = NULL;
+  double spent = 0.0, t0;
+  w2s_lsq_opts opts = {0.0, NULL, 0.0, "bench"};
+  MPI_Barrier(ctx->comm);
+  t0 = w2s_wtime();
+  w2s_err e = w2s_agree(ctx, w2s_lsq_create(ctx, solver, o->cols, o->rhs, &ls));
+  spent += w2s_wtime() - t0;
+  for (int more = 1; more && !e;) {
+    w2s_lsq_set_context(ls, "bench", b->start);
+    for (int64_t i = 0; i < b->count && !e; i += o->block) {
+      int64_t m = b->count - i < o->block ? b->count - i : o->block;
+      block(b, i, m);
+      t0 = w2s_wtime();
+      e = w2s_lsq_add_rows(ctx, ls, m, b->Ab, m, b->Bb, m);
+      spent += w2s_wtime() - t0;
+    }
+    e = w2s_agree(ctx, e);
+    t0 = w2s_wtime();
+    if (!e) e = w2s_lsq_end_pass(ctx, ls, &more);
+    spent += w2s_wtime() - t0;
+  }
+  t0 = w2s_wtime();
+  if (!e) e = w2s_lsq_solve(ctx, ls, &opts, X, info);
+  spent += w2s_wtime() - t0;
+  w2s_lsq_destroy(&ls);
+  *t = spent;
+  if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, t, 1);
+  return e;
+}
+
+/* ||A X - B||_F / ||B||_F over all rows. */
+static w2s_err residual(w2s_ctx *ctx, bench *b, const double *X, double *res) {
+  const w2s_bench_opts *o = b->o;
+  double acc[2] = {0.0, 0.0};
+  for (int64_t i = 0; i < b->count; i += o->block) {
+    int64_t m = b->count - i < o->block ? b->count - i : o->block;
+    block(b, i, m);
+    for (int64_t j = 0; j < o->rhs; ++j)
+      acc[1] += cblas_ddot((int)m, b->Bb + j * m, 1, b->Bb + j * m, 1);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)o->rhs,
+                (int)o->cols, 1.0, b->Ab, (int)m, X, (int)o->cols, -1.0, b->Bb,
+                (int)m);
+    for (int64_t j = 0; j < o->rhs; ++j)
+      acc[0] += cblas_ddot((int)m, b->Bb + j * m, 1, b->Bb + j * m, 1);
+  }
+  W2S_CALL(w2s_sum(ctx, acc, 2));
+  *res = acc[1] > 0 ? sqrt(acc[0] / acc[1]) : 0.0;
+  return W2S_OK;
+}
+
+/* In-run DGEMM rate of one rank while every rank runs it. */
+static double gemm_rate(w2s_ctx *ctx, const w2s_bench_opts *o) {
+  int64_t m = 4096, d = o->cols;
+  double *A = malloc(sizeof(double) * (size_t)(m * d));
+  double *C = malloc(sizeof(double) * (size_t)(d * d));
+  double rate = NAN;
+  if (A && C) {
+    for (int64_t i = 0; i < m * d; ++i) A[i] = (double)((i * 7919) % 1000) * 1e-3;
+    double best = 0.0;
+    for (int trial = 0; trial < 5; ++trial) {
+      MPI_Barrier(ctx->comm);
+      double t = w2s_wtime();
+      int reps = 0;
+      do {
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)d, (int)d,
+                    (int)m, 1.0, A, (int)m, A, (int)m, 0.0, C, (int)d);
+        ++reps;
+      } while (w2s_wtime() - t < 0.1);
+      double r = 2.0 * (double)m * (double)d * (double)d * reps /
+                 (w2s_wtime() - t);
+      if (r > best) best = r;
+    }
+    rate = best;
+  }
+  free(A);
+  free(C);
+  double v = rate;
+  if (ctx->comm != MPI_COMM_NULL) {
+    /* The slowest rank sets the pace of a collective computation. */
+    v = -v;
+    w2s_max(ctx, &v, 1);
+    v = -v;
+  }
+  return v;
+}
+
+static double algo_flops(const char *method, double n, double d, double k) {
+  const char *m = strncmp(method, "auto:", 5) == 0 ? method + 5 : method;
+  if (!strcmp(m, "normal")) return n * d * d + 2 * n * d * k;
+  if (!strcmp(m, "cholqr2")) return 3 * n * d * d + 2 * n * d * k;
+  if (!strcmp(m, "scholqr3")) return 5 * n * d * d + 2 * n * d * k;
+  /* Householder QR (tsqr, scalapack): 2 n d^2 and 4 n d k to apply Q^T. */
+  return 2 * n * d * d + 4 * n * d * k;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
+                      const char *const *solvers, int nsolvers,
+                      w2s_bench_row *rows, double *gemm_gflops) {
+  bench b;
+  memset(&b, 0, sizeof b);
+  int64_t d = o->cols, k = o->rhs;
+  double *Xref = NULL, *X = NULL, *times = NULL;
+  w2s_err e = setup(ctx, o, &b);
+  if (!e) e = W2S_ALLOC(ctx, Xref, d * (k > 0 ? k : 1));
+  if (!e) e = W2S_ALLOC(ctx, X, d * (k > 0 ? k : 1));
+  if (!e) e = W2S_ALLOC(ctx, times, o->repeat);
+  e = w2s_agree(ctx, e);
+  if (e) goto done;
+  double rate = gemm_rate(ctx, o);
+  *gemm_gflops = rate * 1e-9;
+  double floor_s = (double)o->rows * (double)d * (double)d / (rate * ctx->size);
+  w2s_lsq_info info;
+  double t;
+  /* The reference: TSQR, untimed. */
+  e = solve_once(ctx, &b, "tsqr", Xref, &info, &t);
+  if (e) goto done;
+  double refnorm = cblas_dnrm2((int)(d * k), Xref, 1);
+  double t_sl = NAN;
+  for (int s = 0; s < nsolvers; ++s) {
+    w2s_bench_row *r = &rows[s];
+    memset(r, 0, sizeof *r);
+    snprintf(r->solver, sizeof r->solver, "%s", solvers[s]);
+    r->time_s = r->gflops = r->ratio_vs_gemm = r->rel_error = r->residual =
+        r->ratio_vs_scalapack = NAN;
+    peak_reset();
+    int rep;
+    for (rep = 0; rep < o->repeat; ++rep) {
+      e = solve_once(ctx, &b, solvers[s], X, &info, &times[rep]);
+      if (e) break;
+    }
+    double peak = peak_mib();
+    if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, &peak, 1);
+    r->peak_rss_mib = peak;
+    if (e) {
+      /* A failing solver is a result, not the end of the benchmark. */
+      snprintf(r->note, sizeof r->note, "failed: %s", ctx->msg);
+      snprintf(r->method, sizeof r->method, "%s", solvers[s]);
+      ctx->err = W2S_OK;
+      ctx->msg[0] = '\0';
+      e = W2S_OK;
+      continue;
+    }
+    r->ok = 1;
+    qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+    r->time_s = o->repeat % 2 ? times[o->repeat / 2]
+                              : 0.5 * (times[o->repeat / 2 - 1] +
+                                       times[o->repeat / 2]);
+    snprintf(r->method, sizeof r->method, "%s", info.method);
+    r->passes = info.passes;
+    r->gflops = algo_flops(info.method, (double)o->rows, (double)d,
+                           (double)k) / r->time_s * 1e-9;
+    r->ratio_vs_gemm = r->time_s / floor_s;
+    double diff = 0.0;
+    for (int64_t i = 0; i < d * k; ++i)
+      diff += (X[i] - Xref[i]) * (X[i] - Xref[i]);
+    r->rel_error = refnorm > 0 ? sqrt(diff) / refnorm : sqrt(diff);
+    e = w2s_agree(ctx, residual(ctx, &b, X, &r->residual));
+    if (e) goto done;
+    /* A backward-stable solver's coefficients move by ~cond * eps; allow
+     * three orders of magnitude more before calling a result wrong. */
+    double allowed = fmax(1e-8, 1e3 * o->cond * DBL_EPSILON);
+    if (!isfinite(r->rel_error) || r->rel_error > allowed)
+      snprintf(r->note, sizeof r->note,
+               "INACCURATE: differs from tsqr by %.2g (> %.1g expected at "
+               "this conditioning)",
+               r->rel_error, allowed);
+    if (!strcmp(solvers[s], "scalapack")) t_sl = r->time_s;
+  }
+  for (int s = 0; s < nsolvers; ++s)
+    if (rows[s].ok) rows[s].ratio_vs_scalapack = rows[s].time_s / t_sl;
+done:
+  bench_free(&b);
+  free(Xref);
+  free(X);
+  free(times);
+  return e;
+}
