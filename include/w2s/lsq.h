@@ -59,6 +59,14 @@ const w2s_lsq_solver *w2s_lsq_solver_find(const char *name);
 /* Local: start an accumulator for p columns and k right-hand sides. */
 w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
                        w2s_lsq **out);
+/* The same, with the options known up front (preferred): the Gram-based
+ * solvers then fold the ridge into their factorisations, which keeps them
+ * working when A alone is too ill-conditioned, and an underdetermined
+ * problem is refused after the first pass. solve's opts must then carry the
+ * same ridge. */
+w2s_err w2s_lsq_create_with(w2s_ctx *ctx, const char *solver, int64_t p,
+                            int64_t k, const w2s_lsq_opts *opts,
+                            w2s_lsq **out);
 /* Local: A is m x p (lda >= m), B is m x k (ldb >= m), column-major; both
  * are overwritten. */
 w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,

@@ -147,7 +147,8 @@ static w2s_err solve_once(w2s_ctx *ctx, bench *b, const char *solver,
   w2s_lsq_opts opts = {0.0, NULL, 0.0, "bench"};
   MPI_Barrier(ctx->comm);
   t0 = w2s_wtime();
-  w2s_err e = w2s_agree(ctx, w2s_lsq_create(ctx, solver, o->cols, o->rhs, &ls));
+  w2s_err e = w2s_agree(
+      ctx, w2s_lsq_create_with(ctx, solver, o->cols, o->rhs, &opts, &ls));
   spent += w2s_wtime() - t0;
   for (int more = 1; more && !e;) {
     w2s_lsq_set_context(ls, "bench", b->start);

@@ -235,8 +235,12 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   w2s_timer_start(ctx, W2S_T_WEAK_FIT);
   w2s_lsq **lw = NULL;
   e = W2S_ALLOC(ctx, lw, J);
-  for (int j = 0; j < J && !e; ++j)
-    e = w2s_lsq_create(ctx, c->solver, s->p[1 + j], Tg, &lw[j]);
+  for (int j = 0; j < J && !e; ++j) {
+    int64_t pj = s->p[1 + j];
+    pen[pj - 1] = !c->intercept; /* the intercept is never penalised */
+    e = w2s_lsq_create_with(ctx, c->solver, pj, Tg, &opts, &lw[j]);
+    pen[pj - 1] = 1;
+  }
   e = w2s_agree(ctx, e);
   w2s_partition(c->n_weak_train, ctx->size, ctx->rank, &start, &count);
   /* Some solvers read the rows more than once: regenerate them per pass. */
@@ -288,7 +292,10 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   /* Split 1: the strong head on [true labels | every weak label]. */
   w2s_timer_start(ctx, W2S_T_STRONG_FIT);
   w2s_lsq *ls = NULL;
-  e = w2s_agree(ctx, w2s_lsq_create(ctx, c->solver, s->p[0], Tg + Kg, &ls));
+  pen[s->p[0] - 1] = !c->intercept;
+  e = w2s_agree(ctx, w2s_lsq_create_with(ctx, c->solver, s->p[0], Tg + Kg,
+                                         &opts, &ls));
+  pen[s->p[0] - 1] = 1;
   w2s_partition(c->n_w2s_train, ctx->size, ctx->rank, &start, &count);
   for (int more1 = 1; more1 && !e;) {
     w2s_lsq_set_context(ls, "strong representation", start);

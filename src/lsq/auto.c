@@ -34,7 +34,7 @@ static w2s_err auto_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
     int m = 0;
     return st->fallback->ops->end_pass(ctx, st->fallback, nrows, &m);
   }
-  W2S_CALL(w2s_gram_reduce(ctx, g));
+  W2S_CALL(w2s_gram_reduce(ctx, ls, g));
   int info;
   switch (st->stage) {
   case FIRST:

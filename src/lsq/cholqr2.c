@@ -7,7 +7,7 @@ static w2s_err cholqr2_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
                                 int *more) {
   w2s_gram_solver *st = ls->impl;
   (void)nrows;
-  W2S_CALL(w2s_gram_reduce(ctx, &st->g));
+  W2S_CALL(w2s_gram_reduce(ctx, ls, &st->g));
   double cond;
   if (w2s_gram_factor(&st->g, 0.0, &cond) != 0)
     return W2S_FAIL(ctx, W2S_ERR_NUMERIC,

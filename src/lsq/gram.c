@@ -69,13 +69,39 @@ w2s_err w2s_gram_add(w2s_ctx *ctx, w2s_gram *g, int64_t m, const double *A,
   return W2S_OK;
 }
 
-w2s_err w2s_gram_reduce(w2s_ctx *ctx, w2s_gram *g) {
+/* G += W^T W with W = S R^-1, S = diag(sqrt(lam_n) pen_j / D_j): the Gram
+ * of the augmented rows sqrt(lam_n) P D^-1 R^-1 of Q. */
+static w2s_err add_ridge_rows(w2s_ctx *ctx, w2s_gram *g) {
+  int64_t pl = g->pl;
+  double *W = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, W, pl * pl));
+  for (int64_t j = 0; j < pl; ++j)
+    W[j * pl + j] = g->pen[g->live[j]] ? sqrt(g->lam_n) / g->D[j] : 0.0;
+  if (g->have_r)
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans,
+                CblasNonUnit, (int)pl, (int)pl, 1.0, g->R, (int)pl, W,
+                (int)pl);
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)pl, (int)pl, 1.0, W,
+              (int)pl, 1.0, g->G, (int)pl);
+  free(W);
+  return W2S_OK;
+}
+
+w2s_err w2s_gram_reduce(w2s_ctx *ctx, w2s_lsq *ls, w2s_gram *g) {
   int64_t n = g->on_q ? g->pl : g->p;
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1) {
     W2S_CALL(w2s_sum(ctx, g->G, n * n));
     if (g->want_c && g->k > 0) W2S_CALL(w2s_sum(ctx, g->C, n * g->k));
   }
-  if (g->on_q) return W2S_OK;
+  if (g->on_q) return g->lam_n > 0.0 ? add_ridge_rows(ctx, g) : W2S_OK;
+  if (ls->opts_known && ls->ridge > 0.0) {
+    /* Fold the ridge in now: the factor is then the augmented problem's. */
+    g->lam_n = ls->ridge * (double)ls->nrows;
+    g->pen = ls->penalize;
+    ls->ridge_absorbed = 1;
+    for (int64_t j = 0; j < g->p; ++j)
+      if (g->pen[j]) g->G[j * g->p + j] += g->lam_n;
+  }
   /* First pass: live columns, unit scaling, compress G and C in place. */
   int64_t pl = 0;
   for (int64_t j = 0; j < g->p; ++j)

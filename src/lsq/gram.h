@@ -27,6 +27,8 @@ typedef struct {
   int on_q;       /* this pass accumulates on Q (1) or on A (0) */
   int want_c;     /* this pass accumulates C */
   int have_r;     /* R holds a factor */
+  double lam_n;   /* ridge * n folded into the factor (0: none) */
+  const int *pen; /* p flags: which columns the ridge applies to */
 } w2s_gram;
 
 w2s_err w2s_gram_init(w2s_ctx *ctx, int64_t p, int64_t k, w2s_gram *g);
@@ -35,8 +37,10 @@ void w2s_gram_free(w2s_gram *g);
 w2s_err w2s_gram_add(w2s_ctx *ctx, w2s_gram *g, int64_t m, const double *A,
                      int64_t lda, const double *B, int64_t ldb);
 /* Collective: sum G (and C) over ranks; after the first pass also find the
- * live columns and scale. Leaves G, C ready for w2s_gram_factor. */
-w2s_err w2s_gram_reduce(w2s_ctx *ctx, w2s_gram *g);
+ * live columns and scale. Leaves G, C ready for w2s_gram_factor. With a
+ * ridge, G is the Gram of the augmented [Z; sqrt(ridge n) P] (the extra
+ * rows have zero right-hand sides, so C is unchanged). */
+w2s_err w2s_gram_reduce(w2s_ctx *ctx, w2s_lsq *ls, w2s_gram *g);
 /* Local: R_new = chol(G + shift * I); R = R_new * R; C = R_new^-T C when
  * C was accumulated. Returns 0 on success, or LAPACK's positive info when
  * the Cholesky breaks down (G is then restored from G0 if this was the

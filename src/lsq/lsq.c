@@ -41,6 +41,21 @@ w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
   return s->create(ctx, p, k, out);
 }
 
+w2s_err w2s_lsq_create_with(w2s_ctx *ctx, const char *solver, int64_t p,
+                            int64_t k, const w2s_lsq_opts *opts,
+                            w2s_lsq **out) {
+  W2S_CALL(w2s_lsq_create(ctx, solver, p, k, out));
+  w2s_lsq *ls = *out;
+  ls->opts_known = 1;
+  ls->ridge = opts->ridge;
+  if (opts->label) snprintf(ls->label, sizeof ls->label, "%s", opts->label);
+  w2s_err e = W2S_ALLOC(ctx, ls->penalize, p);
+  for (int64_t j = 0; !e && j < p; ++j)
+    ls->penalize[j] = opts->penalize ? opts->penalize[j] : 1;
+  if (e) w2s_lsq_destroy(out);
+  return e;
+}
+
 w2s_err w2s_lsq_new(w2s_ctx *ctx, const w2s_lsq_ops *ops, const char *method,
                     int64_t p, int64_t k, w2s_lsq **out) {
   W2S_CALL(W2S_ALLOC(ctx, *out, 1));
@@ -107,6 +122,11 @@ w2s_err w2s_lsq_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int *more) {
     if (ctx->comm != MPI_COMM_NULL && ctx->size > 1) e = w2s_sum(ctx, &n, 1);
     ls->nrows = (int64_t)n;
     ls->nrows_first = ls->nrows_local;
+    if (!e && ls->opts_known && ls->ridge == 0.0 && ls->nrows < ls->p)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "%s: %lld rows for %lld unknowns: the problem is "
+                   "underdetermined; add rows or use ridge > 0",
+                   ls->label, (long long)ls->nrows, (long long)ls->p);
   } else if (ls->nrows_local != ls->nrows_first) {
     e = W2S_FAIL(ctx, W2S_ERR_INTERNAL,
                  "%s: pass %d fed %lld rows on rank %d, the first pass %lld",
@@ -135,6 +155,10 @@ w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                     "%s: solver '%s' needs another pass over the rows "
                     "(call w2s_lsq_end_pass until it says no more)",
                     ls->label, ls->method);
+  if (ls->opts_known && opts->ridge != ls->ridge)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                    "%s: solve's ridge %g differs from creation's %g",
+                    ls->label, opts->ridge, ls->ridge);
   if (opts->ridge == 0.0 && ls->nrows < ls->p)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: %lld rows for %lld unknowns: the problem is "
@@ -150,6 +174,7 @@ w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
 void w2s_lsq_destroy(w2s_lsq **ls) {
   if (!ls || !*ls) return;
   (*ls)->ops->destroy(*ls);
+  free((*ls)->penalize);
   free(*ls);
   *ls = NULL;
 }
@@ -278,8 +303,10 @@ done:
 w2s_err w2s_lsq_finish(w2s_ctx *ctx, w2s_lsq *ls, double *R, double *C,
                        const w2s_lsq_opts *opts, double *X,
                        w2s_lsq_info *info) {
+  w2s_lsq_opts o = *opts;
+  if (ls->ridge_absorbed) o.ridge = 0.0;
   w2s_err e = w2s_lsq_solve_triangular(ctx, ls->p, ls->k, ls->nrows, R, C,
-                                       opts, X, info);
+                                       &o, X, info);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && ctx->comm != MPI_COMM_NULL && ctx->size > 1) {
     e = w2s_bcast_bytes(ctx, X, (int64_t)(sizeof(double) * (size_t)(ls->p * ls->k)), 0);

@@ -27,6 +27,10 @@ struct w2s_lsq {
   int passes;           /* passes ended */
   int more;             /* the solver wants another pass */
   double kernel_seconds;
+  int opts_known;       /* created with options */
+  double ridge;         /* the ridge given at creation */
+  int *penalize;        /* p flags given at creation (all 1 if NULL given) */
+  int ridge_absorbed;   /* the solver's factor already includes the ridge */
   char label[160];
   char method[32];      /* reported in w2s_lsq_info.method */
   void *impl;

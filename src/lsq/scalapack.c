@@ -81,6 +81,12 @@ static w2s_err sl_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
 
 static w2s_err sl_factor(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st) {
   int P = ctx->size, p = (int)ls->p, k = (int)ls->k;
+  if (ls->nrows < ls->p)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: %lld rows for %lld unknowns: the problem is "
+                    "underdetermined and ScaLAPACK's QR needs n >= p; use "
+                    "another solver with ridge > 0",
+                    ls->label, (long long)ls->nrows, (long long)ls->p);
   double mb_d = (double)st->rows;
   W2S_CALL(w2s_max(ctx, &mb_d, 1));
   int64_t mb = (int64_t)mb_d;

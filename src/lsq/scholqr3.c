@@ -7,7 +7,7 @@
 static w2s_err scholqr3_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
                                  int *more) {
   w2s_gram_solver *st = ls->impl;
-  W2S_CALL(w2s_gram_reduce(ctx, &st->g));
+  W2S_CALL(w2s_gram_reduce(ctx, ls, &st->g));
   double cond;
   double shift = st->stage == 0 ? w2s_gram_shift(&st->g, nrows) : 0.0;
   if (w2s_gram_factor(&st->g, shift, &cond) != 0)
