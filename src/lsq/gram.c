@@ -38,7 +38,7 @@ void w2s_gram_free(w2s_gram *g) {
 }
 
 w2s_err w2s_gram_add(w2s_ctx *ctx, w2s_gram *g, int64_t m, const double *A,
-                     int64_t lda, const double *B, int64_t ldb) {
+                     int64_t lda, const double *B, int64_t ldb, int *poisoned) {
   const double *Z = A;
   int64_t ldz = lda, n = g->on_q ? g->pl : g->p;
   if (g->on_q) {
@@ -66,6 +66,12 @@ w2s_err w2s_gram_add(w2s_ctx *ctx, w2s_gram *g, int64_t m, const double *A,
   if (g->want_c && g->k > 0)
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)n, (int)g->k,
                 (int)m, 1.0, Z, (int)ldz, B, (int)ldb, 1.0, g->C, (int)n);
+  /* NaN and Inf propagate through the sums (0 * Inf is NaN too): the
+   * diagonal sees every entry of A, the first row of C every entry of B. */
+  *poisoned = 0;
+  for (int64_t j = 0; j < n; ++j) *poisoned |= !isfinite(g->G[j * n + j]);
+  if (g->want_c)
+    for (int64_t c = 0; c < g->k; ++c) *poisoned |= !isfinite(g->C[c * n]);
   return W2S_OK;
 }
 
@@ -132,6 +138,34 @@ double w2s_gram_shift(const w2s_gram *g, int64_t nrows) {
   return 11.0 * ((double)nrows * pl + pl * (pl + 1.0)) * DBL_EPSILON * trace;
 }
 
+/* 2-norm condition number of an upper triangle: exact from its singular
+ * values up to p = 1024 (O(p^3), small next to the passes), LAPACK's 1-norm
+ * estimate beyond (which can overstate it by up to ~p: auto then picks a
+ * more careful solver than needed, never a less accurate one). */
+static double factor_cond(const double *R, int p) {
+  double cond = INFINITY;
+  if (p <= 1024) {
+    double *T = malloc(sizeof(double) * (size_t)p * (size_t)p);
+    double *sv = malloc(sizeof(double) * (size_t)p);
+    double *sb = malloc(sizeof(double) * (size_t)p);
+    if (T && sv && sb) {
+      memcpy(T, R, sizeof(double) * (size_t)p * (size_t)p);
+      if (LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'N', 'N', p, p, T, p, sv, NULL, 1,
+                         NULL, 1, sb) == 0 &&
+          sv[p - 1] > 0.0)
+        cond = sv[0] / sv[p - 1];
+      free(T), free(sv), free(sb);
+      return cond;
+    }
+    free(T), free(sv), free(sb);
+  }
+  double rcond = 0.0;
+  if (LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', p, R, p, &rcond) == 0 &&
+      rcond > 0.0)
+    cond = 1.0 / rcond;
+  return cond;
+}
+
 int w2s_gram_factor(w2s_gram *g, double shift, double *cond) {
   int pl = (int)g->pl;
   *cond = INFINITY;
@@ -141,11 +175,7 @@ int w2s_gram_factor(w2s_gram *g, double shift, double *cond) {
   if (info != 0) return info > 0 ? info : 1;
   for (int j = 0; j < pl; ++j)
     for (int i = j + 1; i < pl; ++i) g->G[(size_t)j * pl + i] = 0.0;
-  double rcond = 0.0;
-  if (LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', pl, g->G, pl, &rcond) ==
-          0 &&
-      rcond > 0.0)
-    *cond = 1.0 / rcond;
+  *cond = factor_cond(g->G, pl);
   if (g->want_c && g->k > 0)
     cblas_dtrsm(CblasColMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit,
                 pl, (int)g->k, 1.0, g->G, pl, g->C, pl);
@@ -219,9 +249,28 @@ w2s_err w2s_gram_solver_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m,
                                  double *A, int64_t lda, double *B,
                                  int64_t ldb) {
   w2s_gram_solver *st = ls->impl;
-  if (st->fallback)
+  if (st->fallback) {
+    int found = 0;
+    for (int64_t j = 0; j < ls->p && !found; ++j)
+      for (int64_t i = 0; i < m; ++i)
+        if (!isfinite(A[j * lda + i])) found = 1;
+    for (int64_t c = 0; c < ls->k && !found; ++c)
+      for (int64_t i = 0; i < m; ++i)
+        if (!isfinite(B[c * ldb + i])) found = 1;
+    ls->saw_nonfinite = found;
+    if (found) return W2S_OK; /* reported by the caller with the row */
     return st->fallback->ops->add_rows(ctx, st->fallback, m, A, lda, B, ldb);
-  return w2s_gram_add(ctx, &st->g, m, A, lda, B, ldb);
+  }
+  w2s_err e = w2s_gram_add(ctx, &st->g, m, A, lda, B, ldb, &ls->saw_nonfinite);
+  /* B only reaches the sums in C-accumulating passes: check it here. */
+  if (!e && !st->g.want_c)
+    for (int64_t c = 0; c < ls->k && !ls->saw_nonfinite; ++c)
+      for (int64_t i = 0; i < m; ++i)
+        if (!isfinite(B[c * ldb + i])) {
+          ls->saw_nonfinite = 1;
+          break;
+        }
+  return e;
 }
 
 w2s_err w2s_gram_solver_solve(w2s_ctx *ctx, w2s_lsq *ls,

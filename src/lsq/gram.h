@@ -33,9 +33,10 @@ typedef struct {
 
 w2s_err w2s_gram_init(w2s_ctx *ctx, int64_t p, int64_t k, w2s_gram *g);
 void w2s_gram_free(w2s_gram *g);
-/* Local: fold a block into G (and C). */
+/* Local: fold a block into G (and C). A and B are left intact; returns 1 in
+ * *poisoned when a non-finite value reached G's diagonal or C's first row. */
 w2s_err w2s_gram_add(w2s_ctx *ctx, w2s_gram *g, int64_t m, const double *A,
-                     int64_t lda, const double *B, int64_t ldb);
+                     int64_t lda, const double *B, int64_t ldb, int *poisoned);
 /* Collective: sum G (and C) over ranks; after the first pass also find the
  * live columns and scale. Leaves G, C ready for w2s_gram_factor. With a
  * ridge, G is the Gram of the augmented [Z; sqrt(ridge n) P] (the extra

@@ -87,12 +87,11 @@ static int64_t first_bad(int64_t m, int64_t n, const double *X, int64_t ld,
   return -1;
 }
 
-w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
-                         int64_t lda, double *B, int64_t ldb) {
-  if (m <= 0) return W2S_OK;
-  W2S_CALL(w2s_lapack_int_check(ctx, m, "rows per block"));
-  W2S_CALL(w2s_lapack_int_check(ctx, lda > ldb ? lda : ldb, "leading dimension"));
+static w2s_err report_nonfinite(w2s_ctx *ctx, const w2s_lsq *ls, int64_t m,
+                                const double *A, int64_t lda, const double *B,
+                                int64_t ldb, int *found) {
   int64_t col, row = first_bad(m, ls->p, A, lda, &col);
+  *found = 1;
   if (row >= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: non-finite value in row %lld (rank %d), feature "
@@ -106,11 +105,37 @@ w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
                     "side %lld",
                     ls->label, (long long)(ls->row_offset + row), ctx->rank,
                     (long long)col);
+  *found = 0;
+  return W2S_OK;
+}
+
+w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
+                         int64_t lda, double *B, int64_t ldb) {
+  if (m <= 0) return W2S_OK;
+  W2S_CALL(w2s_lapack_int_check(ctx, m, "rows per block"));
+  W2S_CALL(w2s_lapack_int_check(ctx, lda > ldb ? lda : ldb, "leading dimension"));
+  int found = 0;
+  w2s_err e = W2S_OK;
+  /* Solvers that overwrite the block need the scan first; the Gram solvers
+   * notice a poisoned sum and the block is scanned only then. */
+  if (!ls->ops->self_checks) {
+    e = report_nonfinite(ctx, ls, m, A, lda, B, ldb, &found);
+    if (found) return e;
+  }
+  double t = w2s_wtime();
+  e = ls->ops->add_rows(ctx, ls, m, A, lda, B, ldb);
+  ls->kernel_seconds += w2s_wtime() - t;
+  if (!e && ls->saw_nonfinite) {
+    e = report_nonfinite(ctx, ls, m, A, lda, B, ldb, &found);
+    if (!found)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "%s: the sums of squares of rows %lld-%lld (rank %d) "
+                   "overflow the double range (values beyond ~1e154)",
+                   ls->label, (long long)ls->row_offset,
+                   (long long)(ls->row_offset + m - 1), ctx->rank);
+  }
   ls->nrows_local += m;
   ls->row_offset += m;
-  double t = w2s_wtime();
-  w2s_err e = ls->ops->add_rows(ctx, ls, m, A, lda, B, ldb);
-  ls->kernel_seconds += w2s_wtime() - t;
   return e;
 }
 

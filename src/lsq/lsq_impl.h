@@ -15,6 +15,11 @@ typedef struct {
   w2s_err (*solve)(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                    double *X, w2s_lsq_info *info);
   void (*destroy)(w2s_lsq *ls);
+  /* 1: add_rows leaves A and B intact and sets ls->saw_nonfinite when a
+   * non-finite value reached its sums, so the block need not be scanned up
+   * front (the Gram solvers: a NaN or Inf anywhere in a row poisons the
+   * diagonal of the Gram matrix or the first row of A^T B). */
+  int self_checks;
 } w2s_lsq_ops;
 
 struct w2s_lsq {
@@ -31,6 +36,7 @@ struct w2s_lsq {
   double ridge;         /* the ridge given at creation */
   int *penalize;        /* p flags given at creation (all 1 if NULL given) */
   int ridge_absorbed;   /* the solver's factor already includes the ridge */
+  int saw_nonfinite;    /* set by self-checking solvers' add_rows */
   char label[160];
   char method[32];      /* reported in w2s_lsq_info.method */
   void *impl;

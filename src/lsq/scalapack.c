@@ -183,7 +183,7 @@ static void sl_destroy(w2s_lsq *ls) {
 }
 
 static const w2s_lsq_ops sl_ops = {sl_add_rows, sl_end_pass, sl_solve,
-                                   sl_destroy};
+                                   sl_destroy, 0};
 
 static w2s_err sl_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   w2s_lsq *ls = NULL;

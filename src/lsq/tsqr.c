@@ -129,7 +129,7 @@ static void tsqr_destroy(w2s_lsq *ls) {
 }
 
 static const w2s_lsq_ops tsqr_ops = {tsqr_add_rows, tsqr_end_pass, tsqr_solve,
-                                     tsqr_destroy};
+                                     tsqr_destroy, 0};
 
 static w2s_err tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   w2s_lsq *ls = NULL;
