@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the solver layer through the w2s binary.
+
+1. `w2s simulate` gives the same metrics with every fit.solver (to 1e-10
+   relative to each metric's largest magnitude: the solvers differ only by
+   rounding on these well-conditioned designs), at 1 and 2 ranks.
+2. `w2s bench --format csv` has exactly the documented header, one row per
+   solver, and at cond 1e10 reports `normal` as failed or inaccurate while
+   `auto` stays within 1e-6 of tsqr.
+"""
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+W2S = os.environ.get("W2S", "/work/main/build/w2s")
+SRC = os.environ.get("W2S_SOURCE_DIR", os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))
+MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
+SOLVERS = ["auto", "cholqr2", "scholqr3", "tsqr", "normal", "scalapack"]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def run(args, ranks, timeout=300):
+    cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe", W2S] + args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="w2s-solvers-")
+    try:
+        cfg = os.path.join(SRC, "data", "configs", "realizable.ini")
+        quick = ["--set", "experiment.tasks=8", "--set", "data.n_weak_train=600",
+                 "--set", "data.n_w2s_train=900", "--set", "data.n_test=700",
+                 "--set", "fit.ridge=1e-6", "-q"]
+        ref = None
+        for ranks in (1, 2):
+            for s in SOLVERS:
+                out = os.path.join(tmp, "%s-%d.h5" % (s, ranks))
+                r = run(["simulate", cfg, "-o", out, "--set", "fit.solver=" + s]
+                        + quick, ranks)
+                check(r.returncode == 0, "simulate solver=%s ranks=%d: %s"
+                      % (s, ranks, r.stderr.strip()[-300:]))
+                if r.returncode:
+                    continue
+                with h5py.File(out) as f:
+                    m = {k: f["metrics"][k][:] for k in f["metrics"]
+                         if k not in ("weak_model", "task", "pgr")}
+                    check(f.attrs["solver"] == s, "solver attribute %s" % s)
+                if ref is None:
+                    ref = m
+                    continue
+                for k, v in m.items():
+                    scale = np.max(np.abs(ref[k])) or 1.0
+                    err = np.max(np.abs(v - ref[k])) / scale
+                    check(err <= 1e-10, "metric %s solver %s ranks %d differs "
+                          "by %.3g relative" % (k, s, ranks, err))
+
+        header = ("solver,time_s,gflops,ratio_vs_scalapack,ratio_vs_gemm,"
+                  "rel_error,residual,peak_rss_mib")
+        r = run(["bench", "--rows", "20000", "--cols", "32", "--rhs", "4",
+                 "--cond", "1e10", "--repeat", "1", "--format", "csv"], 2)
+        check(r.returncode == 0, "bench csv exit: " + r.stderr[-300:])
+        lines = r.stdout.strip().splitlines()
+        check(lines and lines[0] == header, "bench csv header: %r" % lines[:1])
+        rows = {row["solver"]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+        check(sorted(rows) == sorted(SOLVERS), "bench rows: %s" % sorted(rows))
+        if "auto" in rows and "normal" in rows:
+            check(float(rows["auto"]["rel_error"]) <= 1e-6,
+                  "auto rel_error at cond 1e10: %s" % rows["auto"]["rel_error"])
+            nerr = float(rows["normal"]["rel_error"])
+            check(not nerr <= 1e-6, "normal at cond 1e10 should be failed "
+                  "(nan) or inaccurate, got rel_error %s" % nerr)
+            check(float(rows["scalapack"]["ratio_vs_scalapack"]) == 1.0,
+                  "scalapack ratio to itself")
+        r = run(["bench", "--rows", "5000", "--cols", "16", "--rhs", "2",
+                 "--repeat", "1", "--solvers", "auto,bogus"], 2)
+        check(r.returncode == 2 and "bogus" in r.stderr,
+              "bench with an unknown solver: exit %d %s" % (r.returncode, r.stderr))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("test_solvers_e2e: %d failures" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
