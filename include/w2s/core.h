@@ -129,6 +129,9 @@ void w2s_partition(int64_t n, int size, int rank, int64_t *start,
 /* Collective reductions and broadcasts (chunked for counts beyond 2^31). */
 w2s_err w2s_sum(w2s_ctx *ctx, double *buf, int64_t n);
 w2s_err w2s_max(w2s_ctx *ctx, double *buf, int64_t n);
+/* Sum to rank 0, then broadcast: every rank gets the same bits (an
+ * allreduce need not guarantee that), for state every rank updates. */
+w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n);
 w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root);
 /* Rank root's string is copied to every rank (malloc'ed, caller frees). */
 w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root);

@@ -38,6 +38,11 @@ typedef struct {
   int nrepr;
   w2s_repr_record *repr;
   double timing[W2S_T_COUNT];
+  /* named curves (pre-training loss per epoch), written under /pretrain */
+  int ncurves;
+  char (*curve_name)[W2S_NAME_LEN + 8];
+  double **curve;
+  int64_t *curve_len;
   /* provenance */
   uint64_t seed;
   int mpi_ranks;
@@ -61,5 +66,16 @@ w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
 /* Local: read the metrics, pair labels and provenance of a results file
  * (coefficients are not read). */
 w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out);
+
+/* Collective: a cache of named parameter vectors in an HDF5 file (rank 0
+ * reads or writes it, the result is broadcast). A missing file or key is a
+ * miss (*found = 0); a file that is not HDF5 is an error. */
+w2s_err w2s_cache_get(w2s_ctx *ctx, const char *path, const char *key,
+                      double *params, int64_t n, int *found);
+w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
+                      const double *params, int64_t n);
+/* Local: append a copy of a curve to res. */
+w2s_err w2s_results_add_curve(w2s_ctx *ctx, w2s_results *res, const char *name,
+                              const double *values, int64_t n);
 
 #endif

@@ -46,6 +46,39 @@ int64_t w2s_mlp_work_size(const w2s_mlp *mlp, int64_t nrows);
 void w2s_mlp_forward(const w2s_mlp *mlp, int64_t nrows, const double *X,
                      int64_t ldx, double *out, int64_t ldo, double *work);
 
+/* Training support. All parameters live in one vector (W_0, b_0, W_1, ...)
+ * so an optimiser and an allreduce see them as one array. */
+int64_t w2s_mlp_nparams(const w2s_mlp *mlp);
+double *w2s_mlp_params(w2s_mlp *mlp);
+/* Doubles of activation storage w2s_mlp_forward_train needs for nrows. */
+int64_t w2s_mlp_train_size(const w2s_mlp *mlp, int64_t nrows);
+/* Forward pass keeping every layer's activations in `acts` (for backward);
+ * returns a pointer (inside acts) to the nrows x out_dim output. */
+const double *w2s_mlp_forward_train(const w2s_mlp *mlp, int64_t nrows,
+                                    const double *X, int64_t ldx,
+                                    double *acts);
+/* Backward pass: dOut (nrows x out_dim, overwritten) is the loss gradient
+ * with respect to the output; ADDS d loss / d params to grad (nparams).
+ * work holds 2 * nrows * width doubles. */
+void w2s_mlp_backward(const w2s_mlp *mlp, int64_t nrows, const double *X,
+                      int64_t ldx, const double *acts, double *dOut,
+                      double *grad, double *work);
+
+/* Hooks a source may use, provided by the experiment layer (a
+ * representation never touches files itself). */
+typedef struct {
+  void *host;
+  /* Load params (n doubles) stored under key; *found = 0 when absent. */
+  w2s_err (*cache_get)(void *host, w2s_ctx *ctx, const char *path,
+                       const char *key, double *params, int64_t n,
+                       int *found);
+  w2s_err (*cache_put)(void *host, w2s_ctx *ctx, const char *path,
+                       const char *key, const double *params, int64_t n);
+  /* Keep a named curve (e.g. the loss per epoch) for the results file. */
+  w2s_err (*record_curve)(void *host, w2s_ctx *ctx, const char *name,
+                          const double *values, int64_t n);
+} w2s_repr_hooks;
+
 /* What a source gets to build a representation from. */
 typedef struct {
   const char *section;    /* "strong" or "weak.NAME": names the RNG stream */
@@ -54,6 +87,8 @@ typedef struct {
   const w2s_mlp *target;  /* h*, the target's representation */
   int64_t depth, width;   /* the section's depth/width keys */
   const w2s_param *params; /* the source's own keys, in its table's order */
+  double input_scale;     /* x ~ N(0, input_scale^2 I) */
+  const w2s_repr_hooks *hooks; /* may be NULL */
 } w2s_repr_env;
 
 typedef struct {
@@ -63,6 +98,11 @@ typedef struct {
   const w2s_key *keys; /* the source's own keys */
   int nkeys;
   w2s_err (*create)(w2s_ctx *ctx, const w2s_repr_env *env, w2s_mlp **out);
+  /* Optional: refuse settings that cannot run, at configuration time,
+   * before any work (depth, width and the own keys are parsed). */
+  w2s_err (*check)(w2s_ctx *ctx, const char *section, int64_t depth,
+                   int64_t width, int64_t target_width,
+                   const w2s_param *params);
 } w2s_repr_source;
 
 /* NULL-terminated list of every source. */

@@ -33,6 +33,19 @@ w2s_err w2s_max(w2s_ctx *ctx, double *buf, int64_t n) {
   return reduce_chunks(ctx, buf, n, MPI_MAX);
 }
 
+w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n) {
+  for (int64_t off = 0; off < n; off += w2s_chunk) {
+    int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
+    int rc = MPI_Reduce(ctx->rank == 0 ? MPI_IN_PLACE : buf + off, buf + off,
+                        (int)len, MPI_DOUBLE, MPI_SUM, 0, ctx->comm);
+    if (rc == MPI_SUCCESS)
+      rc = MPI_Bcast(buf + off, (int)len, MPI_DOUBLE, 0, ctx->comm);
+    if (rc != MPI_SUCCESS)
+      return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Reduce/MPI_Bcast failed");
+  }
+  return W2S_OK;
+}
+
 w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root) {
   char *p = buf;
   for (int64_t off = 0; off < n; off += w2s_chunk) {

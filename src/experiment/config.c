@@ -194,6 +194,9 @@ static w2s_err parse_repr(w2s_ctx *ctx, raw_list *l, const char *section,
   for (int k = 0; k < rc->source->nkeys; ++k)
     W2S_CALL(parse_key(ctx, l, section, &rc->source->keys[k],
                        rc->source->keys[k].def, &rc->own[k]));
+  if (rc->source->check)
+    W2S_CALL(rc->source->check(ctx, section, rc->depth_p.i, rc->width_p.i,
+                               cfg->target_width, rc->own));
   return W2S_OK;
 }
 

@@ -115,7 +115,27 @@ static void weak_labels(const sim *s, int64_t t0, int64_t Tg, int64_t m,
             (int64_t)s->J * m);
 }
 
-static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s) {
+/* The representation sources' hooks into files and results. */
+static w2s_err hook_cache_get(void *host, w2s_ctx *ctx, const char *path,
+                              const char *key, double *params, int64_t n,
+                              int *found) {
+  (void)host;
+  return w2s_cache_get(ctx, path, key, params, n, found);
+}
+static w2s_err hook_cache_put(void *host, w2s_ctx *ctx, const char *path,
+                              const char *key, const double *params,
+                              int64_t n) {
+  (void)host;
+  return w2s_cache_put(ctx, path, key, params, n);
+}
+static w2s_err hook_curve(void *host, w2s_ctx *ctx, const char *name,
+                          const double *values, int64_t n) {
+  return w2s_results_add_curve(ctx, host, name, values, n);
+}
+
+static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
+                     w2s_results *res) {
+  w2s_repr_hooks hooks = {res, hook_cache_get, hook_cache_put, hook_curve};
   s->cfg = c;
   s->J = c->nweak;
   s->nrep = 1 + c->nweak;
@@ -136,8 +156,9 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s) {
   int64_t work_rows_per = 2 * wmax;
   for (int r = 0; r < s->nrep; ++r) {
     const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
-    w2s_repr_env env = {rc->section, c->seed, c->input_dim, s->target,
-                        rc->depth_p.i, rc->width_p.i, rc->own};
+    w2s_repr_env env = {rc->section,   c->seed,       c->input_dim,
+                        s->target,     rc->depth_p.i, rc->width_p.i,
+                        rc->own,       c->input_scale, &hooks};
     W2S_CALL(rc->source->create(ctx, &env, &s->rep[r]));
     s->p[r] = rep_dim(s, r) + (c->intercept ? 1 : 0);
     if (s->p[r] > s->pmax) s->pmax = s->p[r];
@@ -403,7 +424,7 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
     res->nrepr = 1 + c->nweak;
     e = W2S_ALLOC(ctx, res->repr, res->nrepr);
   }
-  if (!e) e = setup(ctx, c, &s);
+  if (!e) e = setup(ctx, c, &s, res);
   if (!e) e = fill_results(ctx, &s, res); /* names and shapes */
   e = w2s_agree(ctx, e);
   w2s_timer_stop(ctx, W2S_T_SETUP);

@@ -1,5 +1,7 @@
 /* The in-memory results record. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "w2s/io.h"
 
@@ -44,8 +46,32 @@ void w2s_results_destroy(w2s_results **res) {
   free(r->coef_ceiling);
   free(r->coef_w2s);
   free(r->repr);
+  for (int c = 0; c < r->ncurves; ++c) free(r->curve[c]);
+  free(r->curve);
+  free(r->curve_name);
+  free(r->curve_len);
   free(r->config_text);
   free(r->command_line);
   free(r);
   *res = NULL;
+}
+
+w2s_err w2s_results_add_curve(w2s_ctx *ctx, w2s_results *res, const char *name,
+                              const double *values, int64_t n) {
+  int c = res->ncurves;
+  void *a = realloc(res->curve, sizeof *res->curve * (size_t)(c + 1));
+  if (a) res->curve = a;
+  void *b = realloc(res->curve_name, sizeof *res->curve_name * (size_t)(c + 1));
+  if (b) res->curve_name = b;
+  void *d = realloc(res->curve_len, sizeof *res->curve_len * (size_t)(c + 1));
+  if (d) res->curve_len = d;
+  if (!a || !b || !d)
+    return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (curves)");
+  res->curve[c] = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, res->curve[c], n));
+  memcpy(res->curve[c], values, sizeof(double) * (size_t)n);
+  snprintf(res->curve_name[c], sizeof res->curve_name[c], "%s", name);
+  res->curve_len[c] = n;
+  res->ncurves = c + 1;
+  return W2S_OK;
 }

@@ -117,6 +117,21 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *r,
   free(dim);
   free(rk);
   free(cond);
+  if (!e && r->ncurves > 0) {
+    hid_t gp = H5Gcreate2(f, "pretrain", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int c = 0; c < r->ncurves && !e && gp >= 0; ++c) {
+      hid_t gs = H5Gcreate2(gp, r->curve_name[c], H5P_DEFAULT, H5P_DEFAULT,
+                            H5P_DEFAULT);
+      int64_t len[1] = {r->curve_len[c]};
+      e = gs < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain/%s",
+                            path, r->curve_name[c])
+                 : w2s_h5_write(ctx, gs, "loss", H5T_NATIVE_DOUBLE, 1, len,
+                                r->curve[c], coll, path);
+      if (gs >= 0) H5Gclose(gs);
+    }
+    if (gp < 0) e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain", path);
+    else H5Gclose(gp);
+  }
   int64_t version = W2S_FORMAT_VERSION, ranks = r->mpi_ranks;
   if (!e)
     e = w2s_h5_attr_int(ctx, f, "format_version", H5T_NATIVE_INT64, &version,

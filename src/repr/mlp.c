@@ -143,3 +143,69 @@ void w2s_mlp_forward(const w2s_mlp *m, int64_t nrows, const double *X,
     ldh = ldd;
   }
 }
+
+int64_t w2s_mlp_nparams(const w2s_mlp *m) { return m->nparams; }
+double *w2s_mlp_params(w2s_mlp *m) { return m->params; }
+
+int64_t w2s_mlp_train_size(const w2s_mlp *m, int64_t nrows) {
+  return nrows * m->width * (m->depth > 0 ? m->depth : 1);
+}
+
+/* acts holds H_1 .. H_depth (post-ReLU), each nrows x width. The ReLU mask
+ * of layer l is H_l > 0, so pre-activations need not be kept. */
+const double *w2s_mlp_forward_train(const w2s_mlp *m, int64_t nrows,
+                                    const double *X, int64_t ldx,
+                                    double *acts) {
+  if (m->depth == 0) return X;
+  const double *h = X;
+  int64_t ldh = ldx;
+  for (int64_t l = 0; l < m->depth; ++l) {
+    double *dst = acts + l * nrows * m->width;
+    const double *W = m->params + m->offset[l];
+    const double *b = W + m->width * layer_in(m, l);
+    for (int64_t c = 0; c < m->width; ++c)
+      for (int64_t r = 0; r < nrows; ++r) dst[c * nrows + r] = b[c];
+    if (nrows > 0)
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)nrows,
+                  (int)m->width, (int)layer_in(m, l), 1.0, h, (int)ldh, W,
+                  (int)m->width, 1.0, dst, (int)nrows);
+    for (int64_t i = 0; i < nrows * m->width; ++i)
+      dst[i] = dst[i] > 0.0 ? dst[i] : 0.0;
+    h = dst;
+    ldh = nrows;
+  }
+  return h;
+}
+
+void w2s_mlp_backward(const w2s_mlp *m, int64_t nrows, const double *X,
+                      int64_t ldx, const double *acts, double *dOut,
+                      double *grad, double *work) {
+  if (m->depth == 0 || nrows <= 0) return;
+  double *dH = dOut; /* gradient w.r.t. H_l, nrows x width */
+  for (int64_t l = m->depth - 1; l >= 0; --l) {
+    const double *H = acts + l * nrows * m->width;
+    /* dZ = dH * relu'(Z) = dH where H > 0 */
+    for (int64_t i = 0; i < nrows * m->width; ++i)
+      if (!(H[i] > 0.0)) dH[i] = 0.0;
+    const double *Hin = l == 0 ? X : acts + (l - 1) * nrows * m->width;
+    int64_t ldin = l == 0 ? ldx : nrows, fan_in = layer_in(m, l);
+    double *gW = grad + m->offset[l], *gb = gW + m->width * fan_in;
+    /* dW (width x fan_in) += dZ^T Hin ; db += column sums of dZ */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)m->width,
+                (int)fan_in, (int)nrows, 1.0, dH, (int)nrows, Hin, (int)ldin,
+                1.0, gW, (int)m->width);
+    for (int64_t c = 0; c < m->width; ++c) {
+      double acc = 0.0;
+      for (int64_t r = 0; r < nrows; ++r) acc += dH[c * nrows + r];
+      gb[c] += acc;
+    }
+    if (l == 0) break;
+    /* dH_prev (nrows x fan_in) = dZ W */
+    double *next = work + (l % 2) * nrows * m->width;
+    const double *W = m->params + m->offset[l];
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)nrows,
+                (int)fan_in, (int)m->width, 1.0, dH, (int)nrows, W,
+                (int)m->width, 0.0, next, (int)nrows);
+    dH = next;
+  }
+}

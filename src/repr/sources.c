@@ -8,11 +8,13 @@
 extern const w2s_repr_source w2s_repr_source_target;
 extern const w2s_repr_source w2s_repr_source_perturb;
 extern const w2s_repr_source w2s_repr_source_random;
+extern const w2s_repr_source w2s_repr_source_pretrain;
 
 const w2s_repr_source *const w2s_repr_sources[] = {
     &w2s_repr_source_target,
     &w2s_repr_source_perturb,
     &w2s_repr_source_random,
+    &w2s_repr_source_pretrain,
     NULL,
 };
 

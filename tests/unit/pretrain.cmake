@@ -1,0 +1,1 @@
+w2s_add_unit(test_pretrain_grad)
