@@ -38,4 +38,12 @@ typedef enum { W2S_FMT_TABLE, W2S_FMT_CSV, W2S_FMT_JSON } w2s_format;
 void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
                        const w2s_summary *s, w2s_format fmt, int rows);
 
+/* Local: gain (x) against misfit (y), one point per pair coloured by weak
+ * model, the line y = x and the summary's fitted line, into a .png, .svg or
+ * .pdf file (PLplot's cairo driver). */
+w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
+                             const w2s_summary *s, const char *path);
+/* Whether this build has PLplot. */
+int w2s_plot_available(void);
+
 #endif

@@ -33,6 +33,7 @@ typedef struct w2s_config {
   int64_t input_dim;
   double input_scale;
   int64_t n_weak_train, n_w2s_train, n_test;
+  int w2s_same_inputs; /* data.w2s_inputs = same: n_w2s_train = n_weak_train */
   int64_t target_depth, target_width;
   w2s_repr_config strong;
   int nweak;

@@ -28,7 +28,8 @@
   X(W2S_M_WEAK_ERROR_TRAIN, "weak_error_train")                                \
   X(W2S_M_W2S_ERROR_TRAIN, "w2s_error_train")                                  \
   X(W2S_M_MISFIT_TRAIN, "misfit_train")                                        \
-  X(W2S_M_GAIN_TRAIN, "gain_train")
+  X(W2S_M_GAIN_TRAIN, "gain_train")                                            \
+  X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train")
 
 typedef enum {
 #define W2S_X_METRIC(name, text) name,

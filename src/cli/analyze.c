@@ -21,6 +21,7 @@ static void analyze_usage(FILE *f) {
           "options:\n"
           "  --format table|csv|json  output format (default: table)\n"
           "  --summary                the summary only, no per-pair rows\n"
+          "  --plot FILE.png|svg|pdf  draw gain against misfit (PLplot)\n"
           "  -h, --help               this help\n"
           "\n"
           "exit status: 0 success, 2 bad usage or an unreadable / foreign "
@@ -32,6 +33,7 @@ int w2s_cmd_analyze(int argc, char **argv) {
   if (w2s_ctx_create(MPI_COMM_NULL, 1, &ctx) != W2S_OK) return 1;
   w2s_format fmt = W2S_FMT_TABLE;
   int rows = 1, nfiles = 0, help = 0;
+  const char *plot = NULL;
   const char **paths = calloc((size_t)argc, sizeof *paths);
   w2s_results **files = calloc((size_t)argc, sizeof *files);
   w2s_err e = (!paths || !files) ? W2S_ERR_MEMORY : W2S_OK;
@@ -39,6 +41,11 @@ int w2s_cmd_analyze(int argc, char **argv) {
     const char *s = argv[i];
     if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
       help = 1;
+    } else if (!strcmp(s, "--plot")) {
+      if (i + 1 >= argc)
+        e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot needs FILE.png|svg|pdf");
+      else
+        plot = argv[++i];
     } else if (!strcmp(s, "--summary")) {
       rows = 0;
     } else if (!strcmp(s, "--format") || !strncmp(s, "--format=", 9)) {
@@ -67,6 +74,7 @@ int w2s_cmd_analyze(int argc, char **argv) {
     w2s_summary sum;
     if (!e) e = w2s_analyze_summary(ctx, files, nfiles, &sum);
     if (!e) w2s_analyze_print(stdout, files, nfiles, &sum, fmt, rows);
+    if (!e && plot) e = w2s_plot_gain_misfit(ctx, files, nfiles, &sum, plot);
   }
   if (e) w2s_cli_report(ctx, "analyze", e);
   int code = w2s_err_exit_code(e);

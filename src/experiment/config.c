@@ -35,6 +35,9 @@ static const w2s_config_key fixed_keys[] = {
               "samples that fit the strong heads on weak labels"}},
     {"data", {"n_test", W2S_KEY_INT, "2000", 1, 1e15, NULL,
               "fresh samples on which the metrics are estimated"}},
+    {"data", {"w2s_inputs", W2S_KEY_CHOICE, "fresh", 0, 0, "fresh|same",
+              "strong heads fit weak labels on fresh x, or on the weak "
+              "heads' own training x (the paper's notebook)"}},
     {"target", {"depth", W2S_KEY_INT, "5", 1, 1000, NULL,
                 "layers (Linear + ReLU) of the target representation h*"}},
     {"target", {"width", W2S_KEY_INT, "16", 1, 1e5, NULL,
@@ -272,6 +275,18 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
   cfg->n_weak_train = fixed[k++].i;
   cfg->n_w2s_train = fixed[k++].i;
   cfg->n_test = fixed[k++].i;
+  const w2s_param *w2s_inputs = &fixed[k++];
+  cfg->w2s_same_inputs = strcmp(w2s_inputs->text, "same") == 0;
+  if (cfg->w2s_same_inputs) {
+    const w2s_param *nw = &fixed[k - 3];
+    if (nw->set)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: key 'data.n_w2s_train' has no effect with "
+                      "data.w2s_inputs = same (the strong heads use the %lld "
+                      "weak-training samples); remove it",
+                      nw->where, (long long)cfg->n_weak_train);
+    cfg->n_w2s_train = cfg->n_weak_train;
+  }
   cfg->target_depth = fixed[k++].i;
   cfg->target_width = fixed[k++].i;
   const w2s_param *solver = &fixed[k++];

@@ -243,6 +243,8 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   const w2s_config *c = s->cfg;
   int J = s->J;
   int64_t Kg = Tg * J, nb = s->nb, start, count;
+  /* data.w2s_inputs = same: weak labels on the weak heads' own inputs. */
+  int w2s_split = c->w2s_same_inputs ? SPLIT_WEAK : SPLIT_W2S;
   w2s_lsq_opts opts = {c->ridge, NULL, c->rank_tol, NULL};
   char label[160];
   label[0] = '\0';
@@ -323,7 +325,7 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
     progress pr = {ctx, "strong fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, SPLIT_W2S, g, start + i, m, t0, Tg);
+      gen_block(s, w2s_split, g, start + i, m, t0, Tg);
       copy_cols(s->B, s->Y, m, Tg);
       weak_labels(s, t0, Tg, m, s->B + Tg * m);
       copy_cols(s->A, s->F[0], m, s->p[0]);
@@ -356,7 +358,7 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
 
   /* Split 1 again (train metrics) and split 2 (test metrics). */
   w2s_metric_sums sums[2] = {{0}, {0}};
-  int splits[2] = {SPLIT_W2S, SPLIT_TEST};
+  int splits[2] = {w2s_split, SPLIT_TEST};
   int64_t ns[2] = {c->n_w2s_train, c->n_test};
   w2s_timer timers[2] = {W2S_T_TRAIN_METRICS, W2S_T_TEST_METRICS};
   for (int q = 0; q < 2 && !e; ++q) {

@@ -101,5 +101,6 @@ void w2s_metrics_finish(const w2s_metric_sums *test,
     *o[W2S_M_W2S_ERROR_TRAIN] = train->w2s[k] / nr;
     *o[W2S_M_MISFIT_TRAIN] = train->misfit[k] / nr;
     *o[W2S_M_GAIN_TRAIN] = (train->misfit[k] + 2.0 * train->cross[k]) / nr;
+    *o[W2S_M_CEILING_TRAIN] = train->ceiling[t] / nr;
   }
 }

@@ -1,0 +1,156 @@
+/* Figures with PLplot (cairo driver): the only file that calls PLplot.
+ * Without PLplot at build time the functions say so and fail cleanly. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/analyze.h"
+
+static const char *device_for(const char *path) {
+  const char *dot = strrchr(path, '.');
+  if (!dot) return NULL;
+  if (!strcmp(dot, ".png")) return "pngcairo";
+  if (!strcmp(dot, ".svg")) return "svgcairo";
+  if (!strcmp(dot, ".pdf")) return "pdfcairo";
+  return NULL;
+}
+
+#ifdef W2S_HAVE_PLPLOT
+#include <plplot.h>
+
+/* Distinct, readable colours for up to 8 weak models (cmap0 1..8). */
+static const int palette[8][3] = {{31, 119, 180}, {255, 127, 14},
+                                  {44, 160, 44},  {214, 39, 40},
+                                  {148, 103, 189}, {140, 86, 75},
+                                  {227, 119, 194}, {127, 127, 127}};
+
+w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
+                             const w2s_summary *s, const char *path) {
+  const char *dev = device_for(path);
+  if (!dev)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "--plot %s: the file name must end in .png, .svg or .pdf",
+                    path);
+  double lo = INFINITY, hi = -INFINITY;
+  for (int f = 0; f < n; ++f)
+    for (int64_t k = 0; k < files[f]->npairs; ++k) {
+      double g = files[f]->metric[W2S_M_GAIN][k],
+             m = files[f]->metric[W2S_M_MISFIT][k];
+      if (isfinite(g) && isfinite(m)) {
+        lo = fmin(lo, fmin(g, m));
+        hi = fmax(hi, fmax(g, m));
+      }
+    }
+  if (!(hi >= lo))
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "--plot: no finite (gain, misfit) pair");
+  double pad = 0.05 * (hi - lo > 0 ? hi - lo : 1.0);
+  lo -= pad, hi += pad;
+  FILE *probe = fopen(path, "wb");
+  if (!probe)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot %s: cannot write the file",
+                    path);
+  fclose(probe);
+
+  plsdev(dev);
+  plsfnam(path);
+  plspage(0, 0, 900, 750, 0, 0);
+  plscolbg(255, 255, 255);
+  plscol0(15, 0, 0, 0);
+  for (int c = 0; c < 8; ++c)
+    plscol0(1 + c, palette[c][0], palette[c][1], palette[c][2]);
+  plinit();
+  plcol0(15);
+  plenv(lo, hi, lo, hi, 1, 0);
+  pllab("gain = weak_error - w2s_error (test)", "misfit (test)",
+        "weak-to-strong: gain against misfit");
+  /* Lines first, points on top. */
+  double lx[2] = {lo, hi}, ly[2] = {lo, hi};
+  plcol0(15);
+  pllsty(2);
+  plline(2, lx, ly);
+  pllsty(1);
+  /* The summary's fit gain = a misfit + b, i.e. misfit = (gain - b) / a. */
+  int have_fit = isfinite(s->slope) && s->slope != 0.0;
+  if (have_fit) {
+    double fy[2] = {(lo - s->intercept) / s->slope,
+                    (hi - s->intercept) / s->slope};
+    plcol0(4);
+    plwidth(2.0);
+    plline(2, lx, fy);
+    plwidth(1.0);
+  }
+  /* One colour per weak-model name across files. */
+  char names[8][W2S_NAME_LEN];
+  int nnames = 0;
+  for (int f = 0; f < n; ++f) {
+    const w2s_results *r = files[f];
+    for (int64_t j = 0; j < r->nweak; ++j) {
+      int c = 0;
+      while (c < nnames && strcmp(names[c], r->weak_names[j])) ++c;
+      if (c == nnames && nnames < 8)
+        snprintf(names[nnames++], W2S_NAME_LEN, "%s", r->weak_names[j]);
+    }
+  }
+  for (int f = 0; f < n; ++f) {
+    const w2s_results *r = files[f];
+    for (int64_t k = 0; k < r->npairs; ++k) {
+      int c = 0;
+      while (c < nnames && strcmp(names[c], r->weak_names[r->pair_weak[k]])) ++c;
+      double x = r->metric[W2S_M_GAIN][k], y = r->metric[W2S_M_MISFIT][k];
+      plcol0(1 + (c % 8));
+      plssym(0.0, 1.6);
+      plpoin(1, &x, &y, 17); /* filled circle */
+    }
+  }
+  /* Legend: the weak models, y = x, the fit. */
+  int nl = nnames + 1 + have_fit;
+  int opt[10], tcol[10], lcol[10], lsty[10], scol[10], snum[10];
+  double lw[10], ssc[10];
+  const char *text[10], *sym[10];
+  char fit_text[128], name_text[8][W2S_NAME_LEN + 8];
+  for (int c = 0; c < nl; ++c) {
+    tcol[c] = 15, lsty[c] = 1, lw[c] = 1.0, ssc[c] = 1.6, snum[c] = 1;
+    sym[c] = "#(850)"; /* filled circle, as plpoin code 17 */
+  }
+  for (int c = 0; c < nnames; ++c) {
+    opt[c] = PL_LEGEND_SYMBOL;
+    scol[c] = lcol[c] = 1 + c;
+    snprintf(name_text[c], sizeof name_text[c], "%s", names[c]);
+    text[c] = name_text[c];
+  }
+  opt[nnames] = PL_LEGEND_LINE, lcol[nnames] = 15, lsty[nnames] = 2;
+  scol[nnames] = 15, text[nnames] = "y = x";
+  if (have_fit) {
+    snprintf(fit_text, sizeof fit_text, "fit: slope %.3f, R#u2#d %.3f",
+             s->slope, s->r2);
+    opt[nnames + 1] = PL_LEGEND_LINE, lcol[nnames + 1] = 4,
+                 lsty[nnames + 1] = 1, lw[nnames + 1] = 2.0;
+    scol[nnames + 1] = 4, text[nnames + 1] = fit_text;
+  }
+  double lwidth, lheight;
+  pllegend(&lwidth, &lheight, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+           PL_POSITION_TOP | PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02,
+           0.08, 0, 15, 1, 0, 0, nl, opt, 1.0, 0.8, 2.0, 0.0, tcol, text, NULL,
+           NULL, NULL, NULL, lcol, lsty, lw, scol, ssc, snum, sym);
+  plend();
+  return W2S_OK;
+}
+
+int w2s_plot_available(void) { return 1; }
+
+#else
+
+w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
+                             const w2s_summary *s, const char *path) {
+  (void)files, (void)n, (void)s, (void)device_for;
+  return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                  "--plot %s: plotting was not built (PLplot was not found "
+                  "when w2s was configured; install libplplot-dev and "
+                  "plplot-driver-cairo and rebuild)",
+                  path);
+}
+
+int w2s_plot_available(void) { return 0; }
+
+#endif
