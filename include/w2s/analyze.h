@@ -32,6 +32,22 @@ typedef struct {
 w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
                             w2s_summary *out);
 
+/* Per sweep point (files written by a sweep): how the theory's error terms
+ * behave as the swept setting changes. */
+typedef struct {
+  int file;
+  int64_t point;
+  char desc[512];  /* "key=value key=value" */
+  double x;        /* the first swept key's value as a number (NaN if not) */
+  int64_t n;
+  double mad_test, mad_train; /* mean |gain - misfit| */
+  double slope, r2;           /* gain on misfit, test */
+  int64_t ok_test, ok_train;  /* pairs with gain >= misfit */
+} w2s_sweep_stat;
+
+w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
+                          w2s_sweep_stat **out, int64_t *nout);
+
 typedef enum { W2S_FMT_TABLE, W2S_FMT_CSV, W2S_FMT_JSON } w2s_format;
 
 /* Rows (one per pair) then the summary, in the chosen format. */
@@ -43,6 +59,12 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
  * .pdf file (PLplot's cairo driver). */
 w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
                              const w2s_summary *s, const char *path);
+/* Local: mean |gain - misfit| (test and train) against the first swept
+ * key's value, log axes. */
+w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
+                       const char *path);
+void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
+                             w2s_format fmt);
 /* Whether this build has PLplot. */
 int w2s_plot_available(void);
 

@@ -14,7 +14,14 @@
 #include "w2s/params.h"
 #include "w2s/repr.h"
 
-enum { W2S_MAX_WEAK = 256 };
+enum { W2S_MAX_WEAK = 256, W2S_MAX_SWEEP = 8 };
+
+/* One swept key of a [sweep] section or --sweep: its values as text. */
+typedef struct {
+  char key[128];     /* "section.key" */
+  char values[1024]; /* "v1, v2, ..." */
+  char where[256];   /* "file:line" or "--sweep" */
+} w2s_sweep_key;
 
 typedef struct {
   char section[W2S_NAME_LEN + 8]; /* "strong" or "weak.NAME" */
@@ -45,7 +52,26 @@ typedef struct w2s_config {
   char output_path[1024];
   /* The full effective configuration as INI text (malloc'ed). */
   char *effective;
+  char *text; /* the INI text it was parsed from (for sweep points) */
+  int nsweep;
+  w2s_sweep_key sweep[W2S_MAX_SWEEP];
 } w2s_config;
+
+/* A sweep expanded into points: point i is the base configuration with
+ * sets[i * nkeys .. + nkeys) applied ("section.key=value"). */
+typedef struct {
+  int nkeys;
+  int64_t npoints;
+  char keys[W2S_MAX_SWEEP][128];
+  char (*values)[128]; /* npoints x nkeys, the value of each key */
+  char (*sets)[300];   /* npoints x nkeys, "section.key=value" */
+} w2s_sweep;
+
+/* Local: the grid of cfg's [sweep] keys plus extra "section.key=v1,v2"
+ * specs (--sweep). A run without sweep keys has npoints = 0. */
+w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
+                         const char *const *extra, int nextra, w2s_sweep *out);
+void w2s_sweep_free(w2s_sweep *sw);
 
 /* Collective. Rank 0 reads `path`; every rank parses the same text. sets are
  * "section.key=value" overrides applied after the file. */

@@ -50,6 +50,12 @@ typedef struct {
   char *config_text;
   char *command_line;
   char path[1024]; /* set by the reader */
+  /* set by the reader for sweep files (else NULL / 0) */
+  int64_t *pair_sweep;    /* npairs */
+  int sweep_nkeys;
+  int64_t sweep_npoints;
+  char (*sweep_keys)[128];
+  char (*sweep_values)[128]; /* npoints x nkeys */
 } w2s_results;
 
 w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
@@ -63,6 +69,23 @@ w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force);
  * left under either name on failure. */
 w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
                           const char *path, int force);
+/* A sweep's grid, for the results file: keys and npoints x nkeys values. */
+typedef struct {
+  int nkeys;
+  int64_t npoints;
+  const char (*keys)[128];
+  const char (*values)[128];
+} w2s_sweep_desc;
+
+/* Collective: one file for several runs (sweep points): /metrics holds every
+ * point's pairs with a `sweep` index; each point's coefficients and
+ * representations go under /sweep/point_<i>; /sweep/keys and /sweep/values
+ * describe the grid. sw == NULL with one point is the plain layout. */
+w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
+                                int64_t npts, const w2s_sweep_desc *sw,
+                                const char *config_text,
+                                const char *command_line, const char *path,
+                                int force);
 /* Local: read the metrics, pair labels and provenance of a results file
  * (coefficients are not read). */
 w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out);

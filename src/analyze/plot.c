@@ -137,6 +137,76 @@ w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
   return W2S_OK;
 }
 
+w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
+                       const char *path) {
+  const char *dev = device_for(path);
+  if (!dev)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "--plot-sweep %s: the file name must end in .png, .svg "
+                    "or .pdf",
+                    path);
+  if (n == 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "--plot-sweep: the results hold no sweep (run simulate "
+                    "with --sweep or a [sweep] section)");
+  double xl = INFINITY, xh = -INFINITY, yl = INFINITY, yh = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(st[i].x > 0))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "--plot-sweep: the first swept key must take positive "
+                      "numeric values for log axes (point %lld: %s)",
+                      (long long)st[i].point, st[i].desc);
+    double ys[2] = {st[i].mad_test, st[i].mad_train};
+    xl = fmin(xl, log10(st[i].x)), xh = fmax(xh, log10(st[i].x));
+    for (int q = 0; q < 2; ++q)
+      if (ys[q] > 0) yl = fmin(yl, log10(ys[q])), yh = fmax(yh, log10(ys[q]));
+  }
+  if (!(yh >= yl)) yl = -1, yh = 0;
+  if (xh - xl < 1e-9) xl -= 0.5, xh += 0.5;
+  FILE *probe = fopen(path, "wb");
+  if (!probe)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot-sweep %s: cannot write the file",
+                    path);
+  fclose(probe);
+  plsdev(dev);
+  plsfnam(path);
+  plspage(0, 0, 900, 650, 0, 0);
+  plscolbg(255, 255, 255);
+  plscol0(15, 0, 0, 0);
+  for (int c = 0; c < 8; ++c)
+    plscol0(1 + c, palette[c][0], palette[c][1], palette[c][2]);
+  plinit();
+  plcol0(15);
+  plenv(xl - 0.1, xh + 0.1, yl - 0.3, yh + 0.3, 0, 30); /* log x and y */
+  pllab("swept value (first sweep key)", "mean |gain - misfit|",
+        "finite-sample error of gain = misfit");
+  double *x = malloc(sizeof(double) * (size_t)n);
+  double *y = malloc(sizeof(double) * (size_t)n);
+  for (int q = 0; q < 2 && x && y; ++q) {
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double v = q == 0 ? st[i].mad_test : st[i].mad_train;
+      if (v > 0) x[m] = log10(st[i].x), y[m] = log10(v), ++m;
+    }
+    plcol0(q == 0 ? 1 : 2);
+    plssym(0.0, 1.4);
+    plpoin((int)m, x, y, q == 0 ? 17 : 16);
+  }
+  free(x);
+  free(y);
+  int opt[2] = {PL_LEGEND_SYMBOL, PL_LEGEND_SYMBOL}, tcol[2] = {15, 15};
+  int scol[2] = {1, 2}, snum[2] = {1, 1}, lcol[2] = {1, 2}, lsty[2] = {1, 1};
+  double ssc[2] = {1.4, 1.4}, lw[2] = {1, 1}, lwidth, lheight;
+  const char *text[2] = {"test (fresh samples)", "train (the fitted sample)"};
+  const char *sym[2] = {"#(850)", "#(851)"};
+  pllegend(&lwidth, &lheight, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+           PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02,
+           0.02, 0.08, 0, 15, 1, 0, 0, 2, opt, 1.0, 0.8, 2.0, 0.0, tcol, text,
+           NULL, NULL, NULL, NULL, lcol, lsty, lw, scol, ssc, snum, sym);
+  plend();
+  return W2S_OK;
+}
+
 int w2s_plot_available(void) { return 1; }
 
 #else
@@ -148,6 +218,15 @@ w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
                   "--plot %s: plotting was not built (PLplot was not found "
                   "when w2s was configured; install libplplot-dev and "
                   "plplot-driver-cairo and rebuild)",
+                  path);
+}
+
+w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
+                       const char *path) {
+  (void)st, (void)n;
+  return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                  "--plot-sweep %s: plotting was not built (PLplot was not "
+                  "found when w2s was configured)",
                   path);
 }
 

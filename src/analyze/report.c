@@ -150,3 +150,32 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
   fprintf(f, "  median PGR: %.6g over %lld pairs with weak_error > ceiling\n",
           s->median_pgr, (long long)s->n_pgr);
 }
+
+void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
+                             w2s_format fmt) {
+  if (n == 0) return;
+  if (fmt == W2S_FMT_CSV) {
+    fprintf(f, "\nfile,sweep,setting,pairs,mean_abs_gain_minus_misfit_test,"
+               "mean_abs_gain_minus_misfit_train,slope,r2,gain_ge_misfit_test,"
+               "gain_ge_misfit_train\n");
+    for (int64_t i = 0; i < n; ++i)
+      fprintf(f, "%d,%lld,%s,%lld,%.17g,%.17g,%.17g,%.17g,%lld,%lld\n",
+              st[i].file, (long long)st[i].point, st[i].desc,
+              (long long)st[i].n, st[i].mad_test, st[i].mad_train,
+              st[i].slope, st[i].r2, (long long)st[i].ok_test,
+              (long long)st[i].ok_train);
+    return;
+  }
+  if (fmt == W2S_FMT_JSON) return; /* JSON carries it in the summary */
+  fprintf(f, "\nPer sweep point\n  %5s %-36s %6s %12s %12s %9s %9s %11s\n",
+          "point", "setting", "pairs", "|g-m| test", "|g-m| train", "slope",
+          "R^2", "g>=m te|tr");
+  for (int64_t i = 0; i < n; ++i) {
+    char ok[32];
+    snprintf(ok, sizeof ok, "%lld|%lld", (long long)st[i].ok_test,
+             (long long)st[i].ok_train);
+    fprintf(f, "  %5lld %-36.36s %6lld %12.4g %12.4g %9.4g %9.4g %11s\n",
+            (long long)st[i].point, st[i].desc, (long long)st[i].n,
+            st[i].mad_test, st[i].mad_train, st[i].slope, st[i].r2, ok);
+  }
+}

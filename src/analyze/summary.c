@@ -66,10 +66,13 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
       free(pred), free(tru), free(cnt);
       return W2S_ERR_MEMORY;
     }
-    for (int64_t t = 0; t < r->ntasks; ++t) {
+    int64_t npts = r->pair_sweep ? r->sweep_npoints : 1;
+    for (int64_t g = 0; g < r->ntasks * npts; ++g) {
+      int64_t t = g % r->ntasks, sp = g / r->ntasks;
       int64_t bp = -1, bt = -1, members = 0;
       for (int64_t k = 0; k < r->npairs; ++k) {
         if (r->pair_task[k] != t) continue;
+        if (r->pair_sweep && r->pair_sweep[k] != sp) continue;
         members++;
         if (bp < 0 || r->metric[W2S_M_PREDICTED][k] <
                           r->metric[W2S_M_PREDICTED][bp])
@@ -102,5 +105,57 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
     }
     free(pred), free(tru), free(cnt);
   }
+  return W2S_OK;
+}
+
+w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
+                          w2s_sweep_stat **out, int64_t *nout) {
+  int64_t total = 0;
+  for (int f = 0; f < n; ++f)
+    if (files[f]->pair_sweep) total += files[f]->sweep_npoints;
+  *out = NULL;
+  *nout = 0;
+  if (total == 0) return W2S_OK;
+  W2S_CALL(W2S_ALLOC(ctx, *out, total));
+  int64_t o = 0;
+  for (int f = 0; f < n; ++f) {
+    const w2s_results *r = files[f];
+    if (!r->pair_sweep) continue;
+    for (int64_t p = 0; p < r->sweep_npoints; ++p, ++o) {
+      w2s_sweep_stat *st = &(*out)[o];
+      st->file = f;
+      st->point = p;
+      for (int i = 0; i < r->sweep_nkeys; ++i) {
+        char kv[300];
+        snprintf(kv, sizeof kv, "%s%s=%s", i ? " " : "", r->sweep_keys[i],
+                 r->sweep_values[p * r->sweep_nkeys + i]);
+        strncat(st->desc, kv, sizeof st->desc - strlen(st->desc) - 1);
+      }
+      st->x = r->sweep_nkeys ? atof(r->sweep_values[p * r->sweep_nkeys]) : NAN;
+      double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+      for (int64_t k = 0; k < r->npairs; ++k) {
+        if (r->pair_sweep[k] != p) continue;
+        double x = r->metric[W2S_M_MISFIT][k], y = r->metric[W2S_M_GAIN][k];
+        double mt = r->metric[W2S_M_MISFIT_TRAIN][k];
+        double gt = r->metric[W2S_M_GAIN_TRAIN][k];
+        st->n++;
+        st->mad_test += fabs(y - x);
+        st->mad_train += fabs(gt - mt);
+        st->ok_test += y >= x - W2S_ANALYZE_SLACK *
+                                    fabs(r->metric[W2S_M_WEAK_ERROR][k]);
+        st->ok_train += gt >= mt - W2S_ANALYZE_SLACK *
+                                       fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
+        sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
+      }
+      double nn = (double)st->n;
+      double vx = sxx - sx * sx / nn, vy = syy - sy * sy / nn,
+             cxy = sxy - sx * sy / nn;
+      st->mad_test /= nn;
+      st->mad_train /= nn;
+      st->slope = vx > 0 ? cxy / vx : NAN;
+      st->r2 = (vx > 0 && vy > 0) ? cxy * cxy / (vx * vy) : NAN;
+    }
+  }
+  *nout = o;
   return W2S_OK;
 }

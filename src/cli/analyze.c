@@ -22,6 +22,9 @@ static void analyze_usage(FILE *f) {
           "  --format table|csv|json  output format (default: table)\n"
           "  --summary                the summary only, no per-pair rows\n"
           "  --plot FILE.png|svg|pdf  draw gain against misfit (PLplot)\n"
+          "  --plot-sweep FILE        for sweep results: mean |gain - misfit| "
+          "against\n"
+          "                           the first swept value, log axes\n"
           "  -h, --help               this help\n"
           "\n"
           "exit status: 0 success, 2 bad usage or an unreadable / foreign "
@@ -33,7 +36,7 @@ int w2s_cmd_analyze(int argc, char **argv) {
   if (w2s_ctx_create(MPI_COMM_NULL, 1, &ctx) != W2S_OK) return 1;
   w2s_format fmt = W2S_FMT_TABLE;
   int rows = 1, nfiles = 0, help = 0;
-  const char *plot = NULL;
+  const char *plot = NULL, *plot_sweep = NULL;
   const char **paths = calloc((size_t)argc, sizeof *paths);
   w2s_results **files = calloc((size_t)argc, sizeof *files);
   w2s_err e = (!paths || !files) ? W2S_ERR_MEMORY : W2S_OK;
@@ -46,6 +49,11 @@ int w2s_cmd_analyze(int argc, char **argv) {
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot needs FILE.png|svg|pdf");
       else
         plot = argv[++i];
+    } else if (!strcmp(s, "--plot-sweep")) {
+      if (i + 1 >= argc)
+        e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot-sweep needs FILE.png|svg|pdf");
+      else
+        plot_sweep = argv[++i];
     } else if (!strcmp(s, "--summary")) {
       rows = 0;
     } else if (!strcmp(s, "--format") || !strncmp(s, "--format=", 9)) {
@@ -74,7 +82,13 @@ int w2s_cmd_analyze(int argc, char **argv) {
     w2s_summary sum;
     if (!e) e = w2s_analyze_summary(ctx, files, nfiles, &sum);
     if (!e) w2s_analyze_print(stdout, files, nfiles, &sum, fmt, rows);
+    w2s_sweep_stat *st = NULL;
+    int64_t nst = 0;
+    if (!e) e = w2s_analyze_sweep(ctx, files, nfiles, &st, &nst);
+    if (!e) w2s_analyze_print_sweep(stdout, st, nst, fmt);
     if (!e && plot) e = w2s_plot_gain_misfit(ctx, files, nfiles, &sum, plot);
+    if (!e && plot_sweep) e = w2s_plot_sweep(ctx, st, nst, plot_sweep);
+    free(st);
   }
   if (e) w2s_cli_report(ctx, "analyze", e);
   int code = w2s_err_exit_code(e);

@@ -20,6 +20,9 @@ static void simulate_usage(FILE *f) {
           "  --set SECTION.KEY=VALUE  override a config key (repeatable), e.g.\n"
           "                           --set data.n_test=100000 --set "
           "weak.small.depth=1\n"
+          "  --sweep SECTION.KEY=V1,V2,...\n"
+          "                           run the grid of all swept values (repeatable;\n"
+          "                           also a [sweep] section) into one file\n"
           "  --force                  overwrite an existing results file\n"
           "  --help-config            print every config key: type, default, "
           "range, help\n"
@@ -36,6 +39,8 @@ typedef struct {
   const char *config;
   const char **sets;
   int nsets;
+  const char **sweeps;
+  int nsweeps;
   int force, verbosity, help, help_config;
   char *output_set; /* "output.path=..." from -o */
 } sim_args;
@@ -65,6 +70,17 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
       a->output_set = malloc(n);
       if (!a->output_set) return W2S_ERR_MEMORY;
       snprintf(a->output_set, n, "output.path=%s", val);
+    } else if (!strcmp(s, "--sweep") || !strncmp(s, "--sweep=", 8)) {
+      val = !strncmp(s, "--sweep=", 8) ? s + 8
+                                       : (i + 1 < argc ? argv[++i] : NULL);
+      if (!val)
+        return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                        "--sweep needs section.key=v1,v2,...");
+      const char **ns =
+          realloc(a->sweeps, sizeof *ns * (size_t)(a->nsweeps + 1));
+      if (!ns) return W2S_ERR_MEMORY;
+      a->sweeps = ns;
+      a->sweeps[a->nsweeps++] = val;
     } else if (!strcmp(s, "--set") || !strncmp(s, "--set=", 6)) {
       val = !strncmp(s, "--set=", 6) ? s + 6 : (i + 1 < argc ? argv[++i] : NULL);
       if (!val)
@@ -95,30 +111,76 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
   return W2S_OK;
 }
 
+/* Every point of a sweep: the base configuration re-parsed with the point's
+ * values as extra --set overrides, simulated in turn. */
+static w2s_err run_sweep(w2s_ctx *ctx, const sim_args *a, const w2s_config *cfg,
+                         const w2s_sweep *sw, w2s_results **pts) {
+  const char **sets = NULL;
+  w2s_err e = W2S_ALLOC(ctx, sets, a->nsets + sw->nkeys + 1);
+  for (int i = 0; !e && i < a->nsets; ++i) sets[i] = a->sets[i];
+  for (int64_t p = 0; p < sw->npoints && !e; ++p) {
+    char desc[1024] = "";
+    for (int i = 0; i < sw->nkeys; ++i) {
+      sets[a->nsets + i] = sw->sets[p * sw->nkeys + i];
+      strncat(desc, " ", sizeof desc - strlen(desc) - 1);
+      strncat(desc, sw->sets[p * sw->nkeys + i], sizeof desc - strlen(desc) - 1);
+    }
+    w2s_config *pc = NULL;
+    e = w2s_agree(ctx, w2s_config_parse(ctx, cfg->path, cfg->text, sets,
+                                        a->nsets + sw->nkeys, &pc));
+    if (e) break;
+    w2s_log(ctx, 1, "sweep point %lld/%lld:%s", (long long)p + 1,
+            (long long)sw->npoints, desc);
+    e = w2s_simulate(ctx, pc, &pts[p]);
+    if (!e) e = w2s_timers_max(ctx, pts[p]->timing);
+    memset(ctx->timer_acc, 0, sizeof ctx->timer_acc);
+    w2s_config_destroy(&pc);
+  }
+  free(sets);
+  return e;
+}
+
 static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   w2s_config *cfg = NULL;
-  w2s_results *res = NULL;
+  w2s_results **pts = NULL;
+  w2s_sweep sw;
+  memset(&sw, 0, sizeof sw);
+  int64_t npts = 0;
+  char *cmdline = w2s_cli_join(argc, argv);
   w2s_timer_start(ctx, W2S_T_TOTAL);
   w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
+  if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
   if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force);
   if (!e) {
-    w2s_log(ctx, 1, "config %s -> %s", a->config, cfg->output_path);
+    w2s_log(ctx, 1, "config %s -> %s%s", a->config, cfg->output_path,
+            sw.npoints ? " (sweep)" : "");
     w2s_log(ctx, 2, "effective configuration:\n%s", cfg->effective);
-    e = w2s_simulate(ctx, cfg, &res);
+    npts = sw.npoints ? sw.npoints : 1;
+    e = w2s_agree(ctx, W2S_ALLOC(ctx, pts, npts));
   }
-  if (!e) {
-    res->command_line = w2s_cli_join(argc, argv);
+  if (!e && sw.npoints) {
+    e = run_sweep(ctx, a, cfg, &sw, pts);
+  } else if (!e) {
+    e = w2s_simulate(ctx, cfg, &pts[0]);
     w2s_timer_stop(ctx, W2S_T_TOTAL);
-    e = w2s_timers_max(ctx, res->timing);
+    if (!e) e = w2s_timers_max(ctx, pts[0]->timing);
   }
   if (!e) {
     double t = w2s_wtime();
-    e = w2s_results_write(ctx, res, cfg->output_path, a->force);
+    w2s_sweep_desc desc = {sw.nkeys, sw.npoints,
+                           (const char(*)[128])sw.keys,
+                           (const char(*)[128])sw.values};
+    e = w2s_results_write_sweep(ctx, pts, npts, sw.npoints ? &desc : NULL,
+                                cfg->effective, cmdline, cfg->output_path,
+                                a->force);
     if (!e)
-      w2s_log(ctx, 1, "wrote %s (%lld pairs) in %.2fs", cfg->output_path,
-              (long long)res->npairs, w2s_wtime() - t);
+      w2s_log(ctx, 1, "wrote %s (%lld point%s) in %.2fs", cfg->output_path,
+              (long long)npts, npts > 1 ? "s" : "", w2s_wtime() - t);
   }
-  w2s_results_destroy(&res);
+  for (int64_t p = 0; pts && p < npts; ++p) w2s_results_destroy(&pts[p]);
+  free(pts);
+  free(cmdline);
+  w2s_sweep_free(&sw);
   w2s_config_destroy(&cfg);
   return e;
 }
@@ -149,6 +211,7 @@ int w2s_cmd_simulate(int argc, char **argv) {
     code = w2s_err_exit_code(e);
   }
   free(a.sets);
+  free(a.sweeps);
   free(a.output_set);
   w2s_ctx_destroy(&ctx);
   MPI_Finalize();

@@ -251,11 +251,23 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
                       "%s: key '%s' is outside any [section]", l->e[i].where,
                       l->e[i].key);
     if (!is_fixed_section(s) && strcmp(s, "strong") != 0 &&
-        strncmp(s, "weak.", 5) != 0)
+        strncmp(s, "weak.", 5) != 0 && strcmp(s, "sweep") != 0)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
                       "%s: unknown section [%s] (sections: experiment, data, "
-                      "target, strong, weak.NAME, fit, output)",
+                      "target, strong, weak.NAME, fit, output, sweep)",
                       l->e[i].where, s);
+    if (strcmp(s, "sweep") == 0) {
+      /* section.key = v1, v2, ...: expanded by the sweep module, which
+       * validates every value by configuring each point. */
+      if (cfg->nsweep == W2S_MAX_SWEEP)
+        return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: more than %d swept keys",
+                        l->e[i].where, W2S_MAX_SWEEP);
+      w2s_sweep_key *k = &cfg->sweep[cfg->nsweep++];
+      snprintf(k->key, sizeof k->key, "%s", l->e[i].key);
+      snprintf(k->values, sizeof k->values, "%s", l->e[i].value);
+      snprintf(k->where, sizeof k->where, "%s", l->e[i].where);
+      l->e[i].used = 1;
+    }
     if (strncmp(s, "weak.", 5) == 0 && !valid_name(s + 5))
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
                       "%s: section [%s]: a weak model's name must be 1-%d "
@@ -359,6 +371,12 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
     }
     append(&b, &len, &cap, "%s = %s\n", fixed_keys[f].key.name, fixed[f].text);
   }
+  if (cfg->nsweep > 0) {
+    append(&b, &len, &cap, "\n[sweep]\n");
+    for (int i = 0; i < cfg->nsweep; ++i)
+      append(&b, &len, &cap, "%s = %s\n", cfg->sweep[i].key,
+             cfg->sweep[i].values);
+  }
   if (!b) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (config text)");
   cfg->effective = b;
   return W2S_OK;
@@ -408,7 +426,10 @@ w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
   if (!e) e = W2S_ALLOC(ctx, cfg, 1);
   if (!e) {
     snprintf(cfg->path, sizeof cfg->path, "%s", name);
-    e = build(ctx, &l, cfg);
+    size_t tl = strlen(text) + 1;
+    e = W2S_ALLOC(ctx, cfg->text, tl);
+    if (!e) memcpy(cfg->text, text, tl);
+    if (!e) e = build(ctx, &l, cfg);
   }
   free(l.e);
   if (e) {
@@ -469,6 +490,7 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
 void w2s_config_destroy(w2s_config **cfg) {
   if (!cfg || !*cfg) return;
   free((*cfg)->effective);
+  free((*cfg)->text);
   free(*cfg);
   *cfg = NULL;
 }
@@ -491,6 +513,9 @@ void w2s_config_print_help(FILE *f) {
     prev = fixed_keys[k].section;
     w2s_keys_print(f, fixed_keys[k].section, &fixed_keys[k].key, 1);
   }
+  fprintf(f, "\n  [sweep]: one line per swept key, 'section.key = v1, v2, ...' "
+             "(or --sweep section.key=v1,v2,...);\n  the run covers the grid "
+             "of all combinations and writes one results file.\n");
   fprintf(f, "\n  Representation sections: [strong] and one [weak.NAME] per "
              "weak model (NAME: letters, digits, _ and -).\n");
   w2s_keys_print(f, "strong|weak.NAME",

@@ -83,6 +83,16 @@ w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
   return e;
 }
 
+w2s_err w2s_h5_write_strings_2d(w2s_ctx *ctx, hid_t loc, const char *name,
+                                const char *const *strs, int64_t rows,
+                                int64_t cols, const char *path) {
+  hid_t t = vlen_utf8();
+  int64_t dims[2] = {rows, cols};
+  w2s_err e = w2s_h5_write(ctx, loc, name, t, 2, dims, strs, 0, path);
+  H5Tclose(t);
+  return e;
+}
+
 w2s_err w2s_h5_read_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
                              char *buf, size_t len, const char *path) {
   buf[0] = '\0';

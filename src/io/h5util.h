@@ -25,6 +25,10 @@ w2s_err w2s_h5_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
 w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
                              const char *const *strs, int64_t n,
                              const char *path);
+/* The same, rows x cols (row-major). */
+w2s_err w2s_h5_write_strings_2d(w2s_ctx *ctx, hid_t loc, const char *name,
+                                const char *const *strs, int64_t rows,
+                                int64_t cols, const char *path);
 /* Read a string attribute (fixed or variable length) into buf. */
 w2s_err w2s_h5_read_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
                              char *buf, size_t len, const char *path);

@@ -50,6 +50,9 @@ void w2s_results_destroy(w2s_results **res) {
   free(r->curve);
   free(r->curve_name);
   free(r->curve_len);
+  free(r->pair_sweep);
+  free(r->sweep_keys);
+  free(r->sweep_values);
   free(r->config_text);
   free(r->command_line);
   free(r);

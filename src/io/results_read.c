@@ -133,6 +133,62 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
     e = read_1d(ctx, f, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, &K,
                 (void **)&r->metric[m], path);
   }
+  /* Sweep files: the point of each pair, and the grid. */
+  if (!e && H5Lexists(f, "metrics/sweep", H5P_DEFAULT) > 0) {
+    e = read_1d(ctx, f, "metrics/sweep", H5T_NATIVE_INT64, H5T_INTEGER, &K,
+                (void **)&r->pair_sweep, path);
+    int64_t nk = -1, nv = -1;
+    char **keys = NULL, **vals = NULL;
+    hid_t vs2 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(vs2, H5T_VARIABLE);
+    if (!e)
+      e = read_1d(ctx, f, "sweep/keys", vs2, H5T_STRING, &nk, (void **)&keys,
+                  path);
+    if (!e && H5Lexists(f, "sweep/values", H5P_DEFAULT) > 0) {
+      hid_t d = H5Dopen2(f, "sweep/values", H5P_DEFAULT);
+      hid_t sp = H5Dget_space(d);
+      hsize_t dims[2] = {0, 0};
+      if (H5Sget_simple_extent_ndims(sp) == 2 &&
+          H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
+          (int64_t)dims[1] == nk) {
+        nv = (int64_t)(dims[0] * dims[1]);
+        vals = calloc((size_t)(nv > 0 ? nv : 1), sizeof *vals);
+        if (!vals || H5Dread(d, vs2, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0)
+          e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read /sweep/values",
+                       path);
+        r->sweep_npoints = (int64_t)dims[0];
+      } else {
+        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                     "%s: /sweep/values must be [points, keys] strings", path);
+      }
+      H5Sclose(sp);
+      H5Dclose(d);
+    } else if (!e) {
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/sweep/values' is missing",
+                   path);
+    }
+    if (!e && nk > 0 && nk <= 64) {
+      r->sweep_nkeys = (int)nk;
+      if ((e = W2S_ALLOC(ctx, r->sweep_keys, nk)) == W2S_OK &&
+          (e = W2S_ALLOC(ctx, r->sweep_values, nv)) == W2S_OK) {
+        for (int64_t i = 0; i < nk; ++i)
+          snprintf(r->sweep_keys[i], 128, "%s", keys[i] ? keys[i] : "");
+        for (int64_t i = 0; i < nv; ++i)
+          snprintf(r->sweep_values[i], 128, "%s", vals[i] ? vals[i] : "");
+      }
+    }
+    for (int64_t k = 0; !e && k < K; ++k)
+      if (r->pair_sweep[k] < 0 || r->pair_sweep[k] >= r->sweep_npoints)
+        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                     "%s: /metrics/sweep[%lld] = %lld is outside the %lld "
+                     "sweep points", path, (long long)k,
+                     (long long)r->pair_sweep[k], (long long)r->sweep_npoints);
+    for (int64_t i = 0; keys && i < nk; ++i) H5free_memory(keys[i]);
+    for (int64_t i = 0; vals && i < nv; ++i) H5free_memory(vals[i]);
+    free(keys);
+    free(vals);
+    H5Tclose(vs2);
+  }
   if (!e && H5Aexists(f, "solver") > 0)
     e = w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
                              path);

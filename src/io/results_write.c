@@ -48,36 +48,20 @@ w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force) {
   return w2s_agree(ctx, e);
 }
 
-/* The collective part: every rank makes the same calls; rank 0's data. */
-static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *r,
-                              const char *tmp, const char *path) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (ctx->comm != MPI_COMM_NULL)
-    H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
-  H5Pset_file_locking(fapl, 0, 1);
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  w2s_err e = w2s_agree(
-      ctx, f < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "cannot create '%s'", tmp)
-                 : W2S_OK);
-  if (e) return e;
-  int coll = ctx->comm != MPI_COMM_NULL;
-  hid_t gm = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t gc =
-      H5Gcreate2(f, "coefficients", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t gw = H5Gcreate2(gc, "weak", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t gt = H5Gcreate2(f, "timing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t gr =
-      H5Gcreate2(f, "representations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (gm < 0 || gc < 0 || gw < 0 || gt < 0 || gr < 0)
+static hid_t group(hid_t loc, const char *name) {
+  return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+/* What one run (or one sweep point) owns: coefficients, representations'
+ * numbers, pre-training curves, under `parent`. Collective. */
+static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
+                           int coll, const char *path) {
+  w2s_err e = W2S_OK;
+  hid_t gc = group(parent, "coefficients");
+  hid_t gw = gc < 0 ? -1 : group(gc, "weak");
+  hid_t gr = group(parent, "representations");
+  if (gc < 0 || gw < 0 || gr < 0)
     e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create groups", path);
-  int64_t K[1] = {r->npairs};
-  for (int m = 0; m < W2S_M_COUNT && !e; ++m)
-    e = w2s_h5_write(ctx, gm, w2s_metric_name((w2s_metric)m),
-                     H5T_NATIVE_DOUBLE, 1, K, r->metric[m], coll, path);
-  if (!e)
-    e = w2s_h5_write(ctx, gm, "task", H5T_NATIVE_INT64, 1, K, r->pair_task,
-                     coll, path);
   int64_t dc[2] = {r->ntasks, r->strong_p}, dw[2] = {r->npairs, r->strong_p};
   if (!e)
     e = w2s_h5_write(ctx, gc, "strong_ceiling", H5T_NATIVE_DOUBLE, 2, dc,
@@ -89,11 +73,6 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *r,
     int64_t d[2] = {r->ntasks, r->weak_p[j]};
     e = w2s_h5_write(ctx, gw, r->weak_names[j], H5T_NATIVE_DOUBLE, 2, d,
                      r->coef_weak[j], coll, path);
-  }
-  for (int t = 0; t < W2S_T_COUNT && !e; ++t) {
-    int64_t one[1] = {1};
-    e = w2s_h5_write(ctx, gt, w2s_timer_name((w2s_timer)t), H5T_NATIVE_DOUBLE,
-                     1, one, &r->timing[t], coll, path);
   }
   int64_t nr[1] = {r->nrepr};
   int64_t *dim = NULL, *rk = NULL;
@@ -118,10 +97,9 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *r,
   free(rk);
   free(cond);
   if (!e && r->ncurves > 0) {
-    hid_t gp = H5Gcreate2(f, "pretrain", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gp = group(parent, "pretrain");
     for (int c = 0; c < r->ncurves && !e && gp >= 0; ++c) {
-      hid_t gs = H5Gcreate2(gp, r->curve_name[c], H5P_DEFAULT, H5P_DEFAULT,
-                            H5P_DEFAULT);
+      hid_t gs = group(gp, r->curve_name[c]);
       int64_t len[1] = {r->curve_len[c]};
       e = gs < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain/%s",
                             path, r->curve_name[c])
@@ -129,56 +107,93 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *r,
                                 r->curve[c], coll, path);
       if (gs >= 0) H5Gclose(gs);
     }
-    if (gp < 0) e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain", path);
-    else H5Gclose(gp);
+    if (gp < 0)
+      e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain", path);
+    else
+      H5Gclose(gp);
   }
-  int64_t version = W2S_FORMAT_VERSION, ranks = r->mpi_ranks;
+  hid_t ids[] = {gr, gw, gc};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; ++i)
+    if (ids[i] >= 0) H5Gclose(ids[i]);
+  return e;
+}
+
+/* The collective part: every rank makes the same calls; rank 0's data. */
+static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
+                              const int64_t *sweep_index,
+                              w2s_results *const *pts, int64_t npts,
+                              const char *tmp, const char *path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (ctx->comm != MPI_COMM_NULL)
+    H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
+  H5Pset_file_locking(fapl, 0, 1);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  w2s_err e = w2s_agree(
+      ctx, f < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "cannot create '%s'", tmp)
+                 : W2S_OK);
+  if (e) return e;
+  int coll = ctx->comm != MPI_COMM_NULL;
+  hid_t gm = group(f, "metrics"), gt = group(f, "timing");
+  if (gm < 0 || gt < 0)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create groups", path);
+  int64_t K[1] = {merged->npairs};
+  for (int m = 0; m < W2S_M_COUNT && !e; ++m)
+    e = w2s_h5_write(ctx, gm, w2s_metric_name((w2s_metric)m),
+                     H5T_NATIVE_DOUBLE, 1, K, merged->metric[m], coll, path);
+  if (!e)
+    e = w2s_h5_write(ctx, gm, "task", H5T_NATIVE_INT64, 1, K,
+                     merged->pair_task, coll, path);
+  if (!e && sweep_index)
+    e = w2s_h5_write(ctx, gm, "sweep", H5T_NATIVE_INT64, 1, K, sweep_index,
+                     coll, path);
+  for (int t = 0; t < W2S_T_COUNT && !e; ++t) {
+    int64_t one[1] = {1};
+    double sum = 0.0;
+    for (int64_t p = 0; p < npts; ++p) sum += pts[p]->timing[t];
+    e = w2s_h5_write(ctx, gt, w2s_timer_name((w2s_timer)t), H5T_NATIVE_DOUBLE,
+                     1, one, &sum, coll, path);
+  }
+  if (!sweep_index) {
+    if (!e) e = write_point(ctx, f, pts[0], coll, path);
+  } else {
+    hid_t gs = group(f, "sweep");
+    if (gs < 0) e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /sweep", path);
+    for (int64_t p = 0; p < npts && !e; ++p) {
+      char name[32];
+      snprintf(name, sizeof name, "point_%lld", (long long)p);
+      hid_t gp = group(gs, name);
+      e = gp < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /sweep/%s",
+                            path, name)
+                 : write_point(ctx, gp, pts[p], coll, path);
+      if (gp >= 0) H5Gclose(gp);
+    }
+    if (gs >= 0) H5Gclose(gs);
+  }
+  int64_t version = W2S_FORMAT_VERSION, ranks = merged->mpi_ranks;
   if (!e)
     e = w2s_h5_attr_int(ctx, f, "format_version", H5T_NATIVE_INT64, &version,
                         path);
   if (!e)
     e = w2s_h5_attr_int(ctx, f, "mpi_ranks", H5T_NATIVE_INT64, &ranks, path);
   if (!e)
-    e = w2s_h5_attr_int(ctx, f, "seed", H5T_NATIVE_UINT64, &r->seed, path);
-  hid_t ids[] = {gr, gt, gw, gc, gm};
-  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; ++i)
-    if (ids[i] >= 0) H5Gclose(ids[i]);
+    e = w2s_h5_attr_int(ctx, f, "seed", H5T_NATIVE_UINT64, &merged->seed,
+                        path);
+  if (gm >= 0) H5Gclose(gm);
+  if (gt >= 0) H5Gclose(gt);
   if (H5Fclose(f) < 0 && !e)
     e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
   return w2s_agree(ctx, e);
 }
 
-/* Rank 0 only: strings, through the serial driver. */
-static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *r,
-                             const char *tmp, const char *path) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_file_locking(fapl, 0, 1);
-  hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
-  H5Pclose(fapl);
-  if (f < 0) return W2S_FAIL(ctx, W2S_ERR_IO, "cannot reopen '%s'", tmp);
-  char created[32];
-  time_t now = time(NULL);
-  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-  const char *attrs[][2] = {
-      {"format", "w2s-results"},   {"w2s_version", W2S_VERSION},
-      {"git_revision", W2S_GIT_REVISION}, {"compiler", W2S_COMPILER},
-      {"created", created},        {"command_line", r->command_line},
-      {"solver", r->solver},       {"config", r->config_text},
-  };
-  w2s_err e = W2S_OK;
-  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
-    e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+static w2s_err write_repr_strings(w2s_ctx *ctx, hid_t parent,
+                                  const w2s_results *r, const char *path) {
   const char **names = NULL;
-  int64_t n = r->npairs > r->nrepr ? r->npairs : r->nrepr;
-  if (!e) e = W2S_ALLOC(ctx, names, n);
-  if (!e) {
-    for (int64_t k = 0; k < r->npairs; ++k)
-      names[k] = r->weak_names[r->pair_weak[k]];
-    hid_t gm = H5Gopen2(f, "metrics", H5P_DEFAULT);
-    e = w2s_h5_write_strings(ctx, gm, "weak_model", names, r->npairs, path);
-    H5Gclose(gm);
-  }
-  hid_t gr = e ? -1 : H5Gopen2(f, "representations", H5P_DEFAULT);
+  W2S_CALL(W2S_ALLOC(ctx, names, r->nrepr));
+  hid_t gr = H5Gopen2(parent, "representations", H5P_DEFAULT);
+  w2s_err e = gr < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /representations",
+                                path)
+                     : W2S_OK;
   if (!e) {
     for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].name;
     e = w2s_h5_write_strings(ctx, gr, "name", names, r->nrepr, path);
@@ -193,24 +208,143 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *r,
   }
   if (gr >= 0) H5Gclose(gr);
   free(names);
+  return e;
+}
+
+/* Rank 0 only: strings, through the serial driver. */
+static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
+                             w2s_results *const *pts, int64_t npts,
+                             const w2s_sweep_desc *sw, const char *tmp,
+                             const char *path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, 0, 1);
+  hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  if (f < 0) return W2S_FAIL(ctx, W2S_ERR_IO, "cannot reopen '%s'", tmp);
+  char created[32];
+  time_t now = time(NULL);
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  const char *attrs[][2] = {
+      {"format", "w2s-results"},   {"w2s_version", W2S_VERSION},
+      {"git_revision", W2S_GIT_REVISION}, {"compiler", W2S_COMPILER},
+      {"created", created},        {"command_line", merged->command_line},
+      {"solver", merged->solver},  {"config", merged->config_text},
+  };
+  w2s_err e = W2S_OK;
+  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
+    e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+  const char **names = NULL;
+  if (!e) e = W2S_ALLOC(ctx, names, merged->npairs);
+  if (!e) {
+    for (int64_t k = 0; k < merged->npairs; ++k)
+      names[k] = merged->weak_names[merged->pair_weak[k]];
+    hid_t gm = H5Gopen2(f, "metrics", H5P_DEFAULT);
+    e = w2s_h5_write_strings(ctx, gm, "weak_model", names, merged->npairs,
+                             path);
+    H5Gclose(gm);
+  }
+  free(names);
+  if (!sw) {
+    if (!e) e = write_repr_strings(ctx, f, pts[0], path);
+  } else {
+    hid_t gs = H5Gopen2(f, "sweep", H5P_DEFAULT);
+    for (int64_t p = 0; p < npts && !e; ++p) {
+      char name[32];
+      snprintf(name, sizeof name, "point_%lld", (long long)p);
+      hid_t gp = H5Gopen2(gs, name, H5P_DEFAULT);
+      e = write_repr_strings(ctx, gp, pts[p], path);
+      if (!e) e = w2s_h5_attr_str(ctx, gp, "config", pts[p]->config_text, path);
+      H5Gclose(gp);
+    }
+    const char **strs = NULL;
+    int64_t nv = sw->npoints * sw->nkeys;
+    if (!e) e = W2S_ALLOC(ctx, strs, nv > sw->nkeys ? nv : sw->nkeys);
+    if (!e) {
+      for (int i = 0; i < sw->nkeys; ++i) strs[i] = sw->keys[i];
+      e = w2s_h5_write_strings(ctx, gs, "keys", strs, sw->nkeys, path);
+    }
+    if (!e) {
+      for (int64_t i = 0; i < nv; ++i) strs[i] = sw->values[i];
+      e = w2s_h5_write_strings_2d(ctx, gs, "values", strs, sw->npoints,
+                                  sw->nkeys, path);
+    }
+    free(strs);
+    H5Gclose(gs);
+  }
   if (H5Fclose(f) < 0 && !e)
     e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
   return e;
 }
 
-w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
-                          const char *path, int force) {
+/* The metrics of every point, concatenated: weak-model names united, pairs
+ * relabelled, the sweep index of each pair. */
+static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
+                     w2s_results **out, int64_t **sweep_index) {
+  int64_t K = 0, J = 0;
+  for (int64_t p = 0; p < npts; ++p) K += pts[p]->npairs, J += pts[p]->nweak;
+  w2s_results *m = NULL;
+  W2S_CALL(w2s_results_alloc(ctx, 0, 0, &m));
+  for (int q = 0; q < W2S_M_COUNT; ++q) free(m->metric[q]), m->metric[q] = NULL;
+  free(m->pair_task), free(m->pair_weak), free(m->weak_names);
+  free(m->coef_weak), free(m->weak_p); /* the merged record has none */
+  m->pair_task = NULL, m->pair_weak = NULL, m->weak_names = NULL;
+  m->coef_weak = NULL, m->weak_p = NULL;
+  w2s_err e = W2S_OK;
+  for (int q = 0; q < W2S_M_COUNT && !e; ++q) e = W2S_ALLOC(ctx, m->metric[q], K);
+  if (!e) e = W2S_ALLOC(ctx, m->pair_task, K);
+  if (!e) e = W2S_ALLOC(ctx, m->pair_weak, K);
+  if (!e) e = W2S_ALLOC(ctx, m->weak_names, J);
+  if (!e) e = W2S_ALLOC(ctx, *sweep_index, K);
+  int64_t k = 0, nw = 0;
+  for (int64_t p = 0; p < npts && !e; ++p) {
+    const w2s_results *r = pts[p];
+    for (int64_t i = 0; i < r->npairs; ++i, ++k) {
+      const char *wn = r->weak_names[r->pair_weak[i]];
+      int64_t j = 0;
+      while (j < nw && strcmp(m->weak_names[j], wn)) ++j;
+      if (j == nw) snprintf(m->weak_names[nw++], W2S_NAME_LEN, "%s", wn);
+      m->pair_weak[k] = j;
+      m->pair_task[k] = r->pair_task[i];
+      (*sweep_index)[k] = p;
+      for (int q = 0; q < W2S_M_COUNT; ++q) m->metric[q][k] = r->metric[q][i];
+    }
+  }
+  m->npairs = K;
+  m->nweak = nw;
+  m->seed = pts[0]->seed;
+  m->mpi_ranks = pts[0]->mpi_ranks;
+  snprintf(m->solver, sizeof m->solver, "%s", pts[0]->solver);
+  if (e) {
+    w2s_results_destroy(&m);
+    return e;
+  }
+  *out = m;
+  return W2S_OK;
+}
+
+w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
+                                int64_t npts, const w2s_sweep_desc *sw,
+                                const char *config_text,
+                                const char *command_line, const char *path,
+                                int force) {
   w2s_h5_quiet();
   W2S_CALL(w2s_output_check(ctx, path, force));
+  w2s_results *merged = NULL;
+  int64_t *sweep_index = NULL;
+  W2S_CALL(w2s_agree(ctx, merge(ctx, pts, npts, &merged, &sweep_index)));
+  /* The merged record borrows the provenance strings for writing. */
+  merged->config_text = (char *)config_text;
+  merged->command_line = (char *)command_line;
   char tmp[4200];
   int pid = (int)getpid();
   if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&pid, 1, MPI_INT, 0, ctx->comm);
   snprintf(tmp, sizeof tmp, "%s.partial-%d", path, pid);
-  w2s_err e = write_parallel(ctx, res, tmp, path);
+  w2s_err e = write_parallel(ctx, merged, sw ? sweep_index : NULL, pts, npts,
+                             tmp, path);
   if (!e) {
     w2s_err local = W2S_OK;
     if (ctx->rank == 0) {
-      local = write_strings(ctx, res, tmp, path);
+      local = write_strings(ctx, merged, pts, npts, sw, tmp, path);
       if (!local && rename(tmp, path) != 0)
         local = W2S_FAIL(ctx, W2S_ERR_IO, "cannot rename '%s' to '%s': %s",
                          tmp, path, strerror(errno));
@@ -218,5 +352,16 @@ w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
     e = w2s_agree(ctx, local);
   }
   if (e && ctx->rank == 0) unlink(tmp);
+  merged->config_text = NULL;
+  merged->command_line = NULL;
+  w2s_results_destroy(&merged);
+  free(sweep_index);
   return e;
+}
+
+w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
+                          const char *path, int force) {
+  w2s_results *one = (w2s_results *)res;
+  return w2s_results_write_sweep(ctx, &one, 1, NULL, res->config_text,
+                                 res->command_line, path, force);
 }

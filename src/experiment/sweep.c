@@ -1,0 +1,95 @@
+/* Sweeps: a grid over swept keys, expanded into per-point --set lists. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/experiment.h"
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t') ++s;
+  char *e = s + strlen(s);
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+  return s;
+}
+
+/* Split "v1, v2, v3" into at most cap values. */
+static int split_values(char *list, char **out, int cap) {
+  int n = 0;
+  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    char *v = trim(tok);
+    if (*v == '\0' || n == cap) return -1;
+    out[n++] = v;
+  }
+  return n;
+}
+
+w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
+                         const char *const *extra, int nextra, w2s_sweep *out) {
+  memset(out, 0, sizeof *out);
+  w2s_sweep_key keys[W2S_MAX_SWEEP * 2];
+  int nk = 0;
+  for (int i = 0; i < cfg->nsweep; ++i) keys[nk++] = cfg->sweep[i];
+  for (int i = 0; i < nextra; ++i) {
+    const char *eq = strchr(extra[i], '=');
+    if (!eq || eq == extra[i] || nk == W2S_MAX_SWEEP)
+      return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                      "--sweep %s: expected section.key=v1,v2,... (at most %d "
+                      "swept keys)",
+                      extra[i], W2S_MAX_SWEEP);
+    w2s_sweep_key *k = &keys[nk++];
+    snprintf(k->key, sizeof k->key, "%.*s", (int)(eq - extra[i]), extra[i]);
+    snprintf(k->values, sizeof k->values, "%s", eq + 1);
+    snprintf(k->where, sizeof k->where, "--sweep %s", extra[i]);
+  }
+  if (nk == 0) return W2S_OK;
+  enum { MAXV = 256 };
+  char lists[W2S_MAX_SWEEP][1024];
+  char *vals[W2S_MAX_SWEEP][MAXV];
+  int nv[W2S_MAX_SWEEP];
+  int64_t npoints = 1;
+  for (int i = 0; i < nk; ++i) {
+    for (int j = 0; j < i; ++j)
+      if (!strcmp(keys[i].key, keys[j].key))
+        return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: key '%s' is swept twice",
+                        keys[i].where, keys[i].key);
+    if (!strchr(keys[i].key, '.'))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: swept key '%s' must be section.key", keys[i].where,
+                      keys[i].key);
+    snprintf(lists[i], sizeof lists[i], "%s", keys[i].values);
+    nv[i] = split_values(lists[i], vals[i], MAXV);
+    if (nv[i] < 1)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: swept key '%s' needs 1-%d comma-separated "
+                      "non-empty values",
+                      keys[i].where, keys[i].key, MAXV);
+    npoints *= nv[i];
+    if (npoints > 100000)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: the sweep has more than "
+                      "100000 points", keys[i].where);
+  }
+  out->nkeys = nk;
+  out->npoints = npoints;
+  for (int i = 0; i < nk; ++i)
+    memcpy(out->keys[i], keys[i].key, sizeof out->keys[i]);
+  w2s_err e = W2S_ALLOC(ctx, out->values, npoints * nk);
+  if (!e) e = W2S_ALLOC(ctx, out->sets, npoints * nk);
+  /* Row-major grid: the last key varies fastest. */
+  for (int64_t p = 0; p < npoints && !e; ++p) {
+    int64_t rest = p;
+    for (int i = nk - 1; i >= 0; --i) {
+      const char *v = vals[i][rest % nv[i]];
+      rest /= nv[i];
+      snprintf(out->values[p * nk + i], 128, "%s", v);
+      snprintf(out->sets[p * nk + i], 300, "%s=%s", keys[i].key, v);
+    }
+  }
+  if (e) w2s_sweep_free(out);
+  return e;
+}
+
+void w2s_sweep_free(w2s_sweep *sw) {
+  free(sw->values);
+  free(sw->sets);
+  memset(sw, 0, sizeof *sw);
+}
