@@ -54,11 +54,11 @@ static w2s_err pretrain_check(w2s_ctx *ctx, const char *section, int64_t depth,
 static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
                                w2s_mlp **out) {
   const w2s_param *p = env->params;
-  char key[512];
+  char settings[480], key[512];
   /* Everything the trained weights depend on (the target is made from the
    * seed and its shape, which the seed and input settings pin down). */
-  snprintf(key, sizeof key,
-           "w2s-pretrain-v1 seed=%llu in=%lld scale=%.17g target=%lldx%lld "
+  snprintf(settings, sizeof settings,
+           "seed=%llu in=%lld scale=%.17g target=%lldx%lld "
            "depth=%lld width=%lld tasks=%lld samples=%lld epochs=%lld "
            "batch=%lld lr=%.17g wd=%.17g",
            (unsigned long long)env->seed, (long long)env->input_dim,
@@ -67,23 +67,35 @@ static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
            (long long)env->width, (long long)p[K_TASKS].i,
            (long long)p[K_SAMPLES].i, (long long)p[K_EPOCHS].i,
            (long long)p[K_BATCH].i, p[K_LR].r, p[K_WD].r);
+  /* The cache key names the entry layout version too; the network's
+   * initialisation depends on the settings alone. */
+  snprintf(key, sizeof key, "w2s-pretrain-v2 %s", settings);
   W2S_CALL(w2s_mlp_create(ctx, env->input_dim, env->width, env->depth, out));
   /* The initial weights depend on the settings, not the section's name, so
    * the same settings give the same network wherever they appear. */
-  w2s_mlp_init_uniform(*out, env->seed, w2s_rng_stream_of(key, 0));
+  w2s_mlp_init_uniform(*out, env->seed, w2s_rng_stream_of(settings, 0));
   const char *cache = p[K_CACHE].text;
   int use_cache = strcmp(cache, "none") != 0 && env->hooks &&
                   env->hooks->cache_get;
   int found = 0;
   int64_t np = w2s_mlp_nparams(*out), epochs = p[K_EPOCHS].i;
-  double *loss = NULL;
-  w2s_err e = W2S_ALLOC(ctx, loss, epochs + 1);
-  if (!e && use_cache)
-    e = env->hooks->cache_get(env->hooks->host, ctx, cache, key,
-                              w2s_mlp_params(*out), np, &found);
+  /* The cache entry is [weights | loss per epoch], so a reused network
+   * still reports its training curve. */
+  double *entry = NULL, *loss;
+  w2s_err e = W2S_ALLOC(ctx, entry, np + epochs);
+  if (e) {
+    w2s_mlp_destroy(out);
+    return e;
+  }
+  loss = entry + np;
+  if (use_cache)
+    e = env->hooks->cache_get(env->hooks->host, ctx, cache, key, entry,
+                              np + epochs, &found);
   if (!e && found) {
-    w2s_log(ctx, 1, "[%s] pre-trained weights reused from %s", env->section,
-            cache);
+    memcpy(w2s_mlp_params(*out), entry, sizeof(double) * (size_t)np);
+    w2s_log(ctx, 1, "[%s] pre-trained weights reused from %s (final summed "
+                    "loss %.6g)",
+            env->section, cache, loss[epochs - 1]);
   } else if (!e) {
     w2s_pretrain_opts o = {env->seed,       p[K_TASKS].i, p[K_SAMPLES].i,
                            epochs,          p[K_BATCH].i, p[K_LR].r,
@@ -94,16 +106,15 @@ static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
             env->section, (long long)env->depth, (long long)env->width,
             (long long)o.tasks, (long long)o.samples, (long long)epochs);
     e = w2s_pretrain(ctx, &o, env->target, *out, loss);
-    if (!e && env->hooks && env->hooks->record_curve) {
-      char name[128];
-      snprintf(name, sizeof name, "%s", env->section);
-      e = env->hooks->record_curve(env->hooks->host, ctx, name, loss, epochs);
-    }
+    if (!e) memcpy(entry, w2s_mlp_params(*out), sizeof(double) * (size_t)np);
     if (!e && use_cache)
-      e = env->hooks->cache_put(env->hooks->host, ctx, cache, key,
-                                w2s_mlp_params(*out), np);
+      e = env->hooks->cache_put(env->hooks->host, ctx, cache, key, entry,
+                                np + epochs);
   }
-  free(loss);
+  if (!e && env->hooks && env->hooks->record_curve)
+    e = env->hooks->record_curve(env->hooks->host, ctx, env->section, loss,
+                                 epochs);
+  free(entry);
   if (e) w2s_mlp_destroy(out);
   return e;
 }
