@@ -50,6 +50,9 @@ typedef struct {
   char *config_text;
   char *command_line;
   char path[1024]; /* set by the reader */
+  /* `w2s fit` provenance (written when input_file is not empty) */
+  char input_file[1024];
+  uint64_t labels_checksum;
   /* set by the reader for sweep files (else NULL / 0) */
   int64_t *pair_sweep;    /* npairs */
   int sweep_nkeys;
@@ -75,6 +78,8 @@ typedef struct {
   int64_t npoints;
   const char (*keys)[128];
   const char (*values)[128];
+  const char *index_name; /* the /metrics dataset of the point index:
+                             "sweep" (NULL) or "repeat" */
 } w2s_sweep_desc;
 
 /* Collective: one file for several runs (sweep points): /metrics holds every
@@ -100,5 +105,32 @@ w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
 /* Local: append a copy of a curve to res. */
 w2s_err w2s_results_add_curve(w2s_ctx *ctx, w2s_results *res, const char *name,
                               const double *values, int64_t n);
+
+/* A features file (`w2s fit` input, docs/FORMAT.md): /labels [n],
+ * /strong [n, d_s], /weak/NAME [n, d_w], /weak_predictions/NAME [n],
+ * /split [n] (int, optional). Opened collectively with parallel HDF5; every
+ * rank reads only its own rows. */
+typedef struct w2s_features w2s_features;
+
+/* Collective: open and validate every dataset's presence, type and shape. */
+w2s_err w2s_features_open(w2s_ctx *ctx, const char *path, w2s_features **out);
+void w2s_features_close(w2s_features **f);
+int64_t w2s_features_rows(const w2s_features *f);
+int64_t w2s_features_strong_dim(const w2s_features *f);
+int w2s_features_nweak(const w2s_features *f);
+const char *w2s_features_weak_name(const w2s_features *f, int j);
+/* 0 when weak model j is given by predictions only. */
+int64_t w2s_features_weak_dim(const w2s_features *f, int j);
+int w2s_features_has_predictions(const w2s_features *f, int j);
+int w2s_features_has_split(const w2s_features *f);
+const char *w2s_features_path(const w2s_features *f);
+
+/* Collective (every rank calls it equally often; m may be 0): rows
+ * [row0, row0 + m) into column-major m-row blocks. Any output may be NULL
+ * (not read). weak[j] is m x d_w(j); pred is m x nweak (columns of models
+ * without predictions untouched); split is m values. */
+w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
+                          int64_t m, double *labels, double *strong,
+                          double **weak, double *pred, int *split);
 
 #endif

@@ -26,6 +26,10 @@ static void usage(FILE *f) {
           "  simulate CONFIG.ini [-o RESULTS.h5] [--set section.key=value ...]\n"
           "                      run an experiment (under mpirun for several "
           "ranks)\n"
+          "  fit FEATURES.h5 [-o RESULTS.h5] [--split ...] [--repeats R] ...\n"
+          "                      the same analysis on representations exported "
+          "from real\n"
+          "                      models (under mpirun for several ranks)\n"
           "  analyze RESULTS.h5 [...] [--format table|csv|json]\n"
           "                      gain vs misfit, checks of the theory, weak-model "
           "selection\n"
@@ -76,6 +80,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "simulate")) return w2s_cmd_simulate(argc, argv);
   if (!strcmp(cmd, "analyze")) return w2s_cmd_analyze(argc, argv);
   if (!strcmp(cmd, "bench")) return w2s_cmd_bench(argc, argv);
+  if (!strcmp(cmd, "fit")) return w2s_cmd_fit(argc, argv);
   fprintf(stderr, "w2s: error: unknown command '%s' (try 'w2s --help')\n", cmd);
   return 2;
 }

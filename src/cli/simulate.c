@@ -169,7 +169,7 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
     double t = w2s_wtime();
     w2s_sweep_desc desc = {sw.nkeys, sw.npoints,
                            (const char(*)[128])sw.keys,
-                           (const char(*)[128])sw.values};
+                           (const char(*)[128])sw.values, "sweep"};
     e = w2s_results_write_sweep(ctx, pts, npts, sw.npoints ? &desc : NULL,
                                 cfg->effective, cmdline, cfg->output_path,
                                 a->force);

@@ -134,8 +134,13 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
                 (void **)&r->metric[m], path);
   }
   /* Sweep files: the point of each pair, and the grid. */
-  if (!e && H5Lexists(f, "metrics/sweep", H5P_DEFAULT) > 0) {
-    e = read_1d(ctx, f, "metrics/sweep", H5T_NATIVE_INT64, H5T_INTEGER, &K,
+  const char *index = H5Lexists(f, "metrics/sweep", H5P_DEFAULT) > 0
+                          ? "metrics/sweep"
+                          : H5Lexists(f, "metrics/repeat", H5P_DEFAULT) > 0
+                                ? "metrics/repeat"
+                                : NULL;
+  if (!e && index) {
+    e = read_1d(ctx, f, index, H5T_NATIVE_INT64, H5T_INTEGER, &K,
                 (void **)&r->pair_sweep, path);
     int64_t nk = -1, nv = -1;
     char **keys = NULL, **vals = NULL;

@@ -70,6 +70,7 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
     e = w2s_h5_write(ctx, gc, "w2s", H5T_NATIVE_DOUBLE, 2, dw, r->coef_w2s,
                      coll, path);
   for (int64_t j = 0; j < r->nweak && !e; ++j) {
+    if (r->weak_p[j] == 0) continue; /* given as predictions: no head */
     int64_t d[2] = {r->ntasks, r->weak_p[j]};
     e = w2s_h5_write(ctx, gw, r->weak_names[j], H5T_NATIVE_DOUBLE, 2, d,
                      r->coef_weak[j], coll, path);
@@ -120,7 +121,7 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
 
 /* The collective part: every rank makes the same calls; rank 0's data. */
 static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
-                              const int64_t *sweep_index,
+                              const int64_t *sweep_index, const char *index_name,
                               w2s_results *const *pts, int64_t npts,
                               const char *tmp, const char *path) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -145,7 +146,7 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
     e = w2s_h5_write(ctx, gm, "task", H5T_NATIVE_INT64, 1, K,
                      merged->pair_task, coll, path);
   if (!e && sweep_index)
-    e = w2s_h5_write(ctx, gm, "sweep", H5T_NATIVE_INT64, 1, K, sweep_index,
+    e = w2s_h5_write(ctx, gm, index_name, H5T_NATIVE_INT64, 1, K, sweep_index,
                      coll, path);
   for (int t = 0; t < W2S_T_COUNT && !e; ++t) {
     int64_t one[1] = {1};
@@ -233,6 +234,13 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
   w2s_err e = W2S_OK;
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
     e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+  if (!e && pts[0]->input_file[0]) {
+    char sum[32];
+    snprintf(sum, sizeof sum, "%016llx",
+             (unsigned long long)pts[0]->labels_checksum);
+    e = w2s_h5_attr_str(ctx, f, "input_file", pts[0]->input_file, path);
+    if (!e) e = w2s_h5_attr_str(ctx, f, "labels_checksum", sum, path);
+  }
   const char **names = NULL;
   if (!e) e = W2S_ALLOC(ctx, names, merged->npairs);
   if (!e) {
@@ -339,8 +347,9 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   int pid = (int)getpid();
   if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&pid, 1, MPI_INT, 0, ctx->comm);
   snprintf(tmp, sizeof tmp, "%s.partial-%d", path, pid);
-  w2s_err e = write_parallel(ctx, merged, sw ? sweep_index : NULL, pts, npts,
-                             tmp, path);
+  w2s_err e = write_parallel(ctx, merged, sw ? sweep_index : NULL,
+                             sw && sw->index_name ? sw->index_name : "sweep",
+                             pts, npts, tmp, path);
   if (!e) {
     w2s_err local = W2S_OK;
     if (ctx->rank == 0) {
