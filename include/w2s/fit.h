@@ -14,7 +14,8 @@ typedef struct {
   uint64_t seed;      /* of the split permutation */
   int repeats;
   char solver[32];
-  double ridge;
+  double ridge[8];    /* one value, or candidates chosen by hold-out */
+  int nridge;
   int standardize;    /* scale each representation's columns (see DESIGN) */
   int64_t block_rows;
 } w2s_fit_opts;

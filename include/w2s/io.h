@@ -21,6 +21,7 @@ typedef struct {
   int64_t dim;     /* features (without the intercept) */
   int64_t rank;    /* smallest numerical rank over task groups */
   double cond;     /* largest condition number of the equilibrated design */
+  double ridge;    /* the ridge its head was fitted with */
 } w2s_repr_record;
 
 /* Everything a run produced (plain data, owned by the struct). */

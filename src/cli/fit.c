@@ -31,7 +31,13 @@ static void fit_usage(FILE *f) {
           "                        a /metrics/repeat index\n"
           "  --solver NAME         auto|cholqr2|scholqr3|tsqr|normal|scalapack "
           "(default auto)\n"
-          "  --ridge L             ridge lambda per sample (default 0)\n"
+          "  --ridge L[,L2,...]    ridge lambda per sample (default 0); with "
+          "several values each\n"
+          "                        head takes the one with the smallest error "
+          "on 20%% of its\n"
+          "                        fitting split held out (weak heads: true "
+          "labels; strong:\n"
+          "                        the weak labels), then refits on all of it\n"
           "  --standardize         scale each representation's columns to "
           "zero mean, unit\n"
           "                        variance (statistics of the split that "
@@ -56,7 +62,7 @@ int w2s_cmd_fit(int argc, char **argv) {
   w2s_ctx *ctx = NULL;
   if (w2s_ctx_create(MPI_COMM_WORLD, 1, &ctx) != W2S_OK)
     MPI_Abort(MPI_COMM_WORLD, 1);
-  w2s_fit_opts o = {NULL, {0.25, 0.5, 0.25}, 1, 1, "auto", 0.0, 0, 4096};
+  w2s_fit_opts o = {NULL, {0.25, 0.5, 0.25}, 1, 1, "auto", {0.0}, 1, 0, 4096};
   const char *out = "fit-results.h5", *split_arg = NULL;
   int force = 0, help = 0;
   w2s_err e = W2S_OK;
@@ -78,14 +84,27 @@ int w2s_cmd_fit(int argc, char **argv) {
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--solver: unknown solver '%s'", v);
       else snprintf(o.solver, sizeof o.solver, "%s", v);
       ++i;
+    } else if (!strcmp(s, "--ridge")) {
+      char buf[512];
+      snprintf(buf, sizeof buf, "%s", v);
+      o.nridge = 0;
+      for (char *tok = strtok(buf, ","); tok && !e; tok = strtok(NULL, ",")) {
+        if (o.nridge == 8 || !parse_double(tok, &x) || x < 0)
+          e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--ridge %s: 1 to 8 non-negative "
+                       "numbers expected", v);
+        else
+          o.ridge[o.nridge++] = x;
+      }
+      if (!e && o.nridge == 0)
+        e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--ridge needs a value");
+      ++i;
     } else if (!strcmp(s, "--seed") || !strcmp(s, "--repeats") ||
-               !strcmp(s, "--ridge") || !strcmp(s, "--block-rows")) {
+               !strcmp(s, "--block-rows")) {
       if (!parse_double(v, &x))
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a number, got '%s'", s, v);
       else if (!strcmp(s, "--seed") && x >= 0 && x == floor(x)) o.seed = (uint64_t)x;
       else if (!strcmp(s, "--repeats") && x >= 1 && x <= 1000 && x == floor(x))
         o.repeats = (int)x;
-      else if (!strcmp(s, "--ridge") && x >= 0) o.ridge = x;
       else if (!strcmp(s, "--block-rows") && x >= 1 && x <= 1e7) o.block_rows = (int64_t)x;
       else
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: out of range", s, v);
@@ -146,14 +165,19 @@ int w2s_cmd_fit(int argc, char **argv) {
       e = w2s_timers_max(ctx, pts[0]->timing);
     }
     if (!e) {
-      char cfg[2048];
+      char cfg[2048], ridge_text[256] = "";
+      for (int l = 0; l < o.nridge; ++l) {
+        char one[40];
+        snprintf(one, sizeof one, "%s%.17g", l ? ", " : "", o.ridge[l]);
+        strncat(ridge_text, one, sizeof ridge_text - strlen(ridge_text) - 1);
+      }
       snprintf(cfg, sizeof cfg,
                "# w2s fit effective options\n[fit]\ninput = %s\nsplit = %s\n"
-               "seed = %llu\nrepeats = %d\nsolver = %s\nridge = %.17g\n"
+               "seed = %llu\nrepeats = %d\nsolver = %s\nridge = %s\n"
                "standardize = %s\nblock_rows = %lld\n",
                o.path,
                w2s_features_has_split(feat) ? "from /split" : (split_arg ? split_arg : "0.25,0.5,0.25"),
-               (unsigned long long)o.seed, o.repeats, o.solver, o.ridge,
+               (unsigned long long)o.seed, o.repeats, o.solver, ridge_text,
                o.standardize ? "true" : "false", (long long)o.block_rows);
       char keys[1][128] = {"repeat"};
       char (*vals)[128] = calloc((size_t)o.repeats, sizeof *vals);

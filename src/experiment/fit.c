@@ -57,7 +57,17 @@ typedef struct {
   double **mu, **is;
   /* coefficients: weak j p_j x 1; strong p_s x (1 + J) */
   double **cw, *cs;
+  /* ridge selection: 0 all rows, 1 the 80% training part of the split,
+   * 2 the 20% held out (rows by a seeded hash of the global index) */
+  int cv_mode;
 } fitter;
+
+static int held_out(const fitter *s, int64_t g) {
+  double u;
+  w2s_rng_uniform(s->o->seed, STREAM_SPLIT + 1, s->repeat, (uint64_t)g, 0, 1,
+                  0.0, 1.0, &u);
+  return u < 0.2;
+}
 
 static void splits_of_block(fitter *s, int64_t row0, int64_t m) {
   if (w2s_features_has_split(s->f)) return; /* read from the file */
@@ -75,6 +85,9 @@ static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
   W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m, s->y,
                              want_strong ? s->S : NULL, W, s->P, s->split));
   splits_of_block(s, s->start + i0, m);
+  if (s->cv_mode)
+    for (int64_t i = 0; i < m; ++i)
+      if (held_out(s, s->start + i0 + i) != (s->cv_mode == 2)) s->split[i] = -1;
   /* Standardise (when asked) with the statistics of each fitting split. */
   if (s->o->standardize) {
     for (int r = 0; r <= s->J; ++r) {
@@ -324,6 +337,79 @@ static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls, int q,
   return W2S_OK;
 }
 
+/* One head (weak model rep, or the strong one) with the given ridge. */
+static w2s_err fit_one(w2s_ctx *ctx, fitter *s, int q, int rep, int strong,
+                       double ridge, int *pen, const char *label, double *coef,
+                       w2s_lsq_info *info) {
+  int64_t p = strong ? s->ps : s->pw[rep], k = strong ? 1 + s->J : 1;
+  w2s_lsq_opts lo = {ridge, pen, 0.0, label};
+  w2s_lsq *ls = NULL;
+  w2s_err e =
+      w2s_agree(ctx, w2s_lsq_create_with(ctx, s->o->solver, p, k, &lo, &ls));
+  if (!e) e = fit_pass_loop(ctx, s, ls, q, rep, strong, label);
+  if (!e) e = w2s_lsq_solve(ctx, ls, &lo, coef, info);
+  w2s_lsq_destroy(&ls);
+  return e;
+}
+
+/* With several ridge candidates: fit each on 80% of the head's split,
+ * score on the held-out 20% (weak heads against the true labels, the strong
+ * head against the weak labels only, so no ground truth of the weak-to-
+ * strong split is used), and return the best; then the caller refits. */
+static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
+                            int strong, int *pen, const char *label,
+                            double *best) {
+  const w2s_fit_opts *o = s->o;
+  int64_t p = strong ? s->ps : s->pw[rep], k = strong ? 1 + s->J : 1;
+  double *C = NULL, err[8] = {0};
+  w2s_lsq_info info;
+  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, C, p * k * o->nridge)));
+  w2s_err e = W2S_OK;
+  s->cv_mode = 1;
+  for (int l = 0; l < o->nridge && !e; ++l)
+    e = fit_one(ctx, s, q, rep, strong, o->ridge[l], pen, label, C + l * p * k,
+                &info);
+  s->cv_mode = 2;
+  double *pred = NULL;
+  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pred, s->nb * k));
+  for (int64_t b = 0; b < s->nblocks && !e; ++b) {
+    int64_t m;
+    e = read_block(ctx, s, b, &m, strong, 1);
+    if (e) break;
+    int64_t kk = 0;
+    for (int64_t i = 0; i < m; ++i) kk += s->split[i] == q;
+    if (kk == 0) continue;
+    if (strong) weak_labels(s, q, m, s->B + kk);
+    int64_t r = 0;
+    for (int64_t i = 0; i < m; ++i)
+      if (s->split[i] == q) s->B[r++] = s->y[i];
+    gather(s, q, m, strong ? s->S : s->W[rep], strong ? s->ds : s->dw[rep], 1,
+           s->A);
+    for (int l = 0; l < o->nridge; ++l) {
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)kk, (int)k,
+                  (int)p, 1.0, s->A, (int)kk, C + l * p * k, (int)p, 0.0, pred,
+                  (int)kk);
+      for (int64_t c = strong ? 1 : 0; c < k; ++c)
+        for (int64_t i = 0; i < kk; ++i) {
+          double d = pred[c * kk + i] - s->B[c * kk + i];
+          err[l] += d * d;
+        }
+    }
+  }
+  s->cv_mode = 0;
+  if (!e) e = w2s_agree(ctx, w2s_sum(ctx, err, o->nridge));
+  if (!e) {
+    int bl = 0;
+    for (int l = 1; l < o->nridge; ++l)
+      if (err[l] < err[bl]) bl = l;
+    *best = o->ridge[bl];
+    w2s_log(ctx, 1, "%s: ridge %g chosen on held-out rows", label, *best);
+  }
+  free(pred);
+  free(C);
+  return e;
+}
+
 w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                     int repeat, w2s_fit_scan *scan_out, w2s_results **out) {
   fitter s;
@@ -339,14 +425,15 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
   if (!e) e = w2s_agree(ctx, scan(ctx, &s, scan_out));
   /* Enough rows in every split for its fits. */
   for (int j = 0; j < s.J && !e; ++j)
-    if (s.pw[j] > 0 && o->ridge == 0.0 && s.nsplit[0] < s.pw[j])
+    if (s.pw[j] > 0 && o->ridge[0] == 0.0 && o->nridge == 1 &&
+        s.nsplit[0] < s.pw[j])
       e = W2S_FAIL(ctx, W2S_ERR_INPUT,
                    "%s: split 0 (weak training) has %lld rows, fewer than the "
                    "%lld parameters of weak model '%s' (%lld features + "
                    "intercept); use more rows, another split or --ridge",
                    o->path, (long long)s.nsplit[0], (long long)s.pw[j],
                    w2s_features_weak_name(f, j), (long long)s.dw[j]);
-  if (!e && o->ridge == 0.0 && s.nsplit[1] < s.ps)
+  if (!e && o->ridge[0] == 0.0 && o->nridge == 1 && s.nsplit[1] < s.ps)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT,
                  "%s: split 1 (weak-to-strong training) has %lld rows, fewer "
                  "than the %lld parameters of the strong head; use more rows, "
@@ -379,35 +466,28 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     res->weak_p[j] = s.pw[j];
     if (!s.pw[j] || w2s_features_has_predictions(f, j)) continue;
     for (int64_t c = 0; c < s.pw[j]; ++c) pen[c] = c < s.dw[j];
-    w2s_lsq_opts lo = {o->ridge, pen, 0.0, NULL};
     snprintf(label, sizeof label, "%s: weak model '%s'", o->path,
              w2s_features_weak_name(f, j));
-    lo.label = label;
-    w2s_lsq *ls = NULL;
-    e = w2s_agree(ctx, w2s_lsq_create_with(ctx, o->solver, s.pw[j], 1, &lo, &ls));
-    if (!e) e = fit_pass_loop(ctx, &s, ls, 0, j, 0, label);
-    if (!e) e = w2s_lsq_solve(ctx, ls, &lo, s.cw[j], &info);
-    if (!e) rec->rank = info.rank, rec->cond = info.cond;
-    w2s_lsq_destroy(&ls);
+    double ridge = o->ridge[0];
+    if (o->nridge > 1) e = choose_ridge(ctx, &s, 0, j, 0, pen, label, &ridge);
+    if (!e) e = fit_one(ctx, &s, 0, j, 0, ridge, pen, label, s.cw[j], &info);
+    if (!e) rec->rank = info.rank, rec->cond = info.cond, rec->ridge = ridge;
   }
   /* The strong head on split 1: [labels | weak labels], one factorisation. */
   if (!e) {
     for (int64_t c = 0; c < s.ps; ++c) pen[c] = c < s.ds;
     snprintf(label, sizeof label, "%s: strong representation", o->path);
-    w2s_lsq_opts lo = {o->ridge, pen, 0.0, label};
-    w2s_lsq *ls = NULL;
-    e = w2s_agree(ctx, w2s_lsq_create_with(ctx, o->solver, s.ps, 1 + s.J, &lo,
-                                           &ls));
-    if (!e) e = fit_pass_loop(ctx, &s, ls, 1, 0, 1, label);
-    if (!e) e = w2s_lsq_solve(ctx, ls, &lo, s.cs, &info);
+    double ridge = o->ridge[0];
+    if (o->nridge > 1) e = choose_ridge(ctx, &s, 1, 0, 1, pen, label, &ridge);
+    if (!e) e = fit_one(ctx, &s, 1, 0, 1, ridge, pen, label, s.cs, &info);
     if (!e) {
       w2s_repr_record *rec = &res->repr[0];
       snprintf(rec->name, sizeof rec->name, "strong");
       snprintf(rec->role, sizeof rec->role, "strong");
       snprintf(rec->source, sizeof rec->source, "file");
       rec->dim = s.ds, rec->rank = info.rank, rec->cond = info.cond;
+      rec->ridge = ridge;
     }
-    w2s_lsq_destroy(&ls);
   }
   /* Metrics: split 1 (train) and split 2 (test) in one pass. */
   w2s_metric_sums sums[2] = {{0}, {0}};

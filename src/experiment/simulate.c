@@ -409,6 +409,7 @@ static w2s_err fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
     snprintf(rec->role, sizeof rec->role, "%s", r == 0 ? "strong" : "weak");
     snprintf(rec->source, sizeof rec->source, "%s", rc->source->name);
     rec->dim = rep_dim(s, r);
+    rec->ridge = c->ridge;
   }
   size_t len = strlen(c->effective) + 1;
   W2S_CALL(W2S_ALLOC(ctx, res->config_text, len));

@@ -77,14 +77,16 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
   }
   int64_t nr[1] = {r->nrepr};
   int64_t *dim = NULL, *rk = NULL;
-  double *cond = NULL;
+  double *cond = NULL, *ridge = NULL;
   if (!e && (e = W2S_ALLOC(ctx, dim, nr[0])) == W2S_OK &&
       (e = W2S_ALLOC(ctx, rk, nr[0])) == W2S_OK &&
+      (e = W2S_ALLOC(ctx, ridge, nr[0])) == W2S_OK &&
       (e = W2S_ALLOC(ctx, cond, nr[0])) == W2S_OK) {
     for (int i = 0; i < r->nrepr; ++i) {
       dim[i] = r->repr[i].dim;
       rk[i] = r->repr[i].rank;
       cond[i] = r->repr[i].cond;
+      ridge[i] = r->repr[i].ridge;
     }
     e = w2s_h5_write(ctx, gr, "dim", H5T_NATIVE_INT64, 1, nr, dim, coll, path);
     if (!e)
@@ -93,7 +95,11 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
     if (!e)
       e = w2s_h5_write(ctx, gr, "condition", H5T_NATIVE_DOUBLE, 1, nr, cond,
                        coll, path);
+    if (!e)
+      e = w2s_h5_write(ctx, gr, "ridge", H5T_NATIVE_DOUBLE, 1, nr, ridge,
+                       coll, path);
   }
+  free(ridge);
   free(dim);
   free(rk);
   free(cond);
