@@ -83,6 +83,64 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
   if (fmt == W2S_FMT_JSON) fprintf(f, "\n], ");
 }
 
+/* The paper's selection table: per weak model (by name, over every file,
+ * task and repeat) the means of weak error, misfit, their difference and
+ * the true w2s error; the rule picks the smallest difference. */
+static void print_selection(FILE *f, w2s_results *const *files, int n,
+                            w2s_format fmt) {
+  enum { MAXN = 64 };
+  char names[MAXN][W2S_NAME_LEN];
+  double sum[MAXN][3];
+  int64_t cnt[MAXN];
+  int nn = 0;
+  memset(sum, 0, sizeof sum);
+  memset(cnt, 0, sizeof cnt);
+  for (int fi = 0; fi < n; ++fi) {
+    const w2s_results *r = files[fi];
+    for (int64_t k = 0; k < r->npairs; ++k) {
+      const char *wn = r->weak_names[r->pair_weak[k]];
+      int j = 0;
+      while (j < nn && strcmp(names[j], wn)) ++j;
+      if (j == nn) {
+        if (nn == MAXN) continue;
+        snprintf(names[nn++], W2S_NAME_LEN, "%s", wn);
+      }
+      sum[j][0] += r->metric[W2S_M_WEAK_ERROR][k];
+      sum[j][1] += r->metric[W2S_M_MISFIT][k];
+      sum[j][2] += r->metric[W2S_M_W2S_ERROR][k];
+      cnt[j]++;
+    }
+  }
+  if (nn < 2) return;
+  int pick = 0, best = 0;
+  for (int j = 0; j < nn; ++j) {
+    double d = (sum[j][0] - sum[j][1]) / cnt[j];
+    if (d < (sum[pick][0] - sum[pick][1]) / cnt[pick]) pick = j;
+    if (sum[j][2] / cnt[j] < sum[best][2] / cnt[best]) best = j;
+  }
+  if (fmt == W2S_FMT_CSV) {
+    fprintf(f, "\nweak_model,pairs,weak_error,misfit,weak_error_minus_misfit,"
+               "w2s_error,picked_by_rule,best_w2s_error\n");
+    for (int j = 0; j < nn; ++j)
+      fprintf(f, "%s,%lld,%.17g,%.17g,%.17g,%.17g,%d,%d\n", names[j],
+              (long long)cnt[j], sum[j][0] / cnt[j], sum[j][1] / cnt[j],
+              (sum[j][0] - sum[j][1]) / cnt[j], sum[j][2] / cnt[j],
+              j == pick, j == best);
+    return;
+  }
+  fprintf(f, "\nWeak-model selection (means over tasks and repeats)\n");
+  fprintf(f, "  %-16s %6s %12s %12s %14s %12s\n", "weak_model", "pairs",
+          "weak_error", "misfit", "weak - misfit", "w2s_error");
+  for (int j = 0; j < nn; ++j)
+    fprintf(f, "  %-16.16s %6lld %12.5g %12.5g %14.5g %12.5g%s%s\n", names[j],
+            (long long)cnt[j], sum[j][0] / cnt[j], sum[j][1] / cnt[j],
+            (sum[j][0] - sum[j][1]) / cnt[j], sum[j][2] / cnt[j],
+            j == pick ? "  <- picked by the rule" : "",
+            j == best ? "  <- smallest w2s_error" : "");
+  fprintf(f, "  the rule %s the weak model with the smallest true w2s_error\n",
+          pick == best ? "picks" : "does NOT pick");
+}
+
 void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
                        const w2s_summary *s, w2s_format fmt, int rows) {
   if (rows) print_rows(f, files, n, fmt);
@@ -126,6 +184,7 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
             s->best);
     fprintf(f, "pgr_count,%lld\nmedian_pgr,%.17g\n", (long long)s->n_pgr,
             s->median_pgr);
+    print_selection(f, files, n, fmt);
     return;
   }
   fprintf(f, "\nSummary over %lld (task, weak model) pairs\n",
@@ -149,6 +208,7 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
             (long long)s->agree, (long long)s->groups);
   fprintf(f, "  median PGR: %.6g over %lld pairs with weak_error > ceiling\n",
           s->median_pgr, (long long)s->n_pgr);
+  print_selection(f, files, n, fmt);
 }
 
 void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
