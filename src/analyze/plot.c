@@ -25,6 +25,27 @@ static const int palette[8][3] = {{31, 119, 180}, {255, 127, 14},
                                   {148, 103, 189}, {140, 86, 75},
                                   {227, 119, 194}, {127, 127, 127}};
 
+/* Check the file can be written, then start a 900 x height page on a white
+ * background with the palette in cmap0 1..8 and black in 15. */
+static w2s_err begin(w2s_ctx *ctx, const char *opt, const char *path,
+                     const char *dev, int height) {
+  FILE *probe = fopen(path, "wb");
+  if (!probe)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: cannot write the file", opt,
+                    path);
+  fclose(probe);
+  plsdev(dev);
+  plsfnam(path);
+  plspage(0, 0, 900, height, 0, 0);
+  plscolbg(255, 255, 255);
+  plscol0(15, 0, 0, 0);
+  for (int c = 0; c < 8; ++c)
+    plscol0(1 + c, palette[c][0], palette[c][1], palette[c][2]);
+  plinit();
+  plcol0(15);
+  return W2S_OK;
+}
+
 w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
                              const w2s_summary *s, const char *path) {
   const char *dev = device_for(path);
@@ -46,21 +67,7 @@ w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "--plot: no finite (gain, misfit) pair");
   double pad = 0.05 * (hi - lo > 0 ? hi - lo : 1.0);
   lo -= pad, hi += pad;
-  FILE *probe = fopen(path, "wb");
-  if (!probe)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot %s: cannot write the file",
-                    path);
-  fclose(probe);
-
-  plsdev(dev);
-  plsfnam(path);
-  plspage(0, 0, 900, 750, 0, 0);
-  plscolbg(255, 255, 255);
-  plscol0(15, 0, 0, 0);
-  for (int c = 0; c < 8; ++c)
-    plscol0(1 + c, palette[c][0], palette[c][1], palette[c][2]);
-  plinit();
-  plcol0(15);
+  W2S_CALL(begin(ctx, "--plot", path, dev, 750));
   plenv(lo, hi, lo, hi, 1, 0);
   pllab("gain = weak_error - w2s_error (test)", "misfit (test)",
         "weak-to-strong: gain against misfit");
@@ -163,20 +170,7 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
   }
   if (!(yh >= yl)) yl = -1, yh = 0;
   if (xh - xl < 1e-9) xl -= 0.5, xh += 0.5;
-  FILE *probe = fopen(path, "wb");
-  if (!probe)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--plot-sweep %s: cannot write the file",
-                    path);
-  fclose(probe);
-  plsdev(dev);
-  plsfnam(path);
-  plspage(0, 0, 900, 650, 0, 0);
-  plscolbg(255, 255, 255);
-  plscol0(15, 0, 0, 0);
-  for (int c = 0; c < 8; ++c)
-    plscol0(1 + c, palette[c][0], palette[c][1], palette[c][2]);
-  plinit();
-  plcol0(15);
+  W2S_CALL(begin(ctx, "--plot-sweep", path, dev, 650));
   plenv(xl - 0.1, xh + 0.1, yl - 0.3, yh + 0.3, 0, 30); /* log x and y */
   pllab("swept value (first sweep key)", "mean |gain - misfit|",
         "finite-sample error of gain = misfit");
