@@ -80,6 +80,8 @@ typedef struct {
   const char *name; /* file name for messages */
   const char *pos;  /* reader position in the text */
   int overflow;
+  int long_line;     /* first line longer than inih's buffer, or 0 */
+  int long_section;  /* first section header longer than inih's, or 0 */
 } raw_list;
 
 static int raw_push(raw_list *l, const char *section, const char *key,
@@ -105,16 +107,49 @@ static int raw_push(raw_list *l, const char *section, const char *key,
 
 /* inih reader over an in-memory text that counts lines, so the handler
  * knows where each key came from. */
+/* inih keeps at most this many characters of a section name. */
+enum { INIH_MAX_SECTION = 49 };
+
+/* inih reports keys, not section headers: note them here, so an empty
+ * section ([weak.a] with all defaults, or an unknown [foo]) is seen too. */
+static void note_section(raw_list *l, const char *line) {
+  while (*line == ' ' || *line == '\t') ++line;
+  if (*line != '[') return;
+  const char *end = strchr(line, ']');
+  if (!end) return;
+  ++line;
+  while (line < end && (*line == ' ' || *line == '\t')) ++line;
+  while (end > line && (end[-1] == ' ' || end[-1] == '\t')) --end;
+  size_t len = (size_t)(end - line);
+  if (len > INIH_MAX_SECTION) {
+    if (!l->long_section) l->long_section = l->lineno;
+    return;
+  }
+  char name[INIH_MAX_SECTION + 1], where[256];
+  memcpy(name, line, len);
+  name[len] = '\0';
+  snprintf(where, sizeof where, "%s:%d", l->name, l->lineno);
+  if (raw_push(l, name, "", "", where)) l->e[l->n - 1].used = 1;
+}
+
 static char *text_reader(char *str, int num, void *stream) {
   raw_list *l = stream;
   if (!l->pos || *l->pos == '\0' || num < 2) return NULL;
-  int i = 0;
-  while (i < num - 1 && l->pos[i] && l->pos[i] != '\n') ++i;
-  if (l->pos[i] == '\n' && i < num - 1) ++i;
-  memcpy(str, l->pos, (size_t)i);
-  str[i] = '\0';
-  l->pos += i;
+  size_t len = strcspn(l->pos, "\n");
   l->lineno++;
+  if (len + 1 > (size_t)num - 1) {
+    /* Longer than inih's line buffer: it would split the line silently.
+     * Hand it an empty line and report the line after parsing. */
+    if (!l->long_line) l->long_line = l->lineno;
+    l->pos += len + (l->pos[len] == '\n');
+    str[0] = '\n', str[1] = '\0';
+    return str;
+  }
+  size_t take = len + (l->pos[len] == '\n');
+  memcpy(str, l->pos, take);
+  str[take] = '\0';
+  l->pos += take;
+  note_section(l, str);
   return str;
 }
 
@@ -153,8 +188,11 @@ static w2s_err parse_key(w2s_ctx *ctx, raw_list *l, const char *section,
   return W2S_OK;
 }
 
+/* "weak." + NAME must fit inih's section names. */
+enum { MAX_WEAK_NAME = 44 };
+
 static int valid_name(const char *s) {
-  if (!*s || strlen(s) >= W2S_NAME_LEN) return 0;
+  if (!*s || strlen(s) > MAX_WEAK_NAME) return 0;
   for (; *s; ++s)
     if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
   return 1;
@@ -256,7 +294,7 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
                       "%s: unknown section [%s] (sections: experiment, data, "
                       "target, strong, weak.NAME, fit, output, sweep)",
                       l->e[i].where, s);
-    if (strcmp(s, "sweep") == 0) {
+    if (strcmp(s, "sweep") == 0 && l->e[i].key[0]) {
       /* section.key = v1, v2, ...: expanded by the sweep module, which
        * validates every value by configuring each point. */
       if (cfg->nsweep == W2S_MAX_SWEEP)
@@ -272,7 +310,7 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
                       "%s: section [%s]: a weak model's name must be 1-%d "
                       "letters, digits, '_' or '-'",
-                      l->e[i].where, s, W2S_NAME_LEN - 1);
+                      l->e[i].where, s, MAX_WEAK_NAME);
   }
   w2s_param fixed[NFIXED];
   for (int k = 0; k < NFIXED; ++k)
@@ -369,6 +407,10 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
       append(&b, &len, &cap, "%s[%s]\n", f ? "\n" : "", fixed_keys[f].section);
       prev = fixed_keys[f].section;
     }
+    /* With w2s_inputs = same the key must not be given (it is derived). */
+    if (cfg->w2s_same_inputs && !strcmp(fixed_keys[f].section, "data") &&
+        !strcmp(fixed_keys[f].key.name, "n_w2s_train"))
+      continue;
     append(&b, &len, &cap, "%s = %s\n", fixed_keys[f].key.name, fixed[f].text);
   }
   if (cfg->nsweep > 0) {
@@ -390,7 +432,16 @@ w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
   w2s_config *cfg = NULL;
   w2s_err e = W2S_OK;
   int rc = ini_parse_stream(text_reader, &l, on_ini_entry, &l);
-  if (rc > 0)
+  if (l.long_line)
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                 "%s:%d: line longer than %d characters (the INI reader's "
+                 "limit): split long lists or shorten the value",
+                 name, l.long_line, INI_MAX_LINE - 2);
+  else if (l.long_section)
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                 "%s:%d: section name longer than %d characters", name,
+                 l.long_section, INIH_MAX_SECTION);
+  else if (rc > 0)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT,
                  "%s:%d: syntax error (expected '[section]' or 'key = value')",
                  name, rc);

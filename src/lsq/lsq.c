@@ -228,7 +228,8 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
   const int ip = (int)p, ik = (int)k;
   w2s_err e = W2S_OK;
   double *s = NULL, *U = NULL, *VT = NULL, *sv = NULL, *W = NULL, *pen = NULL,
-         *penB = NULL, *T = NULL, *work = NULL;
+         *penB = NULL, *T = NULL, *work = NULL, *Xl = NULL;
+  int *live_idx = NULL;
   int nb = ip < 32 ? ip : 32;
   const char *label = opts->label ? opts->label : "least-squares fit";
 
@@ -271,7 +272,8 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
   /* Column equilibration: unit column norms make the rank decision (and the
    * minimum norm) independent of each feature's scale. */
   if ((e = W2S_ALLOC(ctx, s, p)) || (e = W2S_ALLOC(ctx, U, (size_t)p * p)) ||
-      (e = W2S_ALLOC(ctx, VT, (size_t)p * p)) || (e = W2S_ALLOC(ctx, sv, p)))
+      (e = W2S_ALLOC(ctx, VT, (size_t)p * p)) || (e = W2S_ALLOC(ctx, sv, p)) ||
+      (e = W2S_ALLOC(ctx, live_idx, p)))
     goto done;
   for (int j = 0; j < ip; ++j) {
     for (int i = j + 1; i < ip; ++i) R[(size_t)j * p + i] = 0.0;
@@ -303,32 +305,51 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
     }
   }
   {
-    /* Divide and conquer: several times faster than dgesvd for large p. */
-    int rc = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', ip, ip, R, ip, sv, U, ip,
-                            VT, ip);
-    if ((e = w2s_lapack_info(ctx, rc, "dgesdd"))) goto done;
-  }
-  int r = 0;
-  while (r < ip && sv[0] > 0.0 && sv[r] > tol * sv[0]) ++r;
-  info->nrows = nrows;
-  info->rank = r;
-  info->cond = sv[ip - 1] > 0.0 ? sv[0] / sv[ip - 1] : INFINITY;
-  info->cond_kept = r > 0 ? sv[0] / sv[r - 1] : INFINITY;
-
-  memset(X, 0, sizeof(double) * (size_t)p * (size_t)k);
-  if (r > 0 && k > 0) {
-    if ((e = W2S_ALLOC(ctx, W, (size_t)r * k))) goto done;
-    /* W = Sigma_r^-1 U_r^T C ; X = S^-1 V_r W */
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, ik, ip, 1.0, U, ip,
-                C, ip, 0.0, W, r);
-    for (int c = 0; c < ik; ++c)
-      for (int i = 0; i < r; ++i) W[(size_t)c * r + i] /= sv[i];
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, ip, ik, r, 1.0, VT, ip,
-                W, r, 0.0, X, ip);
-    for (int c = 0; c < ik; ++c)
-      for (int j = 0; j < ip; ++j) X[(size_t)c * p + j] /= s[j];
+    /* Exactly zero columns (dead units) are left out of the SVD, so their
+     * coefficients are exactly 0 rather than rounding noise mixed in by the
+     * singular vectors. The rest: R[:, live] (p x pl), economy SVD by divide
+     * and conquer (several times faster than dgesvd for large p). */
+    int pl = 0;
+    for (int j = 0; j < ip; ++j)
+      if (s[j] != 1.0 || cblas_dnrm2(j + 1, R + (size_t)j * p, 1) > 0.0) {
+        if (pl != j)
+          memcpy(R + (size_t)pl * p, R + (size_t)j * p, sizeof(double) * (size_t)p);
+        live_idx[pl++] = j;
+      }
+    memset(X, 0, sizeof(double) * (size_t)p * (size_t)k);
+    info->nrows = nrows;
+    info->rank = 0;
+    info->cond = info->cond_kept = INFINITY;
+    if (pl > 0) {
+      int rc = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', ip, pl, R, ip, sv, U, ip,
+                              VT, pl);
+      if ((e = w2s_lapack_info(ctx, rc, "dgesdd"))) goto done;
+      int r = 0;
+      while (r < pl && sv[0] > 0.0 && sv[r] > tol * sv[0]) ++r;
+      info->rank = r;
+      info->cond = (pl == ip && sv[pl - 1] > 0.0) ? sv[0] / sv[pl - 1] : INFINITY;
+      info->cond_kept = r > 0 ? sv[0] / sv[r - 1] : INFINITY;
+      if (r > 0 && k > 0) {
+        if ((e = W2S_ALLOC(ctx, W, (size_t)r * k)) ||
+            (e = W2S_ALLOC(ctx, Xl, (size_t)pl * k)))
+          goto done;
+        /* W = Sigma_r^-1 U_r^T C ; X_live = S^-1 V_r W */
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, ik, ip, 1.0, U,
+                    ip, C, ip, 0.0, W, r);
+        for (int c = 0; c < ik; ++c)
+          for (int i = 0; i < r; ++i) W[(size_t)c * r + i] /= sv[i];
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, pl, ik, r, 1.0,
+                    VT, pl, W, r, 0.0, Xl, pl);
+        for (int c = 0; c < ik; ++c)
+          for (int j = 0; j < pl; ++j)
+            X[(size_t)c * p + live_idx[j]] =
+                Xl[(size_t)c * pl + j] / s[live_idx[j]];
+      }
+    }
   }
 done:
+  free(live_idx);
+  free(Xl);
   free(s);
   free(U);
   free(VT);
