@@ -342,9 +342,9 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
   const w2s_param *solver = &fixed[k++];
   if (strlen(solver->text) >= sizeof cfg->solver ||
       !w2s_lsq_solver_find(solver->text)) {
-    char list[256] = "auto";
+    char list[256] = "";
     for (int s = 0; w2s_lsq_solvers[s]; ++s) {
-      strncat(list, "|", sizeof list - strlen(list) - 1);
+      if (s) strncat(list, "|", sizeof list - strlen(list) - 1);
       strncat(list, w2s_lsq_solvers[s]->name, sizeof list - strlen(list) - 1);
     }
     return W2S_FAIL(ctx, W2S_ERR_INPUT,

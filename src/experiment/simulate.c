@@ -170,7 +170,7 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
     if (c->n_weak_train < s->p[1 + j])
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
                       "%s: data.n_weak_train = %lld is smaller than the %lld "
-                      "parameters of weak model '%s''s head",
+                      "parameters of the head of weak model '%s'",
                       c->path, (long long)c->n_weak_train,
                       (long long)s->p[1 + j], c->weak[j].name);
   if (c->n_w2s_train < s->p[0])

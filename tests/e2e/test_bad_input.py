@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Bad input to `w2s simulate` and `w2s analyze`, table-driven.
+
+For every case:
+- the exit status is the expected one (2: bad usage or bad input);
+- stderr holds exactly one non-empty line, which starts with
+  "w2s simulate: error: " / "w2s analyze: error: " and contains every
+  expected substring (the file, file:line, key or dataset at fault);
+- simulate cases run at 2 ranks under a timeout (a rank that waits forever
+  for the other after a one-sided failure is a hang, killed and failed),
+  with -q; a few again without -q, where progress lines ("[w2s 0.00s]
+  config ...") are allowed but exactly one line may carry "error:";
+- a message that lists the allowed values lists each once;
+- no file appears at the output path and no OUT.h5.partial-* file is left
+  in the output directory (an output that existed before is unchanged).
+Open MPI's own "process exited with non-zero status" banner is suppressed
+with mpirun -q (common.run_w2s), so stderr is what w2s printed.
+"""
+import os
+import re
+import shutil
+import stat
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as C  # noqa: E402
+from common import check  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+SIM_TIMEOUT = 60
+
+
+def ini(**kw):
+    return C.quick_config(tasks=3, n_weak_train=200, n_w2s_train=200,
+                          n_test=200, **kw)
+
+
+def with_line(text, after, line):
+    """text with `line` inserted after the first line equal to `after`;
+    returns (new text, 1-based number of the inserted line)."""
+    lines = text.split("\n")
+    i = lines.index(after)
+    lines.insert(i + 1, line)
+    return "\n".join(lines), i + 2
+
+
+def simulate_cases(tmp):
+    """One dict per case: name, INI text to write (None: config_path names
+    the config, which may not exist), extra args, expected substrings of
+    the message (a tuple: any of them), output path (None: TMP/NAME.h5),
+    an optional extra check of the line, and whether to rerun without -q."""
+    good = ini()
+    cases = []
+
+    def add(name, text, subs, args=(), cfgname=None, out=None,
+            config_path=None, extra=None, verbose_too=False):
+        cases.append({"name": name, "text": text, "args": list(args),
+                      "subs": subs, "cfgname": cfgname or name + ".ini",
+                      "out": out, "config_path": config_path,
+                      "extra": extra, "verbose_too": verbose_too})
+
+    add("missing_config", None, ["nope.ini", "cannot read config"],
+        config_path=os.path.join(tmp, "nope.ini"))
+    d = os.path.join(tmp, "confdir.ini")
+    os.mkdir(d)
+    # chmod 000 would not stop root from reading; a directory cannot be read
+    add("config_is_directory", None, ["confdir.ini", "cannot read"],
+        config_path=d)
+    add("empty_config", "", ["empty_config.ini", "no weak model"])
+    t, n = with_line(good, "[data]", "this line is not ini")
+    add("syntax_error", t, ["syntax_error.ini:%d" % n, "syntax error"])
+    t, n = with_line(good, "[fit]", "[bogus]\nkey = 1")
+    # the header's line or its first key's line both name the place
+    add("unknown_section", t, [("unknown_section.ini:%d" % n,
+                                "unknown_section.ini:%d" % (n + 1)),
+                               "[bogus]"])
+    t, n = with_line(good, "[data]", "n_tset = 100")
+    add("unknown_key", t, ["unknown_key.ini:%d" % n, "n_tset"],
+        verbose_too=True)
+    t, n = with_line(good, "[weak.random2]", "perturb_scale = 0.1")
+    add("key_of_other_source", t, ["key_of_other_source.ini:%d" % n,
+                                   "perturb_scale", "random"])
+    add("key_outside_section", "tasks = 3\n" + good,
+        ["key_outside_section.ini:1", "tasks", "outside any [section]"])
+    t, n = with_line(good.replace("tasks = 3\n", ""), "[experiment]",
+                     "tasks = many")
+    add("wrong_type_int", t, ["wrong_type_int.ini:%d" % n,
+                              "experiment.tasks", "many"])
+    t = good.replace("intercept = true", "intercept = maybe")
+    add("wrong_type_bool", t, ["wrong_type_bool.ini", "fit.intercept",
+                               "maybe"])
+    t = good.replace("ridge = 0", "ridge = 0\nrank_tol = 2")
+    add("out_of_range", t, ["out_of_range.ini", "fit.rank_tol",
+                            "out of range"])
+    t = good.replace("n_test = 200", "n_test = -5")
+    add("negative_samples", t, ["negative_samples.ini", "data.n_test",
+                                "-5"])
+    t = good.replace("n_weak_train = 200", "n_weak_train = 10")
+    add("fewer_samples_than_parameters", t,
+        ["fewer_samples_than_parameters.ini", "n_weak_train", "10", "17"],
+        verbose_too=True)
+    t = good.replace("n_w2s_train = 200", "n_w2s_train = 16")
+    add("fewer_w2s_samples_than_parameters", t,
+        ["fewer_w2s_samples_than_parameters.ini", "n_w2s_train", "16",
+         "17"])
+    t, n = with_line(good, "source = target", "depth = 3")
+    add("depth_with_target", t, ["depth_with_target.ini:%d" % n,
+                                 "strong.depth", "target"])
+    t = good.replace("source = random", "source = magic")
+    add("unknown_source", t, ["unknown_source.ini", "weak.random2.source",
+                              "magic"])
+    t = good.replace("solver = auto", "solver = fastest")
+    add("unknown_solver", t, ["unknown_solver.ini", "fit.solver",
+                              "fastest"], extra=choices_listed_once)
+    t = good.replace("[weak.random2]", "[weak.bad name!]")
+    add("bad_weak_name", t, ["bad_weak_name.ini", "weak.bad name!"])
+    add("set_without_equals", good, ["--set", "data.n_test100"],
+        args=["--set", "data.n_test100"])
+    add("set_without_section", good, ["--set", "n_test=100"],
+        args=["--set", "n_test=100"])
+    add("set_unknown_key", good, ["--set data.n_tset=5", "n_tset"],
+        args=["--set", "data.n_tset=5"])
+    add("set_out_of_range", good, ["--set experiment.tasks=0",
+                                   "experiment.tasks"],
+        args=["--set", "experiment.tasks=0"])
+    add("unknown_option", good, ["--frobnicate"], args=["--frobnicate"])
+    add("output_dir_missing", good, ["nodir", "does not exist"],
+        out=os.path.join(tmp, "nodir", "out.h5"), verbose_too=True)
+    add("output_is_directory", good, ["outdir", "directory"],
+        out=os.path.join(tmp, "outdir"))
+    return cases
+
+
+def choices_listed_once(line):
+    """'must be one of a|b|c': every choice once."""
+    m = re.search(r"must be one of (\S+)", line)
+    if not m:
+        return False, "no 'must be one of' list"
+    words = m.group(1).rstrip(",").split("|")
+    dup = sorted({w for w in words if words.count(w) > 1})
+    return not dup, "choices listed more than once: %s" % dup
+
+
+def check_error_output(tag, r, cmd, subs, code=2):
+    check(not r.timed_out, "%s: hang" % tag)
+    check(r.returncode == code, "%s: exit %s, want %d; stderr %r"
+          % (tag, r.returncode, code, r.stderr[-400:]))
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    if not check(len(lines) == 1, "%s: want exactly one stderr line, got "
+                 "%d: %r" % (tag, len(lines), lines[:6])):
+        lines = [ln for ln in lines if "error:" in ln] or lines or [""]
+    line = lines[0]
+    check(line.startswith("w2s %s: error: " % cmd),
+          "%s: stderr line does not start with 'w2s %s: error: ': %r"
+          % (tag, cmd, line))
+    for s in subs:  # a tuple: any one of its strings
+        alts = s if isinstance(s, tuple) else (s,)
+        check(any(a in line for a in alts), "%s: message lacks %s: %r"
+              % (tag, " or ".join(repr(a) for a in alts), line))
+    return line
+
+
+def run_simulate_case(tmp, c):
+    if c["config_path"]:
+        cfg = c["config_path"]
+    else:
+        cfg = C.write_file(os.path.join(tmp, c["cfgname"]), c["text"])
+    out = c["out"] or os.path.join(tmp, c["name"] + ".h5")
+    outdir = os.path.dirname(out)
+    for quiet in (True, False) if c["verbose_too"] else (True,):
+        args = ["simulate", cfg, "-o", out] + c["args"] + (
+            ["-q"] if quiet else [])
+        r = C.run_w2s(args, ranks=2, timeout=SIM_TIMEOUT)
+        tag = "simulate %s%s" % (c["name"], "" if quiet else " (no -q)")
+        if quiet:
+            line = check_error_output(tag, r, "simulate", c["subs"])
+            if c["extra"]:
+                ok, why = c["extra"](line)
+                check(ok, "%s: %s: %r" % (tag, why, line))
+            C.note("%-36s exit %s %.1fs  %s" % (c["name"], r.returncode,
+                                                r.seconds, line))
+        else:
+            errs = [ln for ln in r.stderr.splitlines() if "error:" in ln]
+            check(r.returncode == 2 and len(errs) == 1,
+                  "%s: exit %s, %d error lines: %r" % (
+                      tag, r.returncode, len(errs), r.stderr[-400:]))
+        if c["name"] != "output_is_directory":
+            check(not os.path.exists(out), "%s: %s exists after the "
+                  "failure" % (tag, out))
+        if os.path.isdir(outdir):
+            check(not C.partials(outdir), "%s: partial files left: %s"
+                  % (tag, C.partials(outdir)))
+
+
+def run_existing_output(tmp):
+    """An existing output is refused without --force and left unchanged;
+    with --force the run replaces it."""
+    cfg = C.write_file(os.path.join(tmp, "exists.ini"), ini())
+    out = os.path.join(tmp, "exists.h5")
+    C.write_file(out, "precious, not to be overwritten\n")
+    r = C.run_w2s(["simulate", cfg, "-o", out, "-q"], ranks=2,
+                  timeout=SIM_TIMEOUT)
+    line = check_error_output("simulate existing_output", r, "simulate",
+                              ["exists.h5", "--force"])
+    C.note("%-36s exit %s %.1fs  %s" % ("existing_output", r.returncode,
+                                        r.seconds, line))
+    with open(out) as fh:
+        check(fh.read() == "precious, not to be overwritten\n",
+              "existing output was modified without --force")
+    check(not C.partials(tmp), "existing_output: partial files left: %s"
+          % C.partials(tmp))
+    r = C.run_w2s(["simulate", cfg, "-o", out, "-q", "--force"], ranks=2,
+                  timeout=SIM_TIMEOUT)
+    check(r.returncode == 0, "--force over an existing output: "
+          + r.describe())
+    check(h5py.is_hdf5(out), "--force did not replace the file with results")
+    check(not C.partials(tmp), "--force: partial files left: %s"
+          % C.partials(tmp))
+    return out
+
+
+def analyze_cases(tmp, good):
+    cases = []
+
+    def add(name, path, subs, args=(), code=2):
+        cases.append((name, path, list(args), subs, code))
+
+    add("missing_file", os.path.join(tmp, "missing.h5"),
+        ["missing.h5", "cannot open"])
+    p = C.write_file(os.path.join(tmp, "text.h5"), "not hdf5 at all\n" * 50)
+    add("not_hdf5", p, ["text.h5", "not an HDF5 file"])
+    d = os.path.join(tmp, "dir.h5")
+    os.mkdir(d)
+    add("directory", d, ["dir.h5"])
+    p = os.path.join(tmp, "truncated.h5")
+    shutil.copy(good, p)
+    with open(p, "r+b") as fh:
+        fh.truncate(os.path.getsize(good) // 2)
+    add("truncated", p, ["truncated.h5"])
+    p = os.path.join(tmp, "foreign.h5")
+    with h5py.File(p, "w") as f:
+        f["data"] = np.arange(10.0)
+        f.attrs["creator"] = "someone else"
+    add("hdf5_not_results", p, ["foreign.h5", "format"])
+    p = os.path.join(tmp, "other_format.h5")
+    with h5py.File(p, "w") as f:
+        f.attrs["format"] = "something-else"
+    add("other_format_attr", p, ["other_format.h5", "something-else"])
+    p = os.path.join(tmp, "v2.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        f.attrs["format_version"] = np.int64(2)
+    add("format_version_2", p, ["v2.h5", "format_version 2"])
+    p = os.path.join(tmp, "nogain.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        del f["metrics/gain"]
+    add("gain_deleted", p, ["nogain.h5", "/metrics/gain"])
+    p = os.path.join(tmp, "shortgain.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        g = f["metrics/gain"][()]
+        del f["metrics/gain"]
+        f["metrics/gain"] = g[:-1]
+    add("gain_wrong_length", p, ["shortgain.h5", "/metrics/gain"])
+    p = os.path.join(tmp, "intgain.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        n = f["metrics/gain"].shape[0]
+        del f["metrics/gain"]
+        f["metrics/gain"] = np.arange(n, dtype=np.int64)
+    add("gain_wrong_type", p, ["intgain.h5", "/metrics/gain"])
+    add("format_bogus", good, ["--format", "bogus"],
+        args=["--format", "bogus"])
+    add("unknown_option", good, ["--frobnicate"], args=["--frobnicate"])
+    add("no_file", None, ["no results file"])
+    return cases
+
+
+def main():
+    with C.scratch("w2s-bad-input-") as tmp:
+        os.mkdir(os.path.join(tmp, "outdir"))
+        sim = simulate_cases(tmp)
+        for c in sim:
+            run_simulate_case(tmp, c)
+        good = run_existing_output(tmp)
+        if not os.path.isfile(good):
+            check(False, "no good results file for the analyze cases")
+            return
+        r = C.run_w2s(["analyze", good, "--summary"])
+        check(r.returncode == 0, "analyze of the good file: " + r.describe())
+        ana = analyze_cases(tmp, good)
+        for name, path, args, subs, code in ana:
+            before = sorted(os.listdir(tmp))
+            r = C.run_w2s(["analyze"] + ([path] if path else []) + args,
+                          timeout=60)
+            line = check_error_output("analyze " + name, r, "analyze", subs,
+                                      code)
+            C.note("%-36s exit %s %.1fs  %s" % ("analyze " + name,
+                                                r.returncode, r.seconds,
+                                                line))
+            check(r.stdout == "", "analyze %s: printed on stdout: %r"
+                  % (name, r.stdout[:200]))
+            check(sorted(os.listdir(tmp)) == before,
+                  "analyze %s: created or removed files" % name)
+        n = len(sim) + 1 + len(ana)
+        C.note("%d bad-input cases (%d simulate, %d analyze)"
+               % (n, len(sim) + 1, len(ana)))
+        check(n >= 20, "fewer than 20 cases")
+        # the config directory keeps its mode (nothing chmod'ed)
+        check(stat.S_ISDIR(os.stat(os.path.join(tmp, "confdir.ini")).st_mode),
+              "confdir.ini is not a directory any more")
+
+
+if __name__ == "__main__":
+    C.main_guard(main, "test_bad_input")
