@@ -107,6 +107,12 @@ void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
  * copied into every rank's ctx->msg so rank 0 can print it. */
 w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local);
 
+/* Collective: refuse a mis-launched job. Inside a Slurm step of N > 1 tasks
+ * (SLURM_STEP_NUM_TASKS, else SLURM_NTASKS) a world of ONE rank means N
+ * independent singletons (srun without --mpi=pmix, or no launcher at all)
+ * that would each redo the whole run. W2S_ALLOW_SINGLETON=1 allows it. */
+w2s_err w2s_check_launch(w2s_ctx *ctx);
+
 /* Monotonic wall clock in seconds (works without MPI). */
 double w2s_wtime(void);
 

@@ -81,6 +81,11 @@ typedef struct {
   const char (*values)[128];
   const char *index_name; /* the /metrics dataset of the point index:
                              "sweep" (NULL) or "repeat" */
+  const int64_t *point_ids; /* global grid index of each written point
+                               (NULL: 0, 1, ...); a point's own pair_sweep
+                               wins when it has one (merged files) */
+  int metrics_only;         /* no per-point groups (w2s merge) */
+  const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 
 /* Collective: one file for several runs (sweep points): /metrics holds every

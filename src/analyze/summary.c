@@ -121,8 +121,9 @@ w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
   for (int f = 0; f < n; ++f) {
     const w2s_results *r = files[f];
     if (!r->pair_sweep) continue;
-    for (int64_t p = 0; p < r->sweep_npoints; ++p, ++o) {
+    for (int64_t p = 0; p < r->sweep_npoints; ++p) {
       w2s_sweep_stat *st = &(*out)[o];
+      memset(st, 0, sizeof *st);
       st->file = f;
       st->point = p;
       for (int i = 0; i < r->sweep_nkeys; ++i) {
@@ -154,6 +155,7 @@ w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
       st->mad_train /= nn;
       st->slope = vx > 0 ? cxy / vx : NAN;
       st->r2 = (vx > 0 && vy > 0) ? cxy * cxy / (vx * vy) : NAN;
+      if (st->n > 0) ++o; /* points held by other files are not listed */
     }
   }
   *nout = o;

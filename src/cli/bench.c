@@ -61,7 +61,7 @@ int w2s_cmd_bench(int argc, char **argv) {
   w2s_bench_opts o = {200000, 256, 64, 1e3, 3, 8192, 0, 1};
   char solvers_buf[512] = "auto,cholqr2,scholqr3,tsqr,normal,scalapack";
   int fmt = 0, help = 0;
-  w2s_err e = W2S_OK;
+  w2s_err e = w2s_check_launch(ctx);
   for (int i = 2; i < argc && !e; ++i) {
     const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     double x;

@@ -8,6 +8,7 @@ int w2s_cmd_simulate(int argc, char **argv);
 int w2s_cmd_analyze(int argc, char **argv);
 int w2s_cmd_bench(int argc, char **argv);
 int w2s_cmd_fit(int argc, char **argv);
+int w2s_cmd_merge(int argc, char **argv);
 
 /* "w2s <cmd> a b c" as one string, for provenance. Caller frees. */
 char *w2s_cli_join(int argc, char **argv);

@@ -65,7 +65,7 @@ int w2s_cmd_fit(int argc, char **argv) {
   w2s_fit_opts o = {NULL, {0.25, 0.5, 0.25}, 1, 1, "auto", {0.0}, 1, 0, 4096};
   const char *out = "fit-results.h5", *split_arg = NULL;
   int force = 0, help = 0;
-  w2s_err e = W2S_OK;
+  w2s_err e = w2s_check_launch(ctx);
   for (int i = 2; i < argc && !e; ++i) {
     const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     double x;
@@ -183,7 +183,7 @@ int w2s_cmd_fit(int argc, char **argv) {
       char (*vals)[128] = calloc((size_t)o.repeats, sizeof *vals);
       for (int r = 0; vals && r < o.repeats; ++r) snprintf(vals[r], 128, "%d", r);
       w2s_sweep_desc d = {1, o.repeats, (const char(*)[128])keys,
-                          (const char(*)[128])vals, "repeat"};
+                          (const char(*)[128])vals, "repeat", NULL, 0, NULL};
       e = w2s_results_write_sweep(ctx, pts, o.repeats, o.repeats > 1 ? &d : NULL,
                                   cfg, cmdline, out, force);
       free(vals);

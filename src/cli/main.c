@@ -33,6 +33,9 @@ static void usage(FILE *f) {
           "  analyze RESULTS.h5 [...] [--format table|csv|json]\n"
           "                      gain vs misfit, checks of the theory, weak-model "
           "selection\n"
+          "  merge POINT.h5 ... -o MERGED.h5\n"
+          "                      the sweep points of one experiment (a job "
+          "array) into one file\n"
           "  bench [--rows N --cols D --rhs K --cond C --solvers LIST ...]\n"
           "                      time the least-squares solvers against each "
           "other and ScaLAPACK\n"
@@ -81,6 +84,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "analyze")) return w2s_cmd_analyze(argc, argv);
   if (!strcmp(cmd, "bench")) return w2s_cmd_bench(argc, argv);
   if (!strcmp(cmd, "fit")) return w2s_cmd_fit(argc, argv);
+  if (!strcmp(cmd, "merge")) return w2s_cmd_merge(argc, argv);
   fprintf(stderr, "w2s: error: unknown command '%s' (try 'w2s --help')\n", cmd);
   return 2;
 }

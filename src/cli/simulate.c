@@ -3,7 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "w2s/analyze.h"
 #include "w2s/experiment.h"
 #include "w2s/io.h"
 
@@ -23,6 +29,17 @@ static void simulate_usage(FILE *f) {
           "  --sweep SECTION.KEY=V1,V2,...\n"
           "                           run the grid of all swept values (repeatable;\n"
           "                           also a [sweep] section) into one file\n"
+          "  --sweep-point I          run only point I (0-based) of the sweep "
+          "grid (a job\n"
+          "                           array task); merge the points with 'w2s "
+          "merge'\n"
+          "  --run-dir DIR            write every sweep point to "
+          "DIR/point-NNNNN.h5, then\n"
+          "                           merge them into the output\n"
+          "  --resume                 with --run-dir: keep the points already "
+          "complete,\n"
+          "                           discard partial files of killed runs, "
+          "run the rest\n"
           "  --force                  overwrite an existing results file\n"
           "  --help-config            print every config key: type, default, "
           "range, help\n"
@@ -41,12 +58,16 @@ typedef struct {
   int nsets;
   const char **sweeps;
   int nsweeps;
+  long sweep_point; /* -1: every point */
+  const char *run_dir;
+  int resume;
   int force, verbosity, help, help_config;
   char *output_set; /* "output.path=..." from -o */
 } sim_args;
 
 static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
   a->verbosity = 1;
+  a->sweep_point = -1;
   for (int i = 2; i < argc; ++i) {
     const char *s = argv[i];
     const char *val = NULL;
@@ -56,6 +77,18 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
       a->help_config = 1;
     } else if (!strcmp(s, "--force")) {
       a->force = 1;
+    } else if (!strcmp(s, "--resume")) {
+      a->resume = 1;
+    } else if (!strcmp(s, "--run-dir")) {
+      if (i + 1 >= argc)
+        return W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir needs a directory");
+      a->run_dir = argv[++i];
+    } else if (!strcmp(s, "--sweep-point")) {
+      char *end = NULL;
+      a->sweep_point = i + 1 < argc ? strtol(argv[++i], &end, 10) : -1;
+      if (!end || *end || a->sweep_point < 0)
+        return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                        "--sweep-point needs a point index >= 0");
     } else if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {
       a->verbosity = 2;
     } else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
@@ -140,6 +173,131 @@ static w2s_err run_sweep(w2s_ctx *ctx, const sim_args *a, const w2s_config *cfg,
   return e;
 }
 
+/* Simulate the given points of the sweep (ids into the grid). */
+static w2s_err run_points(w2s_ctx *ctx, const sim_args *a,
+                          const w2s_config *cfg, const w2s_sweep *sw,
+                          const int64_t *ids, int64_t n, w2s_results **pts) {
+  const char **sets = NULL;
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, sets, a->nsets + sw->nkeys + 1));
+  for (int i = 0; !e && i < a->nsets; ++i) sets[i] = a->sets[i];
+  for (int64_t q = 0; q < n && !e; ++q) {
+    int64_t p = ids[q];
+    char desc[1024] = "";
+    for (int i = 0; i < sw->nkeys; ++i) {
+      sets[a->nsets + i] = sw->sets[p * sw->nkeys + i];
+      strncat(desc, " ", sizeof desc - strlen(desc) - 1);
+      strncat(desc, sw->sets[p * sw->nkeys + i], sizeof desc - strlen(desc) - 1);
+    }
+    w2s_config *pc = NULL;
+    e = w2s_agree(ctx, w2s_config_parse(ctx, cfg->path, cfg->text, sets,
+                                        a->nsets + sw->nkeys, &pc));
+    if (e) break;
+    w2s_log(ctx, 1, "sweep point %lld/%lld:%s", (long long)p + 1,
+            (long long)sw->npoints, desc);
+    e = w2s_simulate(ctx, pc, &pts[q]);
+    if (!e) e = w2s_timers_max(ctx, pts[q]->timing);
+    memset(ctx->timer_acc, 0, sizeof ctx->timer_acc);
+    w2s_config_destroy(&pc);
+  }
+  free(sets);
+  return e;
+}
+
+/* Points written as files that `w2s merge` (and --resume) can take: the
+ * base configuration (with its sweep) and the full grid, this point's id. */
+static w2s_err write_points(w2s_ctx *ctx, const w2s_config *cfg,
+                            const w2s_sweep *sw, w2s_results **pts,
+                            const int64_t *ids, int64_t n, const char *cmdline,
+                            const char *path, int force) {
+  w2s_sweep_desc desc = {sw->nkeys, sw->npoints,
+                         (const char(*)[128])sw->keys,
+                         (const char(*)[128])sw->values, "sweep", ids, 0, NULL};
+  return w2s_results_write_sweep(ctx, pts, n, &desc, cfg->effective, cmdline,
+                                 path, force);
+}
+
+/* --run-dir: one file per point, complete ones kept with --resume, then
+ * (without --sweep-point) the merge of all points into the output. */
+static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
+                              const w2s_config *cfg, const w2s_sweep *sw,
+                              const char *cmdline) {
+  w2s_err e = W2S_OK;
+  if (ctx->rank == 0) {
+    if (mkdir(a->run_dir, 0777) != 0 && errno != EEXIST)
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot create: %s",
+                   a->run_dir, strerror(errno));
+    DIR *d = e ? NULL : opendir(a->run_dir);
+    if (!e && !d)
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot open", a->run_dir);
+    /* A killed job's temporary files are never results: discard them. */
+    for (struct dirent *de; d && (de = readdir(d));)
+      if (!strncmp(de->d_name, "point-", 6) && strstr(de->d_name, ".partial-")) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", a->run_dir, de->d_name);
+        if (a->resume) {
+          unlink(p);
+          w2s_log(ctx, 1, "discarded the partial file %s", p);
+        }
+      }
+    if (d) closedir(d);
+  }
+  W2S_CALL(w2s_agree(ctx, e));
+  int64_t first = a->sweep_point >= 0 ? a->sweep_point : 0;
+  int64_t last = a->sweep_point >= 0 ? a->sweep_point : sw->npoints - 1;
+  char **names = NULL;
+  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, names, sw->npoints)));
+  for (int64_t p = 0; p < sw->npoints && !e; ++p) {
+    e = W2S_ALLOC(ctx, names[p], 4096);
+    if (!e) snprintf(names[p], 4096, "%s/point-%05lld.h5", a->run_dir, (long long)p);
+  }
+  e = w2s_agree(ctx, e);
+  for (int64_t p = first; p <= last && !e; ++p) {
+    int done = 0;
+    if (a->resume && ctx->rank == 0 && access(names[p], F_OK) == 0) {
+      w2s_ctx *local = NULL;
+      w2s_results *r = NULL;
+      if (w2s_ctx_create(MPI_COMM_NULL, 0, &local) == W2S_OK) {
+        done = w2s_results_read(local, names[p], &r) == W2S_OK && r->pair_sweep;
+        w2s_results_destroy(&r);
+        w2s_ctx_destroy(&local);
+      }
+    }
+    if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&done, 1, MPI_INT, 0, ctx->comm);
+    if (done) {
+      w2s_log(ctx, 1, "point %lld is complete in %s: kept", (long long)p,
+              names[p]);
+      continue;
+    }
+    w2s_results *pt = NULL;
+    e = run_points(ctx, a, cfg, sw, &p, 1, &pt);
+    if (!e) e = write_points(ctx, cfg, sw, &pt, &p, 1, cmdline, names[p],
+                             a->force || a->resume);
+    w2s_results_destroy(&pt);
+  }
+  if (!e && a->sweep_point < 0) {
+    w2s_err local_e = W2S_OK;
+    if (ctx->rank == 0) {
+      w2s_ctx *local = NULL;
+      local_e = w2s_ctx_create(MPI_COMM_NULL, ctx->verbosity, &local);
+      if (!local_e) {
+        local_e = w2s_merge_files(local, (const char *const *)names,
+                                  (int)sw->npoints, cfg->output_path,
+                                  a->force || a->resume, cmdline);
+        if (local_e)
+          W2S_FAIL(ctx, local_e, "%s", local->msg);
+        else
+          w2s_log(ctx, 1, "merged %lld points into %s", (long long)sw->npoints,
+                  cfg->output_path);
+        w2s_ctx_destroy(&local);
+      }
+    }
+    e = w2s_agree(ctx, local_e);
+  }
+  for (int64_t p = 0; names && p < sw->npoints; ++p) free(names[p]);
+  free(names);
+  return e;
+}
+
 static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   w2s_config *cfg = NULL;
   w2s_results **pts = NULL;
@@ -150,7 +308,7 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   w2s_timer_start(ctx, W2S_T_TOTAL);
   w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
   if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
-  if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force);
+  if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force || a->resume);
   if (!e) {
     w2s_log(ctx, 1, "config %s -> %s%s", a->config, cfg->output_path,
             sw.npoints ? " (sweep)" : "");
@@ -158,18 +316,35 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
     npts = sw.npoints ? sw.npoints : 1;
     e = w2s_agree(ctx, W2S_ALLOC(ctx, pts, npts));
   }
-  if (!e && sw.npoints) {
+  if (!e && (a->sweep_point >= 0 || a->run_dir) && sw.npoints == 0)
+    e = w2s_agree(ctx, W2S_FAIL(ctx, W2S_ERR_USAGE,
+                                "--sweep-point and --run-dir need a sweep "
+                                "([sweep] or --sweep)"));
+  if (!e && a->sweep_point >= sw.npoints && sw.npoints > 0)
+    e = w2s_agree(ctx, W2S_FAIL(ctx, W2S_ERR_USAGE,
+                                "--sweep-point %ld: the sweep has %lld points "
+                                "(0-%lld)",
+                                a->sweep_point, (long long)sw.npoints,
+                                (long long)sw.npoints - 1));
+  if (!e && a->run_dir) {
+    e = run_dir_points(ctx, a, cfg, &sw, cmdline);
+  } else if (!e && a->sweep_point >= 0) {
+    int64_t id = a->sweep_point;
+    e = run_points(ctx, a, cfg, &sw, &id, 1, pts);
+    if (!e) e = write_points(ctx, cfg, &sw, pts, &id, 1, cmdline,
+                             cfg->output_path, a->force);
+  } else if (!e && sw.npoints) {
     e = run_sweep(ctx, a, cfg, &sw, pts);
   } else if (!e) {
     e = w2s_simulate(ctx, cfg, &pts[0]);
     w2s_timer_stop(ctx, W2S_T_TOTAL);
     if (!e) e = w2s_timers_max(ctx, pts[0]->timing);
   }
-  if (!e) {
+  if (!e && !a->run_dir && a->sweep_point < 0) {
     double t = w2s_wtime();
     w2s_sweep_desc desc = {sw.nkeys, sw.npoints,
                            (const char(*)[128])sw.keys,
-                           (const char(*)[128])sw.values, "sweep"};
+                           (const char(*)[128])sw.values, "sweep", NULL, 0, NULL};
     e = w2s_results_write_sweep(ctx, pts, npts, sw.npoints ? &desc : NULL,
                                 cfg->effective, cmdline, cfg->output_path,
                                 a->force);
@@ -194,7 +369,8 @@ int w2s_cmd_simulate(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   sim_args a = {0};
-  w2s_err e = parse_args(ctx, argc, argv, &a);
+  w2s_err e = w2s_check_launch(ctx);
+  if (!e) e = parse_args(ctx, argc, argv, &a);
   ctx->verbosity = a.verbosity;
   if (e) {
     w2s_cli_report(ctx, "simulate", e);

@@ -2,6 +2,7 @@
  * out MPI reductions and broadcasts for the numerical code. */
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "w2s/core.h"
@@ -101,5 +102,20 @@ w2s_err w2s_allreduce_op(w2s_ctx *ctx, void *buf, int64_t nbytes,
   MPI_Type_free(&type);
   if (rc != MPI_SUCCESS)
     return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce (user op) failed");
+  return W2S_OK;
+}
+
+w2s_err w2s_check_launch(w2s_ctx *ctx) {
+  const char *n = getenv("SLURM_STEP_NUM_TASKS");
+  if (!n || !*n) n = getenv("SLURM_NTASKS");
+  const char *allow = getenv("W2S_ALLOW_SINGLETON");
+  long tasks = n ? strtol(n, NULL, 10) : 0;
+  if (ctx->size == 1 && tasks > 1 && !(allow && !strcmp(allow, "1")))
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "Slurm runs %ld tasks but MPI sees 1 rank: each task would "
+                    "run the whole job alone. Launch with 'srun --mpi=pmix' or "
+                    "'mpirun' (or set W2S_ALLOW_SINGLETON=1 to run one rank on "
+                    "purpose)",
+                    tasks);
   return W2S_OK;
 }

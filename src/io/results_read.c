@@ -194,6 +194,15 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
     free(vals);
     H5Tclose(vs2);
   }
+  if (!e && H5Aexists(f, "config") > 0) {
+    enum { CONFIG_MAX = 1 << 20 };
+    r->config_text = calloc(CONFIG_MAX, 1);
+    if (!r->config_text)
+      e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
+    else
+      e = w2s_h5_read_attr_str(ctx, f, "config", r->config_text, CONFIG_MAX,
+                               path);
+  }
   if (!e && H5Aexists(f, "solver") > 0)
     e = w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
                              path);

@@ -128,6 +128,8 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
 /* The collective part: every rank makes the same calls; rank 0's data. */
 static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
                               const int64_t *sweep_index, const char *index_name,
+                              const int64_t *source, int metrics_only,
+                              const int64_t *point_ids,
                               w2s_results *const *pts, int64_t npts,
                               const char *tmp, const char *path) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -154,6 +156,9 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
   if (!e && sweep_index)
     e = w2s_h5_write(ctx, gm, index_name, H5T_NATIVE_INT64, 1, K, sweep_index,
                      coll, path);
+  if (!e && source)
+    e = w2s_h5_write(ctx, gm, "source_file", H5T_NATIVE_INT64, 1, K, source,
+                     coll, path);
   for (int t = 0; t < W2S_T_COUNT && !e; ++t) {
     int64_t one[1] = {1};
     double sum = 0.0;
@@ -166,9 +171,10 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
   } else {
     hid_t gs = group(f, "sweep");
     if (gs < 0) e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /sweep", path);
-    for (int64_t p = 0; p < npts && !e; ++p) {
+    for (int64_t p = 0; p < npts && !e && !metrics_only; ++p) {
       char name[32];
-      snprintf(name, sizeof name, "point_%lld", (long long)p);
+      snprintf(name, sizeof name, "point_%lld",
+               (long long)(point_ids ? point_ids[p] : p));
       hid_t gp = group(gs, name);
       e = gp < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /sweep/%s",
                             path, name)
@@ -262,9 +268,10 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
     if (!e) e = write_repr_strings(ctx, f, pts[0], path);
   } else {
     hid_t gs = H5Gopen2(f, "sweep", H5P_DEFAULT);
-    for (int64_t p = 0; p < npts && !e; ++p) {
+    for (int64_t p = 0; p < npts && !e && !sw->metrics_only; ++p) {
       char name[32];
-      snprintf(name, sizeof name, "point_%lld", (long long)p);
+      snprintf(name, sizeof name, "point_%lld",
+               (long long)(sw->point_ids ? sw->point_ids[p] : p));
       hid_t gp = H5Gopen2(gs, name, H5P_DEFAULT);
       e = write_repr_strings(ctx, gp, pts[p], path);
       if (!e) e = w2s_h5_attr_str(ctx, gp, "config", pts[p]->config_text, path);
@@ -284,6 +291,13 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
     }
     free(strs);
     H5Gclose(gs);
+    if (!e && sw->source_files) {
+      hid_t gmg = group(f, "merge");
+      e = gmg < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /merge", path)
+                  : w2s_h5_write_strings(ctx, gmg, "files", sw->source_files,
+                                         npts, path);
+      if (gmg >= 0) H5Gclose(gmg);
+    }
   }
   if (H5Fclose(f) < 0 && !e)
     e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
@@ -293,7 +307,8 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
 /* The metrics of every point, concatenated: weak-model names united, pairs
  * relabelled, the sweep index of each pair. */
 static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
-                     w2s_results **out, int64_t **sweep_index) {
+                     const w2s_sweep_desc *sw, w2s_results **out,
+                     int64_t **sweep_index, int64_t **source) {
   int64_t K = 0, J = 0;
   for (int64_t p = 0; p < npts; ++p) K += pts[p]->npairs, J += pts[p]->nweak;
   w2s_results *m = NULL;
@@ -309,6 +324,7 @@ static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
   if (!e) e = W2S_ALLOC(ctx, m->pair_weak, K);
   if (!e) e = W2S_ALLOC(ctx, m->weak_names, J);
   if (!e) e = W2S_ALLOC(ctx, *sweep_index, K);
+  if (!e) e = W2S_ALLOC(ctx, *source, K);
   int64_t k = 0, nw = 0;
   for (int64_t p = 0; p < npts && !e; ++p) {
     const w2s_results *r = pts[p];
@@ -319,7 +335,10 @@ static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
       if (j == nw) snprintf(m->weak_names[nw++], W2S_NAME_LEN, "%s", wn);
       m->pair_weak[k] = j;
       m->pair_task[k] = r->pair_task[i];
-      (*sweep_index)[k] = p;
+      (*sweep_index)[k] = r->pair_sweep ? r->pair_sweep[i]
+                          : (sw && sw->point_ids) ? sw->point_ids[p]
+                                                  : p;
+      (*source)[k] = p;
       for (int q = 0; q < W2S_M_COUNT; ++q) m->metric[q][k] = r->metric[q][i];
     }
   }
@@ -344,8 +363,9 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   w2s_h5_quiet();
   W2S_CALL(w2s_output_check(ctx, path, force));
   w2s_results *merged = NULL;
-  int64_t *sweep_index = NULL;
-  W2S_CALL(w2s_agree(ctx, merge(ctx, pts, npts, &merged, &sweep_index)));
+  int64_t *sweep_index = NULL, *source = NULL;
+  W2S_CALL(w2s_agree(ctx, merge(ctx, pts, npts, sw, &merged, &sweep_index,
+                                &source)));
   /* The merged record borrows the provenance strings for writing. */
   merged->config_text = (char *)config_text;
   merged->command_line = (char *)command_line;
@@ -355,6 +375,8 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   snprintf(tmp, sizeof tmp, "%s.partial-%d", path, pid);
   w2s_err e = write_parallel(ctx, merged, sw ? sweep_index : NULL,
                              sw && sw->index_name ? sw->index_name : "sweep",
+                             sw && sw->source_files ? source : NULL,
+                             sw ? sw->metrics_only : 0, sw ? sw->point_ids : NULL,
                              pts, npts, tmp, path);
   if (!e) {
     w2s_err local = W2S_OK;
@@ -371,6 +393,7 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   merged->command_line = NULL;
   w2s_results_destroy(&merged);
   free(sweep_index);
+  free(source);
   return e;
 }
 
