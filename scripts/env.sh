@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the run and test scripts: what Open MPI and OpenBLAS need on a
 # workstation or CI box (root, more ranks than cores, one BLAS thread a rank).
 export OPENBLAS_NUM_THREADS=1

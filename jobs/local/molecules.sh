@@ -6,6 +6,7 @@
 # Usage: jobs/local/molecules.sh [RANKS] [OUTDIR]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
 ranks="${1:-2}"
 out="${2:-$root/results/molecules}"

@@ -3,6 +3,7 @@
 # then the analysis table. Usage: jobs/local/realizable.sh [RANKS] [OUT.h5]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
 ranks="${1:-2}"
 out="${2:-$root/results/realizable.h5}"

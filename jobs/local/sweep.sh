@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# A restartable sweep on a workstation: every point goes to RUN_DIR as it
+# completes; after a crash or a kill, run the same command again and only the
+# missing points are computed (--resume), then all are merged.
+# Usage: jobs/local/sweep.sh [RANKS] [RUN_DIR] [CONFIG]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$root/scripts/env.sh"
+ranks="${1:-2}"
+run_dir="${2:-$root/results/sweep-samples}"
+config="${3:-$root/data/configs/sweep-samples.ini}"
+mpirun -n "$ranks" "$root/build/w2s" simulate "$config" --run-dir "$run_dir" \
+  --resume -o "$run_dir/merged.h5"
+"$root/build/w2s" analyze "$run_dir/merged.h5" --summary

@@ -1,0 +1,1 @@
+w2s_add_script_test(resume ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_resume.py)

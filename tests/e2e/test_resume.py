@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A sweep killed mid-run (SIGKILL to one rank) and resumed.
+
+While a 3-point sweep runs with --run-dir on 2 ranks, one rank is killed as
+soon as the first point's file is complete. Then: the merged output does not
+exist, every file in the run directory under a final name is a complete
+results file, `--resume` discards the partial files, keeps the complete
+points, runs the rest, and the merged metrics equal an uninterrupted run's
+(bitwise: same ranks, same blocks)."""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+W2S = os.environ.get("W2S", "/work/main/build/w2s")
+SRC = os.environ.get("W2S_SOURCE_DIR", os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))
+MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="w2s-resume-")
+    try:
+        cfg = os.path.join(SRC, "data", "configs", "realizable.ini")
+        args = ["simulate", cfg, "-q", "--set", "experiment.tasks=10",
+                "--set", "data.n_test=400000",
+                "--sweep", "data.n_w2s_train=1000,2000,4000"]
+        ref = os.path.join(tmp, "ref.h5")
+        r = subprocess.run([MPIEXEC, "-n", "2", "--oversubscribe", W2S] + args +
+                           ["--run-dir", os.path.join(tmp, "refrun"), "-o", ref],
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, "uninterrupted run: " + r.stderr[-300:])
+        run = os.path.join(tmp, "run")
+        out = os.path.join(tmp, "merged.h5")
+        p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", W2S] + args +
+                             ["--run-dir", run, "-o", out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        first = os.path.join(run, "point-00000.h5")
+        deadline = time.time() + 120
+        while time.time() < deadline and not os.path.exists(first) and p.poll() is None:
+            time.sleep(0.05)
+        check(os.path.exists(first), "the first point never completed")
+        # SIGKILL one w2s rank (a child of mpirun).
+        kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,
+                              text=True).stdout.split()
+        ranks = [k for k in kids if "w2s" in open("/proc/%s/comm" % k).read()] \
+            if kids else []
+        check(len(ranks) >= 1, "no w2s rank to kill under mpirun %d" % p.pid)
+        if ranks:
+            os.kill(int(ranks[-1]), signal.SIGKILL)
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            check(False, "the other rank hung after the kill")
+        check(p.returncode != 0, "the killed run reported success")
+        check(not os.path.exists(out), "a merged file exists after the kill")
+        for f in glob.glob(os.path.join(run, "point-*.h5")):
+            with h5py.File(f) as h:
+                check(h.attrs["format"] == "w2s-results", "incomplete " + f)
+        done_before = sorted(glob.glob(os.path.join(run, "point-*.h5")))
+        r = subprocess.run([MPIEXEC, "-n", "2", "--oversubscribe", W2S] + args +
+                           ["--run-dir", run, "-o", out, "--resume"],
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, "resume: " + r.stderr[-300:])
+        check(not glob.glob(os.path.join(run, "*.partial-*")),
+              "partial files left after --resume")
+        check(len(glob.glob(os.path.join(run, "point-*.h5"))) == 3, "3 points")
+        if r.returncode == 0 and os.path.exists(ref):
+            with h5py.File(out) as a, h5py.File(ref) as b:
+                for k in ("gain", "misfit", "weak_error", "w2s_error", "sweep"):
+                    check(np.array_equal(a["metrics"][k][:], b["metrics"][k][:]),
+                          "resumed metrics differ: " + k)
+        print("points complete before the resume: %d" % len(done_before))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("test_resume: %d failures" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
