@@ -87,6 +87,38 @@ def main():
                     check(np.array_equal(a["metrics"][k][:], b["metrics"][k][:]),
                           "resumed metrics differ: " + k)
         print("points complete before the resume: %d" % len(done_before))
+
+        # merge refuses points of another experiment, another format
+        # version, and a point given twice; it accepts the run's points.
+        pts = sorted(glob.glob(os.path.join(run, "point-*.h5")))
+        good = os.path.join(tmp, "m.h5")
+        r = subprocess.run([W2S, "merge"] + pts + ["-o", good],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "merge of the run's points: " + r.stderr)
+        if r.returncode == 0:
+            with h5py.File(good) as a, h5py.File(out) as b:
+                check(np.array_equal(a["metrics/gain"][:], b["metrics/gain"][:]),
+                      "w2s merge differs from the run's own merge")
+        other = os.path.join(tmp, "other")
+        r = subprocess.run([MPIEXEC, "-n", "2", "--oversubscribe", W2S] + args +
+                           ["--set", "experiment.seed=9", "--sweep-point", "2",
+                            "-o", other + ".h5"], capture_output=True, text=True)
+        check(r.returncode == 0, "other experiment's point: " + r.stderr[-300:])
+        v2 = os.path.join(tmp, "v2.h5")
+        shutil.copy(pts[2], v2)
+        with h5py.File(v2, "r+") as h:
+            h.attrs["format_version"] = np.int64(2)
+        for files, word in (([pts[0], pts[1], other + ".h5"], "different experiment"),
+                            ([pts[0], v2], "format_version"),
+                            ([pts[0], pts[0]], "both hold sweep point 0")):
+            bad = os.path.join(tmp, "bad.h5")
+            r = subprocess.run([W2S, "merge"] + files + ["-o", bad],
+                               capture_output=True, text=True)
+            lines = [l for l in r.stderr.splitlines() if "error:" in l]
+            check(r.returncode == 2 and len(lines) == 1 and word in lines[0]
+                  and not os.path.exists(bad),
+                  "merge should refuse (%s): exit %d %r" % (word, r.returncode,
+                                                            r.stderr))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("test_resume: %d failures" % len(failures))
