@@ -138,6 +138,8 @@ w2s_err w2s_max(w2s_ctx *ctx, double *buf, int64_t n);
 /* Collective: minimum / sum of int64 values over ranks, in place. */
 w2s_err w2s_min_i64(w2s_ctx *ctx, int64_t *buf, int64_t n);
 w2s_err w2s_sum_i64(w2s_ctx *ctx, int64_t *buf, int64_t n);
+/* Sum modulo 2^64 (checksums). */
+w2s_err w2s_sum_u64(w2s_ctx *ctx, uint64_t *buf, int64_t n);
 /* Sum to rank 0, then broadcast: every rank gets the same bits (an
  * allreduce need not guarantee that), for state every rank updates. */
 w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n);

@@ -51,6 +51,17 @@ w2s_err w2s_sum_i64(w2s_ctx *ctx, int64_t *buf, int64_t n) {
   return reduce_i64(ctx, buf, n, MPI_SUM);
 }
 
+w2s_err w2s_sum_u64(w2s_ctx *ctx, uint64_t *buf, int64_t n) {
+  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
+  for (int64_t off = 0; off < n; off += w2s_chunk) {
+    int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
+    if (MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_UINT64_T, MPI_SUM,
+                      ctx->comm) != MPI_SUCCESS)
+      return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce failed");
+  }
+  return W2S_OK;
+}
+
 w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n) {
   for (int64_t off = 0; off < n; off += w2s_chunk) {
     int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;

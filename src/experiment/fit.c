@@ -125,7 +125,7 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
   int64_t bad[5] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
   /* bad: labels, strong, weak (any), predictions, split value */
   int64_t counts[3] = {0, 0, 0};
-  int64_t sum = 0;
+  uint64_t sum = 0; /* modulo 2^64: unsigned wrap-around is defined */
   int R = s->J + 1;
   int64_t nmom = s->ds;
   for (int j = 0; j < s->J; ++j) nmom += s->dw[j];
@@ -162,7 +162,7 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
       /* An order-independent checksum: a sum of per-row hashes. */
       char buf[64];
       snprintf(buf, sizeof buf, "%lld:%.17g", (long long)g, s->y[i]);
-      sum += (int64_t)(w2s_rng_stream_of(buf, 0) >> 1);
+      sum += w2s_rng_stream_of(buf, 0);
     }
     if (!has_split) splits_of_block(s, s->start + i0, m);
     if (s->o->standardize) {
@@ -186,7 +186,7 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
   }
   W2S_CALL(w2s_min_i64(ctx, bad, 5));
   W2S_CALL(w2s_sum_i64(ctx, counts, 3));
-  W2S_CALL(w2s_sum_i64(ctx, &sum, 1));
+  W2S_CALL(w2s_sum_u64(ctx, &sum, 1));
   if (s->o->standardize) W2S_CALL(w2s_sum(ctx, mom, 2 * nmom + R));
   const char *what[5] = {"/labels", "/strong", "a /weak dataset",
                          "a /weak_predictions dataset", "/split"};
@@ -203,7 +203,7 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
     }
   if (w2s_features_has_split(s->f))
     for (int q = 0; q < 3; ++q) s->nsplit[q] = counts[q];
-  out->labels_checksum = (uint64_t)sum;
+  out->labels_checksum = sum;
   if (s->o->standardize) {
     int64_t off = 0;
     for (int r = 0; r < R && off <= nmom; ++r) {

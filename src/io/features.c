@@ -120,7 +120,8 @@ static w2s_err scan_group(w2s_ctx *ctx, w2s_features *f, const char *g,
         break;
       }
       j = f->nweak++;
-      snprintf(f->names[j], W2S_NAME_LEN, "%s", name);
+      /* valid_name() bounded it below W2S_NAME_LEN */
+      memcpy(f->names[j], name, strlen(name) + 1);
       f->weak[j] = f->pred[j] = -1;
       f->dw[j] = 0;
     }

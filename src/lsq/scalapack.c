@@ -53,9 +53,9 @@ static w2s_err sl_grow(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st, int64_t need) {
     free(A);
     return W2S_ERR_MEMORY;
   }
-  for (int64_t j = 0; j < ls->p; ++j)
+  for (int64_t j = 0; j < ls->p && st->rows > 0; ++j)
     memcpy(A + j * cap, st->A + j * st->cap, sizeof(double) * (size_t)st->rows);
-  for (int64_t j = 0; j < ls->k; ++j)
+  for (int64_t j = 0; j < ls->k && st->rows > 0; ++j)
     memcpy(B + j * cap, st->B + j * st->cap, sizeof(double) * (size_t)st->rows);
   free(st->A);
   free(st->B);
