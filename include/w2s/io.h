@@ -39,6 +39,7 @@ typedef struct {
   int nrepr;
   w2s_repr_record *repr;
   double timing[W2S_T_COUNT];
+  double peak_rss_mib; /* max over ranks of the peak resident set (0: unknown) */
   /* named curves (pre-training loss per epoch), written under /pretrain */
   int ncurves;
   char (*curve_name)[W2S_NAME_LEN + 8];

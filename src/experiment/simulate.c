@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "w2s/experiment.h"
 #include "w2s/lsq.h"
@@ -453,6 +454,13 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
                 ctx->timer_acc[W2S_T_TEST_METRICS]);
   }
   sim_free(&s);
+  if (!e) {
+    /* Peak resident set, max over ranks (getrusage: KiB on Linux). */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    res->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    e = w2s_agree(ctx, w2s_max(ctx, &res->peak_rss_mib, 1));
+  }
   if (e) {
     w2s_results_destroy(&res);
     return e;

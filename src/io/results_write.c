@@ -166,6 +166,14 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
     e = w2s_h5_write(ctx, gt, w2s_timer_name((w2s_timer)t), H5T_NATIVE_DOUBLE,
                      1, one, &sum, coll, path);
   }
+  double peak = 0.0;
+  for (int64_t p = 0; p < npts; ++p)
+    if (pts[p]->peak_rss_mib > peak) peak = pts[p]->peak_rss_mib;
+  if (!e && peak > 0.0) {
+    int64_t one[1] = {1};
+    e = w2s_h5_write(ctx, gt, "peak_rss_mib", H5T_NATIVE_DOUBLE, 1, one, &peak,
+                     coll, path);
+  }
   if (!sweep_index) {
     if (!e) e = write_point(ctx, f, pts[0], coll, path);
   } else {

@@ -2,7 +2,7 @@
 """`w2s fit` on features files written by h5py.
 
 - Round trip: features from known models with an explicit /split; w2s fit at
-  1, 2 and 3 ranks gives the metrics that numpy's lstsq gives on the same
+  1, 2, 3, 4, 5 and 8 ranks gives the metrics that numpy's lstsq gives on the same
   splits, to 1e-8 relative (both are exact least squares on a
   well-conditioned design; the tolerance covers rounding only).
 - float32 features give the float64 result to float32 precision (1e-4
@@ -111,7 +111,7 @@ def main():
         feats = os.path.join(tmp, "f64.h5")
         make(feats, preds=True)
         ref = reference(feats)
-        for ranks in (1, 2, 3):
+        for ranks in (1, 2, 3, 4, 5, 8):
             out = os.path.join(tmp, "r%d.h5" % ranks)
             r = run(["fit", feats, "-o", out, "-q"], ranks)
             check(r.returncode == 0, "fit at %d ranks: %s" % (ranks, r.stderr[-300:]))

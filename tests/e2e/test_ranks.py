@@ -7,7 +7,7 @@ with the 1-rank run, dataset by dataset (every /metrics and /coefficients
 dataset, plus /representations name, dim, effective_rank and, for
 full-rank designs, condition):
 
-1. a quick realizable config at 2 and 3 ranks (oversubscribed);
+1. a quick realizable config at 2, 3, 4, 5 and 8 ranks (oversubscribed);
 2. the same with experiment.task_inputs = per_task (one input sample per
    task: a different data path through the fits);
 3. n_weak_train = 18, just above the 17 parameters of a 16-wide head, at 3
@@ -138,7 +138,7 @@ def case(tmp, label, ranks, **kw):
 
 def main():
     with C.scratch("w2s-ranks-") as tmp:
-        case(tmp, "quick", (2, 3))
+        case(tmp, "quick", (2, 3, 4, 5, 8))
         case(tmp, "per_task", (2, 3),
              experiment={"task_inputs": "per_task"})
         ref = case(tmp, "n18", (3,), n_weak_train=18)
