@@ -305,7 +305,6 @@ static int64_t weak_labels(fitter *s, int q, int64_t m, double *out) {
 static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls, int q,
                              int rep, int strong, const char *label) {
   for (int more = 1; more;) {
-    int64_t row = 0;
     w2s_lsq_set_context(ls, label, 0);
     w2s_err e = W2S_OK;
     for (int64_t b = 0; b < s->nblocks; ++b) {
@@ -328,7 +327,6 @@ static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls, int q,
         for (int64_t i = 0; i < m; ++i)
           if (s->split[i] == q) s->B[r++] = s->y[i];
       }
-      row += k;
       e = w2s_lsq_add_rows(ctx, ls, k, s->A, k, s->B, k);
     }
     W2S_CALL(w2s_agree(ctx, e));

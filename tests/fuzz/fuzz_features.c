@@ -1,0 +1,41 @@
+/* libFuzzer target: the features file reader (`w2s fit` input). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fuzz_h5.h"
+#include "w2s/io.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char path[64];
+  if (!fuzz_write_file(data, size, path, sizeof path)) return 0;
+  w2s_ctx *ctx = NULL;
+  w2s_features *f = NULL;
+  if (w2s_ctx_create(MPI_COMM_NULL, 0, &ctx) == W2S_OK &&
+      w2s_features_open(ctx, path, &f) == W2S_OK) {
+    /* Read the first rows of everything (bounded, as a real pass would). */
+    int64_t n = w2s_features_rows(f), m = n < 64 ? n : 64;
+    int64_t ds = w2s_features_strong_dim(f);
+    int J = w2s_features_nweak(f);
+    if (ds <= 4096) {
+      double *y = malloc(sizeof(double) * (size_t)m);
+      double *S = malloc(sizeof(double) * (size_t)(m * ds + 1));
+      double **W = calloc((size_t)J + 1, sizeof *W);
+      double *P = malloc(sizeof(double) * (size_t)(m * J + 1));
+      int *split = malloc(sizeof(int) * (size_t)(m + 1));
+      int ok = y && S && W && P && split;
+      for (int j = 0; ok && j < J; ++j) {
+        int64_t d = w2s_features_weak_dim(f, j);
+        if (d > 4096) ok = 0;
+        else W[j] = malloc(sizeof(double) * (size_t)(m * d + 1));
+      }
+      if (ok) w2s_features_read(ctx, f, 0, m, y, S, W, P, split);
+      for (int j = 0; W && j < J; ++j) free(W[j]);
+      free(y), free(S), free(W), free(P), free(split);
+    }
+  }
+  w2s_features_close(&f);
+  w2s_ctx_destroy(&ctx);
+  unlink(path);
+  return 0;
+}
