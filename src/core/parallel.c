@@ -88,8 +88,8 @@ w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root) {
 w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root) {
   int64_t len = (ctx->rank == root && *str) ? (int64_t)strlen(*str) : 0;
   W2S_CALL(w2s_bcast_bytes(ctx, &len, sizeof len, root));
-  if (ctx->rank != root) {
-    free(*str);
+  if (ctx->rank != root || !*str) { /* the root may broadcast "nothing" */
+    if (ctx->rank != root) free(*str);
     W2S_CALL(W2S_ALLOC(ctx, *str, len + 1));
   }
   W2S_CALL(w2s_bcast_bytes(ctx, *str, len, root));

@@ -479,8 +479,10 @@ w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
     snprintf(cfg->path, sizeof cfg->path, "%s", name);
     size_t tl = strlen(text) + 1;
     e = W2S_ALLOC(ctx, cfg->text, tl);
-    if (!e) memcpy(cfg->text, text, tl);
-    if (!e) e = build(ctx, &l, cfg);
+    if (!e) {
+      memcpy(cfg->text, text, tl);
+      e = build(ctx, &l, cfg);
+    }
   }
   free(l.e);
   if (e) {

@@ -24,8 +24,6 @@ struct w2s_features {
   int64_t dw[MAX_WEAK];
   double *buf;
   int64_t cap;
-  int *ibuf;
-  int64_t icap;
 };
 
 /* Open a dataset and check its class and rank; dims[0] must be n (if n >= 0)
@@ -204,7 +202,6 @@ void w2s_features_close(w2s_features **fp) {
   }
   if (f->file > 0) H5Fclose(f->file);
   free(f->buf);
-  free(f->ibuf);
   free(f);
   *fp = NULL;
 }

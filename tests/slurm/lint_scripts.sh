@@ -7,4 +7,13 @@ for f in jobs/slurm/* jobs/local/*.sh scripts/*.sh .ci/run tests/slurm/*.sh test
   bash -n "$f" || { echo "FAIL: bash -n $f"; status=1; }
   shellcheck -x "$f" || { echo "FAIL: shellcheck $f"; status=1; }
 done
+# cppcheck on the library and the program, with the checked-in suppressions
+# (each with its reason) in .cppcheck-suppressions.
+if command -v cppcheck >/dev/null; then
+  cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
+    --inline-suppr --error-exitcode=1 -I include -I src \
+    --suppressions-list=.cppcheck-suppressions src/ || { echo "FAIL: cppcheck"; status=1; }
+else
+  echo "FAIL: cppcheck is not installed"; status=1
+fi
 exit $status
