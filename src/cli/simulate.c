@@ -144,36 +144,9 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
   return W2S_OK;
 }
 
-/* Every point of a sweep: the base configuration re-parsed with the point's
- * values as extra --set overrides, simulated in turn. */
-static w2s_err run_sweep(w2s_ctx *ctx, const sim_args *a, const w2s_config *cfg,
-                         const w2s_sweep *sw, w2s_results **pts) {
-  const char **sets = NULL;
-  w2s_err e = W2S_ALLOC(ctx, sets, a->nsets + sw->nkeys + 1);
-  for (int i = 0; !e && i < a->nsets; ++i) sets[i] = a->sets[i];
-  for (int64_t p = 0; p < sw->npoints && !e; ++p) {
-    char desc[1024] = "";
-    for (int i = 0; i < sw->nkeys; ++i) {
-      sets[a->nsets + i] = sw->sets[p * sw->nkeys + i];
-      strncat(desc, " ", sizeof desc - strlen(desc) - 1);
-      strncat(desc, sw->sets[p * sw->nkeys + i], sizeof desc - strlen(desc) - 1);
-    }
-    w2s_config *pc = NULL;
-    e = w2s_agree(ctx, w2s_config_parse(ctx, cfg->path, cfg->text, sets,
-                                        a->nsets + sw->nkeys, &pc));
-    if (e) break;
-    w2s_log(ctx, 1, "sweep point %lld/%lld:%s", (long long)p + 1,
-            (long long)sw->npoints, desc);
-    e = w2s_simulate(ctx, pc, &pts[p]);
-    if (!e) e = w2s_timers_max(ctx, pts[p]->timing);
-    memset(ctx->timer_acc, 0, sizeof ctx->timer_acc);
-    w2s_config_destroy(&pc);
-  }
-  free(sets);
-  return e;
-}
-
-/* Simulate the given points of the sweep (ids into the grid). */
+/* Simulate the given points of the sweep (ids into the grid): the base
+ * configuration re-parsed with each point's values as extra --set
+ * overrides, simulated in turn. */
 static w2s_err run_points(w2s_ctx *ctx, const sim_args *a,
                           const w2s_config *cfg, const w2s_sweep *sw,
                           const int64_t *ids, int64_t n, w2s_results **pts) {
@@ -334,7 +307,11 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
     if (!e) e = write_points(ctx, cfg, &sw, pts, &id, 1, cmdline,
                              cfg->output_path, a->force);
   } else if (!e && sw.npoints) {
-    e = run_sweep(ctx, a, cfg, &sw, pts);
+    int64_t *ids = NULL;
+    e = w2s_agree(ctx, W2S_ALLOC(ctx, ids, sw.npoints));
+    for (int64_t p = 0; !e && p < sw.npoints; ++p) ids[p] = p;
+    if (!e) e = run_points(ctx, a, cfg, &sw, ids, sw.npoints, pts);
+    free(ids);
   } else if (!e) {
     e = w2s_simulate(ctx, cfg, &pts[0]);
     w2s_timer_stop(ctx, W2S_T_TOTAL);
