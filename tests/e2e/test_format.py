@@ -261,8 +261,14 @@ def check_layout(f, T, weak_names, dims):
     t = f.get("timing")
     check(isinstance(t, h5py.Group), "/timing is missing")
     if t is not None:
-        check(sorted(t.keys()) == sorted(C.TIMERS), "/timing members %s"
-              % sorted(t.keys()))
+        check(sorted(t.keys()) == sorted(C.TIMERS + ["peak_rss_mib"]),
+              "/timing members %s" % sorted(t.keys()))
+        if "peak_rss_mib" in t:
+            # the peak resident set of a rank (MiB, max over ranks): a
+            # process of this suite is between a few and a few hundred MiB
+            peak = float(t["peak_rss_mib"][0])
+            check(t["peak_rss_mib"].dtype == np.float64 and 1 < peak < 4096,
+                  "/timing/peak_rss_mib = %r" % peak)
         vals = {}
         for n in C.TIMERS:
             if n in t:
@@ -352,7 +358,7 @@ def check_h5dump(out, T, weak_names, dims):
     for j, n in enumerate(weak_names):
         want["/coefficients/weak/" + n] = ("dataset", "H5T_IEEE_F64LE",
                                            (T, dims[1 + j] + 1))
-    for n in C.TIMERS:
+    for n in C.TIMERS + ["peak_rss_mib"]:
         want["/timing/" + n] = ("dataset", "H5T_IEEE_F64LE", (1,))
     for n in REPR_STR:
         want["/representations/" + n] = ("dataset", "H5T_STRING", (1 + J,))
