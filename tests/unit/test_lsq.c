@@ -23,25 +23,13 @@
 
 #include <cmocka.h>
 
+#include "unit_common.h"
+
 #include "w2s/core.h"
 #include "w2s/lsq.h"
 #include "w2s/rng.h"
 
-#define ASSERT_LE(val, bound)                                                  \
-  do {                                                                         \
-    double v_ = (val), b_ = (bound);                                           \
-    if (!(v_ <= b_)) {                                                         \
-      print_error("%s = %.17g, expected <= %s = %.17g\n", #val, v_, #bound,    \
-                  b_);                                                         \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
 
-static double *xmalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
 
 static w2s_ctx *new_ctx(void) {
   w2s_ctx *ctx = NULL;

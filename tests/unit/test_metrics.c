@@ -13,18 +13,11 @@
 
 #include <cmocka.h>
 
+#include "unit_common.h"
+
 #include "w2s/metrics.h"
 #include "w2s/rng.h"
 
-#define ASSERT_LE(val, bound)                                                  \
-  do {                                                                         \
-    double v_ = (val), b_ = (bound);                                           \
-    if (!(v_ <= b_)) {                                                         \
-      print_error("%s = %.17g, expected <= %s = %.17g\n", #val, v_, #bound,    \
-                  b_);                                                         \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
 
 /* Relative agreement: sums of <= 60 squares in another order differ by
  * ~n * eps ~ 1e-14 relative; 1e-12 leaves margin, and any wrong term (a

@@ -19,27 +19,14 @@
 
 #include <cmocka.h>
 
+#include "unit_common.h"
+
 #include "w2s/core.h"
 #include "w2s/rng.h"
 
 enum { NSTAT = 100000 };
 
-/* Fails (with both numbers printed) unless val <= bound; NaN fails. */
-#define ASSERT_LE(val, bound)                                                  \
-  do {                                                                         \
-    double v_ = (val), b_ = (bound);                                           \
-    if (!(v_ <= b_)) {                                                         \
-      print_error("%s = %.17g, expected <= %s = %.17g\n", #val, v_, #bound,    \
-                  b_);                                                         \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
 
-static double *xmalloc(size_t n) {
-  double *p = malloc(sizeof(double) * (n ? n : 1));
-  assert_non_null(p);
-  return p;
-}
 
 /* Rows [i0, i0 + m) of split/group, d values each, as simulate's gen_block
  * draws them: row i from counter (split, group, i); stored into an
