@@ -17,49 +17,34 @@ void w2s_partition(int64_t n, int size, int rank, int64_t *start,
 /* MPI counts are int: larger buffers go in chunks. */
 static const int64_t w2s_chunk = INT_MAX / 8;
 
-static w2s_err reduce_chunks(w2s_ctx *ctx, double *buf, int64_t n, MPI_Op op) {
+/* In-place allreduce of n elements of `type` (elem bytes each), in chunks;
+ * a local context (no communicator) has nothing to reduce. */
+static w2s_err allreduce(w2s_ctx *ctx, void *buf, int64_t n, MPI_Datatype type,
+                         size_t elem, MPI_Op op) {
+  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
   for (int64_t off = 0; off < n; off += w2s_chunk) {
     int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
-    if (MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_DOUBLE, op,
-                      ctx->comm) != MPI_SUCCESS)
+    if (MPI_Allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * elem, (int)len,
+                      type, op, ctx->comm) != MPI_SUCCESS)
       return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce failed");
   }
   return W2S_OK;
 }
 
 w2s_err w2s_sum(w2s_ctx *ctx, double *buf, int64_t n) {
-  return reduce_chunks(ctx, buf, n, MPI_SUM);
+  return allreduce(ctx, buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM);
 }
 w2s_err w2s_max(w2s_ctx *ctx, double *buf, int64_t n) {
-  return reduce_chunks(ctx, buf, n, MPI_MAX);
-}
-
-static w2s_err reduce_i64(w2s_ctx *ctx, int64_t *buf, int64_t n, MPI_Op op) {
-  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
-  for (int64_t off = 0; off < n; off += w2s_chunk) {
-    int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
-    if (MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_INT64_T, op,
-                      ctx->comm) != MPI_SUCCESS)
-      return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce failed");
-  }
-  return W2S_OK;
+  return allreduce(ctx, buf, n, MPI_DOUBLE, sizeof *buf, MPI_MAX);
 }
 w2s_err w2s_min_i64(w2s_ctx *ctx, int64_t *buf, int64_t n) {
-  return reduce_i64(ctx, buf, n, MPI_MIN);
+  return allreduce(ctx, buf, n, MPI_INT64_T, sizeof *buf, MPI_MIN);
 }
 w2s_err w2s_sum_i64(w2s_ctx *ctx, int64_t *buf, int64_t n) {
-  return reduce_i64(ctx, buf, n, MPI_SUM);
+  return allreduce(ctx, buf, n, MPI_INT64_T, sizeof *buf, MPI_SUM);
 }
-
 w2s_err w2s_sum_u64(w2s_ctx *ctx, uint64_t *buf, int64_t n) {
-  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
-  for (int64_t off = 0; off < n; off += w2s_chunk) {
-    int64_t len = n - off < w2s_chunk ? n - off : w2s_chunk;
-    if (MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_UINT64_T, MPI_SUM,
-                      ctx->comm) != MPI_SUCCESS)
-      return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Allreduce failed");
-  }
-  return W2S_OK;
+  return allreduce(ctx, buf, n, MPI_UINT64_T, sizeof *buf, MPI_SUM);
 }
 
 w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n) {
