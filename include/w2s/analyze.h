@@ -72,7 +72,5 @@ void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
  * in the point files. */
 w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
                         const char *out, int force, const char *command_line);
-/* Whether this build has PLplot. */
-int w2s_plot_available(void);
 
 #endif

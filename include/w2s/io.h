@@ -70,10 +70,6 @@ void w2s_results_destroy(w2s_results **res);
 /* Collective: refuse early (exit 2) when the output directory is missing or
  * not writable, or the file exists and force is 0. */
 w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force);
-/* Collective: write to a temporary name next to path, then rename. Nothing is
- * left under either name on failure. */
-w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
-                          const char *path, int force);
 /* A sweep's grid, for the results file: keys and npoints x nkeys values. */
 typedef struct {
   int nkeys;
@@ -89,7 +85,9 @@ typedef struct {
   const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 
-/* Collective: one file for several runs (sweep points): /metrics holds every
+/* Collective: write to a temporary name next to path, then rename; nothing
+ * is left under either name on failure. One file for one run (npts = 1,
+ * sw = NULL) or for several runs (sweep points): /metrics holds every
  * point's pairs with a `sweep` index; each point's coefficients and
  * representations go under /sweep/point_<i>; /sweep/keys and /sweep/values
  * describe the grid. sw == NULL with one point is the plain layout. */

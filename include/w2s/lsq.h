@@ -77,8 +77,6 @@ void w2s_lsq_set_context(w2s_lsq *ls, const char *label, int64_t row_offset);
 /* Collective: end a pass over the rows; *more = 1 if the solver needs the
  * same rows again. */
 w2s_err w2s_lsq_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int *more);
-/* Seconds this rank spent in the Gram / QR kernels of add_rows (for bench). */
-double w2s_lsq_kernel_seconds(const w2s_lsq *ls);
 /* Collective: X is p x k (column-major, leading dimension p). */
 w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                       double *X, w2s_lsq_info *info);

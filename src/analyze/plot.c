@@ -201,7 +201,6 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
   return W2S_OK;
 }
 
-int w2s_plot_available(void) { return 1; }
 
 #else
 
@@ -224,6 +223,5 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
                   path);
 }
 
-int w2s_plot_available(void) { return 0; }
 
 #endif

@@ -397,12 +397,9 @@ static w2s_err fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
     snprintf(res->weak_names[j], W2S_NAME_LEN, "%s", c->weak[j].name);
     res->weak_p[j] = s->p[1 + j];
     W2S_CALL(W2S_ALLOC(ctx, res->coef_weak[j], s->p[1 + j] * c->tasks));
-    copy_cols(res->coef_weak[j], s->Cw[j], s->p[1 + j], c->tasks);
   }
   W2S_CALL(W2S_ALLOC(ctx, res->coef_ceiling, s->p[0] * c->tasks));
   W2S_CALL(W2S_ALLOC(ctx, res->coef_w2s, s->p[0] * c->tasks * s->J));
-  copy_cols(res->coef_ceiling, s->Cceil, s->p[0], c->tasks);
-  copy_cols(res->coef_w2s, s->Csw, s->p[0], c->tasks * s->J);
   for (int r = 0; r < s->nrep; ++r) {
     const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
     w2s_repr_record *rec = &res->repr[r];
@@ -429,7 +426,8 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
     e = W2S_ALLOC(ctx, res->repr, res->nrepr);
   }
   if (!e) e = setup(ctx, c, &s, res);
-  if (!e) e = fill_results(ctx, &s, res); /* names and shapes */
+  if (!e) e = fill_results(ctx, &s, res); /* names and shapes; the
+                                             coefficients once fitted */
   e = w2s_agree(ctx, e);
   w2s_timer_stop(ctx, W2S_T_SETUP);
   if (!e)

@@ -404,10 +404,3 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   free(source);
   return e;
 }
-
-w2s_err w2s_results_write(w2s_ctx *ctx, const w2s_results *res,
-                          const char *path, int force) {
-  w2s_results *one = (w2s_results *)res;
-  return w2s_results_write_sweep(ctx, &one, 1, NULL, res->config_text,
-                                 res->command_line, path, force);
-}

@@ -73,7 +73,6 @@ void w2s_lsq_set_context(w2s_lsq *ls, const char *label, int64_t row_offset) {
   ls->row_offset = row_offset;
 }
 
-double w2s_lsq_kernel_seconds(const w2s_lsq *ls) { return ls->kernel_seconds; }
 
 /* The first non-finite entry of an m x n block, as (row, column), or -1. */
 static int64_t first_bad(int64_t m, int64_t n, const double *X, int64_t ld,
@@ -122,9 +121,7 @@ w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
     e = report_nonfinite(ctx, ls, m, A, lda, B, ldb, &found);
     if (found) return e;
   }
-  double t = w2s_wtime();
   e = ls->ops->add_rows(ctx, ls, m, A, lda, B, ldb);
-  ls->kernel_seconds += w2s_wtime() - t;
   if (!e && ls->saw_nonfinite) {
     e = report_nonfinite(ctx, ls, m, A, lda, B, ldb, &found);
     if (!found)

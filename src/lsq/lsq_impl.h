@@ -31,7 +31,6 @@ struct w2s_lsq {
   int64_t row_offset;   /* global index of the next row, for messages */
   int passes;           /* passes ended */
   int more;             /* the solver wants another pass */
-  double kernel_seconds;
   int opts_known;       /* created with options */
   double ridge;         /* the ridge given at creation */
   int *penalize;        /* p flags given at creation (all 1 if NULL given) */

@@ -19,16 +19,8 @@ import tempfile
 
 import h5py
 import numpy as np
+from common import W2S, MPIEXEC, check, failures  # the paths, in one place
 
-W2S = os.environ.get("W2S", "/work/main/build/w2s")
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def run(args, ranks=2, timeout=300):

@@ -9,11 +9,8 @@ import sys
 import tempfile
 
 import h5py
+from common import W2S, MPIEXEC, SRC  # the paths, in one place
 
-W2S = os.environ.get("W2S", "/work/main/build/w2s")
-SRC = os.environ.get("W2S_SOURCE_DIR", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 LIMIT_MIB = 128.0
 
 

@@ -8,11 +8,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from common import W2S, MPIEXEC, SRC  # the paths, in one place
 
-W2S = os.environ.get("W2S", "/work/main/build/w2s")
-SRC = os.environ.get("W2S_SOURCE_DIR", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 
 
 def main():

@@ -23,19 +23,9 @@ import tempfile
 
 import h5py
 import numpy as np
+from common import W2S, MPIEXEC, SRC, check, failures  # the paths, in one place
 
-W2S = os.environ.get("W2S", "/work/main/build/w2s")
-SRC = os.environ.get("W2S_SOURCE_DIR", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 CONF = os.path.join(SRC, "data", "configs")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def run(args, ranks=2, cwd=None, timeout=600):

@@ -18,18 +18,8 @@ import time
 
 import h5py
 import numpy as np
+from common import W2S, MPIEXEC, SRC, check, failures  # the paths, in one place
 
-W2S = os.environ.get("W2S", "/work/main/build/w2s")
-SRC = os.environ.get("W2S_SOURCE_DIR", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def main():
@@ -119,6 +109,21 @@ def main():
                   and not os.path.exists(bad),
                   "merge should refuse (%s): exit %d %r" % (word, r.returncode,
                                                             r.stderr))
+
+        # Sweep options without a sweep, or a point outside the grid: one
+        # clear line, exit 2, no output, at 2 ranks.
+        for extra, word in ((["--sweep-point", "0"], "need a sweep"),
+                            (["--run-dir", os.path.join(tmp, "rd")], "need a sweep"),
+                            (["--sweep", "data.n_test=100,200", "--sweep-point", "2"],
+                             "the sweep has 2 points")):
+            bad = os.path.join(tmp, "bad.h5")
+            r = subprocess.run([MPIEXEC, "-n", "2", "--oversubscribe", "-q", W2S,
+                                "simulate", cfg, "-o", bad, "-q"] + extra,
+                               capture_output=True, text=True, timeout=60)
+            lines = [l for l in r.stderr.splitlines() if "error:" in l]
+            check(r.returncode == 2 and len(lines) == 1 and word in lines[0]
+                  and not os.path.exists(bad),
+                  "%s: exit %d %r" % (extra, r.returncode, r.stderr[-300:]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("test_resume: %d failures" % len(failures))
