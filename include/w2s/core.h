@@ -113,6 +113,12 @@ w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local);
  * that would each redo the whole run. W2S_ALLOW_SINGLETON=1 allows it. */
 w2s_err w2s_check_launch(w2s_ctx *ctx);
 
+/* Physical memory of this node in bytes (0 if unknown). Commands compare
+ * their estimated per-rank need against it before allocating, so that a
+ * configuration or file too large for the machine is refused with a message
+ * naming the key or dataset instead of failing deep inside an allocation. */
+double w2s_node_memory(void);
+
 /* Monotonic wall clock in seconds (works without MPI). */
 double w2s_wtime(void);
 

@@ -21,6 +21,9 @@ typedef struct w2s_mlp w2s_mlp;
 /* depth 0 is the identity map (features = inputs). Weights start at zero. */
 w2s_err w2s_mlp_create(w2s_ctx *ctx, int64_t in_dim, int64_t width,
                        int64_t depth, w2s_mlp **out);
+/* Weights and biases of such a network, in double so that any configured
+ * shape is counted without overflow (for memory checks before creating). */
+double w2s_mlp_count_params(int64_t in_dim, int64_t width, int64_t depth);
 w2s_err w2s_mlp_clone(w2s_ctx *ctx, const w2s_mlp *src, w2s_mlp **out);
 void w2s_mlp_destroy(w2s_mlp **mlp);
 

@@ -10,6 +10,17 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+typedef struct {
+  int64_t sp, t, k;
+} group_key;
+
+static int cmp_group(const void *a, const void *b) {
+  const group_key *x = a, *y = b;
+  if (x->sp != y->sp) return (x->sp > y->sp) - (x->sp < y->sp);
+  if (x->t != y->t) return (x->t > y->t) - (x->t < y->t);
+  return (x->k > y->k) - (x->k < y->k);
+}
+
 w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
                             w2s_summary *s) {
   memset(s, 0, sizeof *s);
@@ -66,26 +77,33 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
       free(pred), free(tru), free(cnt);
       return W2S_ERR_MEMORY;
     }
-    int64_t npts = r->pair_sweep ? r->sweep_npoints : 1;
-    for (int64_t g = 0; g < r->ntasks * npts; ++g) {
-      int64_t t = g % r->ntasks, sp = g / r->ntasks;
-      int64_t bp = -1, bt = -1, members = 0;
-      for (int64_t k = 0; k < r->npairs; ++k) {
-        if (r->pair_task[k] != t) continue;
-        if (r->pair_sweep && r->pair_sweep[k] != sp) continue;
-        members++;
-        if (bp < 0 || r->metric[W2S_M_PREDICTED][k] <
-                          r->metric[W2S_M_PREDICTED][bp])
+    /* Pairs grouped by (sweep point, task) by sorting: O(K log K) for any
+     * number of tasks or points. */
+    group_key *gk = NULL;
+    if (W2S_ALLOC(ctx, gk, r->npairs)) {
+      free(pred), free(tru), free(cnt);
+      return W2S_ERR_MEMORY;
+    }
+    for (int64_t k = 0; k < r->npairs; ++k)
+      gk[k] = (group_key){r->pair_sweep ? r->pair_sweep[k] : 0,
+                          r->pair_task[k], k};
+    qsort(gk, (size_t)r->npairs, sizeof *gk, cmp_group);
+    for (int64_t a = 0; a < r->npairs;) {
+      int64_t b = a, bp = gk[a].k, bt = gk[a].k;
+      while (b < r->npairs && gk[b].sp == gk[a].sp && gk[b].t == gk[a].t) {
+        int64_t k = gk[b++].k;
+        if (r->metric[W2S_M_PREDICTED][k] < r->metric[W2S_M_PREDICTED][bp])
           bp = k;
-        if (bt < 0 ||
-            r->metric[W2S_M_W2S_ERROR][k] < r->metric[W2S_M_W2S_ERROR][bt])
+        if (r->metric[W2S_M_W2S_ERROR][k] < r->metric[W2S_M_W2S_ERROR][bt])
           bt = k;
       }
-      if (members >= 2) {
+      if (b - a >= 2) {
         s->groups++;
         s->agree += r->pair_weak[bp] == r->pair_weak[bt];
       }
+      a = b;
     }
+    free(gk);
     for (int64_t k = 0; k < r->npairs; ++k) {
       pred[r->pair_weak[k]] += r->metric[W2S_M_PREDICTED][k];
       tru[r->pair_weak[k]] += r->metric[W2S_M_W2S_ERROR][k];

@@ -22,6 +22,11 @@ static const char *const w2s_timer_names[] = {
 #undef W2S_X_TNAME
 };
 
+double w2s_node_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+}
+
 int w2s_err_exit_code(w2s_err e) {
   return (e >= 0 && e < W2S_ERR_COUNT) ? w2s_err_table[e].code : 1;
 }

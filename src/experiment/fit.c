@@ -242,6 +242,39 @@ static void fitter_free(fitter *s) {
   free(s->Fw), free(s->Fsw), free(s->Fs), free(s->Yc), free(s->cs);
 }
 
+/* Refuse, before allocating, a file whose feature widths would not fit in
+ * this node's memory (row blocks, one solver's p x p factor per head, the
+ * coefficients): the message names the widest dataset. The estimate uses
+ * only metadata every rank has, so every rank decides the same. */
+static w2s_err check_memory(w2s_ctx *ctx, const w2s_fit_opts *o,
+                            const w2s_features *f) {
+  double node = w2s_node_memory();
+  int J = w2s_features_nweak(f);
+  double widest = (double)w2s_features_strong_dim(f), cols = widest;
+  char name[W2S_NAME_LEN + 16];
+  snprintf(name, sizeof name, "/strong");
+  for (int j = 0; j < J; ++j) {
+    double d = (double)w2s_features_weak_dim(f, j);
+    cols += d;
+    if (d > widest) {
+      widest = d;
+      snprintf(name, sizeof name, "/weak/%s", w2s_features_weak_name(f, j));
+    }
+  }
+  double p = widest + 1.0;
+  double doubles = (double)o->block_rows * (2.0 * cols + 2.0 * p + 8.0 * J) +
+                   2.0 * p * p + (cols + J + 1.0) * (J + 2.0);
+  double bytes = 8.0 * doubles;
+  if (node > 0.0 && bytes > node)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '%s' has %.0f columns: the fit needs about "
+                    "%.3g GiB per rank, more than this node's %.3g GiB of "
+                    "memory",
+                    o->path, name, widest, bytes / 1073741824.0,
+                    node / 1073741824.0);
+  return W2S_OK;
+}
+
 static w2s_err setup(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                      fitter *s) {
   memset(s, 0, sizeof *s);
@@ -256,6 +289,7 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
   int64_t maxcount = (s->n + ctx->size - 1) / ctx->size;
   s->nblocks = (maxcount + s->nb - 1) / s->nb;
   int64_t nb = s->nb, J = s->J, dmax = s->ps;
+  W2S_CALL(check_memory(ctx, o, f));
   W2S_CALL(W2S_ALLOC(ctx, s->dw, J));
   W2S_CALL(W2S_ALLOC(ctx, s->pw, J));
   W2S_CALL(W2S_ALLOC(ctx, s->W, J));

@@ -134,8 +134,53 @@ static w2s_err hook_curve(void *host, w2s_ctx *ctx, const char *name,
   return w2s_results_add_curve(ctx, host, name, values, n);
 }
 
+/* Refuse, before allocating anything large, a configuration whose networks,
+ * coefficients and fits would not fit in this node's memory: the message
+ * names the largest network's section and shape. Every rank computes the
+ * same estimate, so the decision is collective without communication. */
+static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
+  double node = w2s_node_memory();
+  double tparams = w2s_mlp_count_params(c->input_dim, c->target_width,
+                                        c->target_depth);
+  double doubles = tparams, biggest = tparams, pmax = (double)c->target_width;
+  char what[160];
+  snprintf(what, sizeof what, "[target] depth = %lld, width = %lld",
+           (long long)c->target_depth, (long long)c->target_width);
+  for (int r = 0; r <= c->nweak; ++r) {
+    const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
+    double n = tparams, d = (double)c->target_width;
+    if (rc->source->uses_shape) {
+      n = w2s_mlp_count_params(c->input_dim, rc->width_p.i, rc->depth_p.i);
+      d = (double)(rc->depth_p.i == 0 ? c->input_dim : rc->width_p.i);
+    }
+    doubles += n;
+    if (d > pmax) pmax = d;
+    if (n > biggest && rc->source->uses_shape) {
+      biggest = n;
+      snprintf(what, sizeof what, "[%s] depth = %lld, width = %lld",
+               rc->section, (long long)rc->depth_p.i, (long long)rc->width_p.i);
+    }
+  }
+  pmax += 1.0;
+  /* Task heads, fitted coefficients of every pair and task, one solver's
+   * p x p factor, and the row blocks of the widest representation. */
+  double pairs = (double)c->tasks * (double)(c->nweak + 2);
+  doubles += pairs * pmax + 2.0 * pmax * pmax +
+             (double)c->block_rows * (4.0 * pmax + (double)c->input_dim);
+  double bytes = 8.0 * doubles;
+  if (node > 0.0 && bytes > node)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: the networks and fits need about %.3g GiB per rank "
+                    "(largest: %s; %lld tasks), more than this node's %.3g "
+                    "GiB of memory",
+                    c->path, bytes / 1073741824.0, what, (long long)c->tasks,
+                    node / 1073741824.0);
+  return W2S_OK;
+}
+
 static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
                      w2s_results *res) {
+  W2S_CALL(check_memory(ctx, c));
   w2s_repr_hooks hooks = {res, hook_cache_get, hook_cache_put, hook_curve};
   s->cfg = c;
   s->J = c->nweak;

@@ -45,7 +45,6 @@ static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const char *name,
   if (nd >= 1 && nd <= 2) H5Sget_simple_extent_dims(sp, dims, NULL);
   H5T_class_t c = H5Tget_class(t);
   H5Tclose(t);
-  H5Sclose(sp);
   w2s_err e = W2S_OK;
   const char *want = cls == H5T_FLOAT ? "floating-point (float32 or float64)"
                                       : "integer";
@@ -63,6 +62,9 @@ static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const char *name,
   else if (rank == 2 && dims[1] == 0)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' has no columns",
                  f->path, name);
+  else
+    e = w2s_h5_check_written(ctx, d, sp, name, f->path);
+  H5Sclose(sp);
   if (e) {
     H5Dclose(d);
     return e;

@@ -130,3 +130,43 @@ w2s_err w2s_h5_read_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
                     path, name);
   return W2S_OK;
 }
+
+/* Storage is checked by layout. A chunked dataset must have every chunk of
+ * its extent: compressed chunks are smaller than their data, so the space
+ * status alone would call a complete gzip'd dataset partly allocated.
+ * (HDF5 1.10.8 refuses H5S_ALL in H5Dget_num_chunks; `space` is the
+ * dataset's own dataspace, everything selected.) */
+w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
+                             const char *name, const char *path) {
+  if (H5Sget_simple_extent_npoints(space) <= 0) return W2S_OK;
+  hid_t dcpl = H5Dget_create_plist(d);
+  H5D_layout_t layout = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+  double expect = 1.0, have = -1.0;
+  H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+  if (layout == H5D_CHUNKED) {
+    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK], n = 0;
+    int nd = H5Sget_simple_extent_dims(space, dims, NULL);
+    if (nd > 0 && H5Pget_chunk(dcpl, nd, chunk) == nd &&
+        H5Dget_num_chunks(d, space, &n) >= 0) {
+      for (int i = 0; i < nd; ++i)
+        expect *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 0.0;
+      have = (double)n;
+    }
+  } else if (H5Dget_space_status(d, &st) >= 0 &&
+             st != H5D_SPACE_STATUS_ERROR) {
+    have = st == H5D_SPACE_STATUS_ALLOCATED ? 1.0
+           : st == H5D_SPACE_STATUS_NOT_ALLOCATED ? 0.0 : 0.5;
+  }
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (have < 0.0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot query dataset '%s'",
+                    path, name);
+  if (have < expect)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '%s' is %s written (%s): an interrupted "
+                    "writer, or a shape declared without data",
+                    path, name, have > 0.0 ? "only partly" : "not",
+                    have > 0.0 ? "some of its storage is not allocated"
+                               : "its storage is not allocated");
+  return W2S_OK;
+}

@@ -29,6 +29,11 @@ w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
 w2s_err w2s_h5_write_strings_2d(w2s_ctx *ctx, hid_t loc, const char *name,
                                 const char *const *strs, int64_t rows,
                                 int64_t cols, const char *path);
+/* A dataset with elements whose storage is not (fully) allocated was
+ * declared but not (completely) written: reading it would return fill values
+ * as if they were data, or spend hours on a huge declared shape. Refused. */
+w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
+                             const char *name, const char *path);
 /* Read a string attribute (fixed or variable length) into buf. */
 w2s_err w2s_h5_read_attr_str(w2s_ctx *ctx, hid_t loc, const char *name,
                              char *buf, size_t len, const char *path);

@@ -26,6 +26,11 @@ static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
   else if (H5Tget_class(ft) != cls)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' has the wrong type",
                  path, name);
+  else {
+    char full[128];
+    snprintf(full, sizeof full, "/%s", name);
+    e = w2s_h5_check_written(ctx, d, sp, full, path);
+  }
   if (!e) {
     hsize_t len;
     H5Sget_simple_extent_dims(sp, &len, NULL);
@@ -92,6 +97,13 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
                      "null entry", path);
         break;
       }
+      if (task[k] < 0 || task[k] >= K) { /* every task has a pair */
+        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                     "%s: /metrics/task[%lld] = %lld is outside 0..%lld",
+                     path, (long long)k, (long long)task[k],
+                     (long long)(K - 1));
+        break;
+      }
       if (task[k] + 1 > ntasks) ntasks = task[k] + 1;
     }
   }
@@ -155,16 +167,18 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
       hsize_t dims[2] = {0, 0};
       if (H5Sget_simple_extent_ndims(sp) == 2 &&
           H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
-          (int64_t)dims[1] == nk) {
+          (int64_t)dims[1] == nk &&
+          !(e = w2s_h5_check_written(ctx, d, sp, "/sweep/values", path))) {
         nv = (int64_t)(dims[0] * dims[1]);
         vals = calloc((size_t)(nv > 0 ? nv : 1), sizeof *vals);
         if (!vals || H5Dread(d, vs2, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0)
           e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read /sweep/values",
                        path);
         r->sweep_npoints = (int64_t)dims[0];
-      } else {
+      } else if (!e) {
         e = W2S_FAIL(ctx, W2S_ERR_INPUT,
-                     "%s: /sweep/values must be [points, keys] strings", path);
+                     "%s: /sweep/values must be [points, keys] strings",
+                     path);
       }
       H5Sclose(sp);
       H5Dclose(d);

@@ -18,6 +18,12 @@ static int64_t layer_in(const w2s_mlp *m, int64_t l) {
   return l == 0 ? m->in_dim : m->width;
 }
 
+double w2s_mlp_count_params(int64_t in_dim, int64_t width, int64_t depth) {
+  if (depth <= 0) return 0.0;
+  return (double)width * ((double)in_dim + 1.0) +
+         (double)(depth - 1) * (double)width * ((double)width + 1.0);
+}
+
 w2s_err w2s_mlp_create(w2s_ctx *ctx, int64_t in_dim, int64_t width,
                        int64_t depth, w2s_mlp **out) {
   w2s_mlp *m;

@@ -125,15 +125,27 @@ def run_cmd(cmd, timeout=120, cwd=None):
     return res
 
 
-def run_w2s(args, ranks=None, timeout=120, cwd=None):
+def run_w2s(args, ranks=None, timeout=120, cwd=None, prefix=()):
     """w2s ARGS, under `MPIEXEC -n ranks --oversubscribe` when ranks is given
-    (w2s simulate), directly otherwise (w2s analyze needs no MPI launch)."""
+    (w2s simulate), directly otherwise (w2s analyze needs no MPI launch);
+    `prefix` goes before everything (e.g. as_nobody())."""
     if ranks:
         cmd = [MPIEXEC] + (["-q"] if _is_open_mpi() else []) + [
             "-n", str(ranks), "--oversubscribe", W2S] + list(args)
     else:
         cmd = [W2S] + list(args)
+    cmd = list(prefix) + cmd
     return run_cmd(cmd, timeout=timeout, cwd=cwd)
+
+
+def as_nobody():
+    """A command prefix that drops root to user nobody (root ignores file
+    modes, so a read-only directory is only read-only to another user);
+    empty when not root."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "env", "HOME=/tmp"]
 
 
 def simulate(config, out, ranks=2, sets=(), extra=(), timeout=120):

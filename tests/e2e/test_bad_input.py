@@ -55,11 +55,12 @@ def simulate_cases(tmp):
     cases = []
 
     def add(name, text, subs, args=(), cfgname=None, out=None,
-            config_path=None, extra=None, verbose_too=False):
+            config_path=None, extra=None, verbose_too=False, prefix=()):
         cases.append({"name": name, "text": text, "args": list(args),
                       "subs": subs, "cfgname": cfgname or name + ".ini",
                       "out": out, "config_path": config_path,
-                      "extra": extra, "verbose_too": verbose_too})
+                      "extra": extra, "verbose_too": verbose_too,
+                      "prefix": list(prefix)})
 
     add("missing_config", None, ["nope.ini", "cannot read config"],
         config_path=os.path.join(tmp, "nope.ini"))
@@ -130,6 +131,24 @@ def simulate_cases(tmp):
         out=os.path.join(tmp, "nodir", "out.h5"), verbose_too=True)
     add("output_is_directory", good, ["outdir", "directory"],
         out=os.path.join(tmp, "outdir"))
+    add("output_dir_read_only", good, ["readonly", "not writable"],
+        out=os.path.join(tmp, "readonly", "out.h5"), prefix=C.as_nobody())
+    t = good.replace("ridge = 0", "ridge = nan")
+    add("nan_value", t, ["nan_value.ini", "fit.ridge", "nan"])
+    t = good.replace("input_scale = 500", "input_scale = inf")
+    add("inf_value", t, ["inf_value.ini", "data.input_scale", "inf"])
+    # Shapes whose weights or fits exceed any node's memory (and whose
+    # element counts overflow 32-bit indices): refused before allocating.
+    add("huge_network", good, ["huge_network.ini", "[target]",
+                               "width = 100000", "GiB"],
+        args=["--set", "target.width=100000", "--set", "target.depth=1000"])
+    add("huge_tasks", good, ["huge_tasks.ini", "10000000 tasks", "GiB"],
+        args=["--set", "experiment.tasks=10000000",
+              "--set", "target.width=100000"])
+    add("huge_weak_network", good, ["huge_weak_network.ini",
+                                    "[weak.random2]", "GiB"],
+        args=["--set", "weak.random2.width=100000",
+              "--set", "weak.random2.depth=300"])
     return cases
 
 
@@ -172,7 +191,8 @@ def run_simulate_case(tmp, c):
     for quiet in (True, False) if c["verbose_too"] else (True,):
         args = ["simulate", cfg, "-o", out] + c["args"] + (
             ["-q"] if quiet else [])
-        r = C.run_w2s(args, ranks=2, timeout=SIM_TIMEOUT)
+        r = C.run_w2s(args, ranks=2, timeout=SIM_TIMEOUT,
+                      prefix=c["prefix"])
         tag = "simulate %s%s" % (c["name"], "" if quiet else " (no -q)")
         if quiet:
             line = check_error_output(tag, r, "simulate", c["subs"])
@@ -272,6 +292,21 @@ def analyze_cases(tmp, good):
         del f["metrics/gain"]
         f["metrics/gain"] = np.arange(n, dtype=np.int64)
     add("gain_wrong_type", p, ["intgain.h5", "/metrics/gain"])
+    p = os.path.join(tmp, "bigtask.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        t = f["metrics/task"][()]
+        t[-1] = np.iinfo(np.int64).max  # found by fuzz_results: an overflow
+        f["metrics/task"][...] = t
+    add("task_out_of_range", p, ["bigtask.h5", "/metrics/task", "outside"])
+    p = os.path.join(tmp, "hugetask.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        del f["metrics/task"]
+        f.create_dataset("metrics/task", shape=(2**40,), dtype="i8",
+                         chunks=(4096,))
+    add("task_huge_unwritten", p, ["hugetask.h5", "/metrics/task",
+                                   "not written"])
     add("format_bogus", good, ["--format", "bogus"],
         args=["--format", "bogus"])
     add("unknown_option", good, ["--frobnicate"], args=["--frobnicate"])
@@ -279,9 +314,157 @@ def analyze_cases(tmp, good):
     return cases
 
 
+def fit_cases(tmp):
+    """Bad features files and options of `w2s fit`: (name, features path,
+    extra args, expected substrings, command prefix). Files are written
+    with h5py here."""
+    cases = []
+    n = 100
+    rng = np.random.default_rng(3)
+
+    def good(f):
+        f["labels"] = rng.normal(size=n)
+        f["strong"] = rng.normal(size=(n, 4))
+        f["weak/a"] = rng.normal(size=(n, 2))
+
+    def add(name, build, subs, args=(), prefix=()):
+        p = os.path.join(tmp, "fit_" + name + ".h5")
+        if build is not None:
+            with h5py.File(p, "w") as f:
+                build(f)
+        cases.append((name, p, list(args), subs, list(prefix)))
+
+    def without(key):
+        return lambda f: (good(f), f.__delitem__(key))
+
+    def with_(key, data):
+        def b(f):
+            good(f)
+            if key in f:
+                del f[key]
+            f[key] = data
+        return b
+
+    def declared(key, shape, write=None):
+        """`key` declared with a chunked shape; nothing (or only `write`, an
+        index) written: its storage is (partly) unallocated."""
+        def b(f):
+            good(f)
+            if key in f:
+                del f[key]
+            d = f.create_dataset(key, shape=shape, dtype="f8",
+                                 chunks=tuple(min(s, 64) for s in shape))
+            if write is not None:
+                d[write] = 1.0
+        return b
+
+    add("missing", None, ["fit_missing.h5", "no such file"])
+    C.write_file(os.path.join(tmp, "fit_text.h5"), "not hdf5\n")
+    add("text", None, ["fit_text.h5", "not an HDF5 file"])
+    add("empty", None, ["fit_empty.h5", "not an HDF5 file"])
+    C.write_file(os.path.join(tmp, "fit_empty.h5"), "")
+    add("nolabels", without("labels"), ["/labels", "missing"])
+    add("nostrong", without("strong"), ["/strong", "missing"])
+    add("noweak", without("weak"), ["no weak model"])
+    add("emptyweak", lambda f: (good(f), f.__delitem__("weak/a")),
+        ["/weak", "empty"])
+    add("rows", with_("strong", rng.normal(size=(n + 1, 4))),
+        ["/strong", "101 rows"])
+    add("rank", with_("strong", rng.normal(size=n)), ["/strong", "2-D"])
+    add("int_labels", with_("labels", np.arange(n)),
+        ["/labels", "floating-point"])
+    add("string_labels", with_("labels", np.array([b"x"] * n)),
+        ["/labels", "floating-point"])
+    add("bad_weak_name", with_("weak/a b", rng.normal(size=(n, 2))),
+        ["/weak/a b", "names"])
+    nan = rng.normal(size=(n, 4))
+    nan[37, 2] = np.nan
+    add("nan", with_("strong", nan), ["fit_nan.h5", "row 37"])
+    inf = rng.normal(size=n)
+    inf[81] = np.inf
+    add("inf", with_("labels", inf), ["fit_inf.h5", "row 81"])
+    add("zero_rows", lambda f: (
+        f.create_dataset("labels", shape=(0,), dtype="f8"),
+        f.create_dataset("strong", shape=(0, 4), dtype="f8"),
+        f.create_dataset("weak/a", shape=(0, 2), dtype="f8")),
+        ["/labels", "no rows"])
+    add("split_value", with_("split", np.full(n, 3, dtype=np.int8)),
+        ["/split"])
+    add("few_rows", good, ["parameters"], ["--split", "0.02,0.9,0.08"])
+    add("split_sum", good, ["--split", "sum"], ["--split", "0.5,0.5,0.5"])
+    add("repeats_zero", good, ["--repeats"], ["--repeats", "0"])
+    add("ridge_negative", good, ["--ridge"], ["--ridge", "-1"])
+    add("unknown_option", good, ["--frobnicate"], ["--frobnicate"])
+    # Huge declared shapes: 2^31 + 5 columns (beyond 32-bit indices) or
+    # 2^33 rows, with (almost) nothing written; and a fully written file
+    # whose 120000 columns would need far more memory than any node.
+    add("huge_columns", declared("strong", (n, 2**31 + 5), (slice(None),
+                                                          slice(0, 64))),
+        ["/strong", "partly written"])
+    add("huge_rows", lambda f: (
+        f.create_dataset("labels", shape=(2**33,), dtype="f8",
+                         chunks=(4096,)),
+        f.create_dataset("strong", shape=(2**33, 4), dtype="f8",
+                         chunks=(4096, 4)),
+        f.create_dataset("weak/a", shape=(2**33, 2), dtype="f8",
+                         chunks=(4096, 2))),
+        ["/labels", "not written"])
+    add("wide_in_memory", with_("strong", np.ones((n, 120000), np.float16)),
+        ["/strong", "120000 columns", "GiB"])
+    # Output problems.
+    add("output_dir_read_only", good, ["readonly", "not writable"],
+        ["-o", os.path.join(tmp, "readonly", "fit.h5")], C.as_nobody())
+    add("output_dir_missing", good, ["nodir", "does not exist"],
+        ["-o", os.path.join(tmp, "nodir", "fit.h5")])
+    return cases
+
+
+def run_fit_case(tmp, name, path, args, subs, prefix):
+    out = os.path.join(tmp, "fit_%s-out.h5" % name)
+    if "-o" not in args:
+        args = ["-o", out] + args
+    else:
+        out = args[args.index("-o") + 1]
+    r = C.run_w2s(["fit", path, "-q"] + args, ranks=2, timeout=SIM_TIMEOUT,
+                  prefix=prefix)
+    line = check_error_output("fit " + name, r, "fit", subs)
+    C.note("%-36s exit %s %.1fs  %s" % ("fit " + name, r.returncode,
+                                        r.seconds, line))
+    check(not os.path.exists(out), "fit %s: %s exists after the failure"
+          % (name, out))
+    d = os.path.dirname(out)
+    if os.path.isdir(d):
+        check(not C.partials(d), "fit %s: partial files left: %s"
+              % (name, C.partials(d)))
+
+
+def run_fit_existing(tmp):
+    """fit refuses an existing output without --force, leaving it as it
+    was."""
+    p = os.path.join(tmp, "fit_exists.h5")
+    r = np.random.default_rng(5)
+    with h5py.File(p, "w") as f:
+        f["labels"] = r.normal(size=200)
+        f["strong"] = r.normal(size=(200, 3))
+        f["weak/a"] = r.normal(size=(200, 2))
+    out = C.write_file(os.path.join(tmp, "fit_exists-out.h5"), "precious\n")
+    res = C.run_w2s(["fit", p, "-o", out, "-q"], ranks=2, timeout=SIM_TIMEOUT)
+    line = check_error_output("fit existing_output", res, "fit",
+                              ["fit_exists-out.h5", "--force"])
+    C.note("%-36s exit %s %.1fs  %s" % ("fit existing_output",
+                                        res.returncode, res.seconds, line))
+    with open(out) as fh:
+        check(fh.read() == "precious\n", "fit overwrote an existing output")
+
+
 def main():
     with C.scratch("w2s-bad-input-") as tmp:
         os.mkdir(os.path.join(tmp, "outdir"))
+        # A directory no one but root may write to; the cases that write
+        # there run as user nobody, who must be able to reach the configs.
+        os.mkdir(os.path.join(tmp, "readonly"), 0o555)
+        os.chmod(os.path.join(tmp, "readonly"), 0o555)
+        os.chmod(tmp, 0o755)
         sim = simulate_cases(tmp)
         for c in sim:
             run_simulate_case(tmp, c)
@@ -305,10 +488,14 @@ def main():
                   % (name, r.stdout[:200]))
             check(sorted(os.listdir(tmp)) == before,
                   "analyze %s: created or removed files" % name)
-        n = len(sim) + 1 + len(ana)
-        C.note("%d bad-input cases (%d simulate, %d analyze)"
-               % (n, len(sim) + 1, len(ana)))
-        check(n >= 20, "fewer than 20 cases")
+        fit = fit_cases(tmp)
+        for name, path, args, subs, prefix in fit:
+            run_fit_case(tmp, name, path, args, subs, prefix)
+        run_fit_existing(tmp)
+        n = len(sim) + 1 + len(ana) + len(fit) + 1
+        C.note("%d bad-input cases (%d simulate, %d analyze, %d fit)"
+               % (n, len(sim) + 1, len(ana), len(fit) + 1))
+        check(n >= 30, "fewer than 30 cases")
         # the config directory keeps its mode (nothing chmod'ed)
         check(stat.S_ISDIR(os.stat(os.path.join(tmp, "confdir.ini")).st_mode),
               "confdir.ini is not a directory any more")

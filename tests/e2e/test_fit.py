@@ -9,7 +9,7 @@
   relative on the metrics, which are squared errors of float32 inputs).
 - --repeats 3 (seeded splits) is independent of the number of ranks.
 - /weak_predictions replace a fitted weak head.
-- Bad input: one line naming file and dataset, exit 2, no output file.
+Bad features files and options are cases of tests/e2e/test_bad_input.py.
 """
 import os
 import shutil
@@ -164,74 +164,6 @@ def main():
             check(r.returncode == 0 and "Per sweep point" in r.stdout,
                   "analyze of a repeats file: " + r.stderr)
 
-        # Bad input.
-        def bad(name, build, word, extra=()):
-            p = os.path.join(tmp, name + ".h5")
-            if build is not None:
-                with h5py.File(p, "w") as f:
-                    build(f)
-            out = os.path.join(tmp, name + "-out.h5")
-            r = run(["fit", p, "-o", out] + list(extra), timeout=60)
-            lines = [l for l in r.stderr.splitlines() if "error:" in l]
-            check(r.returncode == 2 and len(lines) == 1 and word in lines[0]
-                  and not os.path.exists(out)
-                  and not [x for x in os.listdir(tmp) if ".partial-" in x],
-                  "bad input %s: exit %d, stderr %r" % (name, r.returncode,
-                                                        r.stderr[-300:]))
-
-        n = 100
-        rng = np.random.default_rng(3)
-        good = lambda f: (f.create_dataset("labels", data=rng.normal(size=n)),
-                          f.create_dataset("strong", data=rng.normal(size=(n, 4))),
-                          f.create_dataset("weak/a", data=rng.normal(size=(n, 2))))
-
-        def without(key):
-            def b(f):
-                good(f)
-                del f[key]
-            return b
-
-        def with_(key, data):
-            def b(f):
-                good(f)
-                if key in f:
-                    del f[key]
-                f[key] = data
-            return b
-
-        bad("missing", None, "no such file")
-        with open(os.path.join(tmp, "text.h5"), "w") as fh:
-            fh.write("not hdf5\n")
-        bad("text", None, "not an HDF5 file")
-        bad("nolabels", without("labels"), "/labels")
-        bad("nostrong", without("strong"), "/strong")
-        bad("noweak", without("weak"), "no weak model")
-        bad("emptyweak", lambda f: (good(f), f.__delitem__("weak/a"),
-                                    f.create_group("weak") if "weak" not in f else None), "empty")
-        bad("rows", with_("strong", rng.normal(size=(n + 1, 4))), "/strong")
-        bad("rank", with_("strong", rng.normal(size=n)), "/strong")
-        bad("type", with_("labels", np.arange(n)), "/labels")
-        bad("strings", with_("labels", np.array([b"x"] * n)), "/labels")
-        nan = rng.normal(size=(n, 4))
-        nan[37, 2] = np.nan
-        bad("nan", with_("strong", nan), "row 37")
-        inf = rng.normal(size=n)
-        inf[81] = np.inf
-        bad("inf", with_("labels", inf), "row 81")
-        bad("zerorows", lambda f: (f.create_dataset("labels", shape=(0,), dtype="f8"),
-                                   f.create_dataset("strong", shape=(0, 4), dtype="f8"),
-                                   f.create_dataset("weak/a", shape=(0, 2), dtype="f8")),
-            "no rows")
-        bad("splitval", with_("split", np.full(n, 3, dtype=np.int8)), "/split")
-        bad("fewrows", good, "parameters", ["--split", "0.02,0.9,0.08"])
-        bad("splitsum", good, "sum", ["--split", "0.5,0.5,0.5"])
-        trunc = os.path.join(tmp, "trunc.h5")
-        make(trunc, n=5000)
-        with open(trunc, "rb") as fh:
-            data = fh.read()
-        with open(os.path.join(tmp, "trunc2.h5"), "wb") as fh:
-            fh.write(data[: len(data) // 2])
-        bad("trunc2", None, "trunc2.h5")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("test_fit: %d failures" % len(failures))

@@ -1,14 +1,37 @@
-/* libFuzzer target: the features file reader (`w2s fit` input). */
+/* libFuzzer target: the features file reader (`w2s fit` input).
+ * Built twice: fuzz_features (structured: the bytes are a recipe for a
+ * well-formed file, see fuzz_build.h; runs in CI) and fuzz_features_raw
+ * (-DW2S_FUZZ_RAW: the bytes are the file, for long manual runs). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "fuzz_h5.h"
 #include "w2s/io.h"
+#ifdef W2S_FUZZ_RAW
+#include "fuzz_h5.h"
+#else
+#include "fuzz_build.h"
+static const fz_slot slots[] = {
+    {"labels", FZ_F64, "N", NULL},
+    {"strong", FZ_F64, "NC", NULL},
+    {"weak/a", FZ_F64, "NC", NULL},
+    {"weak/b-1.x", FZ_F64, "NC", NULL},
+    {"weak/bad name", FZ_F64, "NC", NULL},
+    {"weak_predictions/a", FZ_F64, "N", NULL},
+    {"weak_predictions/only", FZ_F64, "N", NULL},
+    {"split", FZ_I64, "N", NULL},
+};
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char path[64];
+#ifdef W2S_FUZZ_RAW
   if (!fuzz_write_file(data, size, path, sizeof path)) return 0;
+#else
+  if (!fz_build(data, size, slots, (int)(sizeof slots / sizeof slots[0]),
+                NULL, path, sizeof path))
+    return 0;
+#endif
   w2s_ctx *ctx = NULL;
   w2s_features *f = NULL;
   if (w2s_ctx_create(MPI_COMM_NULL, 0, &ctx) == W2S_OK &&
