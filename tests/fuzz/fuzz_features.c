@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_verbose.h"
+
 #include "w2s/io.h"
 #ifdef W2S_FUZZ_RAW
 #include "fuzz_h5.h"
@@ -16,9 +18,9 @@ static const fz_slot slots[] = {
     {"strong", FZ_F64, "NC", NULL},
     {"weak/a", FZ_F64, "NC", NULL},
     {"weak/b-1.x", FZ_F64, "NC", NULL},
-    {"weak/bad name", FZ_F64, "NC", NULL},
+    {"weak/bad name", FZ_F64, "NC", NULL, 1},
     {"weak_predictions/a", FZ_F64, "N", NULL},
-    {"weak_predictions/only", FZ_F64, "N", NULL},
+    {"weak_predictions/only", FZ_F64, "N", NULL, 1},
     {"split", FZ_I64, "N", NULL},
 };
 #endif
@@ -34,8 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #endif
   w2s_ctx *ctx = NULL;
   w2s_features *f = NULL;
-  if (w2s_ctx_create(MPI_COMM_NULL, 0, &ctx) == W2S_OK &&
-      w2s_features_open(ctx, path, &f) == W2S_OK) {
+  w2s_err e = w2s_ctx_create(MPI_COMM_NULL, 0, &ctx);
+  if (!e) e = w2s_features_open(ctx, path, &f);
+  fuzz_verbose(ctx, e);
+  if (!e) {
     /* Read the first rows of everything (bounded, as a real pass would). */
     int64_t n = w2s_features_rows(f), m = n < 64 ? n : 64;
     int64_t ds = w2s_features_strong_dim(f);
@@ -59,6 +63,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   w2s_features_close(&f);
   w2s_ctx_destroy(&ctx);
-  unlink(path);
+  if (!fuzz_keep(path)) unlink(path);
   return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_verbose.h"
+
 #include "w2s/analyze.h"
 #ifdef W2S_FUZZ_RAW
 #include "fuzz_h5.h"
@@ -24,18 +26,18 @@ static void attrs(fz_bytes *b, hid_t f) {
  * (the index slot is metrics/sweep or metrics/repeat, the recipe's choice). */
 static int results_slots(fz_slot *s, uint8_t which) {
   int n = 0;
-  s[n++] = (fz_slot){"metrics/task", FZ_I64, "N", NULL};
-  s[n++] = (fz_slot){"metrics/weak_model", FZ_STR, "N", "weak-a"};
+  s[n++] = (fz_slot){"metrics/task", FZ_I64, "N", NULL, 0};
+  s[n++] = (fz_slot){"metrics/weak_model", FZ_STR, "N", "weak-a", 0};
   for (int m = 0; m < W2S_M_COUNT; ++m) {
     static char names[W2S_M_COUNT][96];
     snprintf(names[m], sizeof names[m], "metrics/%s",
              w2s_metric_name((w2s_metric)m));
-    s[n++] = (fz_slot){names[m], FZ_F64, "N", NULL};
+    s[n++] = (fz_slot){names[m], FZ_F64, "N", NULL, 0};
   }
   s[n++] = (fz_slot){which & 1 ? "metrics/repeat" : "metrics/sweep", FZ_I64,
-                     "N", NULL};
-  s[n++] = (fz_slot){"sweep/keys", FZ_STR, "C", "data.n_test"};
-  s[n++] = (fz_slot){"sweep/values", FZ_STR, "PC", "100"};
+                     "N", NULL, 0};
+  s[n++] = (fz_slot){"sweep/keys", FZ_STR, "C", "data.n_test", 0};
+  s[n++] = (fz_slot){"sweep/values", FZ_STR, "PC", "100", 0};
   return n;
 }
 #endif
@@ -53,8 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #endif
   w2s_ctx *ctx = NULL;
   w2s_results *r = NULL;
-  if (w2s_ctx_create(MPI_COMM_NULL, 0, &ctx) == W2S_OK &&
-      w2s_results_read(ctx, path, &r) == W2S_OK) {
+  w2s_err e = w2s_ctx_create(MPI_COMM_NULL, 0, &ctx);
+  if (!e) e = w2s_results_read(ctx, path, &r);
+  fuzz_verbose(ctx, e);
+  if (!e) {
     w2s_summary s;
     w2s_sweep_stat *st = NULL;
     int64_t nst = 0;
@@ -63,6 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   w2s_results_destroy(&r);
   w2s_ctx_destroy(&ctx);
-  unlink(path);
+  if (!fuzz_keep(path)) unlink(path);
   return 0;
 }
