@@ -98,7 +98,7 @@ void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
   return p;
 }
 
-w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
+w2s_err w2s_agree_all(w2s_ctx *ctx, w2s_err local) {
   if (local != W2S_OK && ctx->err == W2S_OK) {
     ctx->err = local;
     snprintf(ctx->msg, sizeof ctx->msg, "%s", w2s_err_text(local));
