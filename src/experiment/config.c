@@ -514,7 +514,11 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
             break;
           }
           char *t = realloc(text, cap *= 2);
-          if (!t) break;
+          if (!t) {
+            e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "%s: out of memory reading the "
+                         "config", path);
+            break;
+          }
           text = t;
         }
       }
@@ -522,7 +526,7 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
       else if (ferror(f) && !e)
         e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read config: %s", path,
                      strerror(errno));
-      else if (text) {
+      else if (text && !e) {
         text[len] = '\0';
         if (strlen(text) != len)
           e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: config contains a NUL byte",
