@@ -96,12 +96,15 @@ w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
     if (w2s_call_e_ != W2S_OK) return w2s_call_e_;                             \
   } while (0)
 
-/* Allocation that records a clear failure. */
+/* Allocation that records a clear failure. The element size is sizeof(*(ptr))
+ * by construction, so it cannot be wrong; for an array of struct pointers
+ * bugprone-sizeof-expression takes it for sizeof(A*) on an aggregate. */
 void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                    int line);
 #define W2S_ALLOC(ctx, ptr, count)                                             \
-  (((ptr) = w2s_alloc_at((ctx), (size_t)(count), sizeof(*(ptr)), __FILE__,     \
-                         __LINE__)) == NULL                                    \
+  (((ptr) = w2s_alloc_at((ctx), (size_t)(count),                               \
+                         sizeof(*(ptr)), /* NOLINT(bugprone-sizeof-expression) */ \
+                         __FILE__, __LINE__)) == NULL                          \
        ? W2S_ERR_MEMORY                                                        \
        : W2S_OK)
 
