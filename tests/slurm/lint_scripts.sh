@@ -19,7 +19,8 @@ if command -v cppcheck >/dev/null; then
 else
   echo "FAIL: cppcheck is not installed"; status=1
 fi
-# clang-tidy on the library and the program: the checks, and the ones turned
+# clang-tidy on the library, the program and the unit and MPI tests (the
+# fuzz targets are only in a W2S_FUZZ build): the checks, and the ones turned
 # off with their reasons, are in .clang-tidy. One file per clang-tidy process
 # (clang-tidy 14 reports a false valist.Uninitialized in every file after the
 # first of a process: LLVM bug 41311), two at a time. Each file's output is
@@ -42,7 +43,7 @@ elif [ ! -f "$builddir/compile_commands.json" ]; then
   status=1
 else
   start=$SECONDS
-  printf '%s\0' src/*/*.c | xargs -0 -n1 -P2 bash -c 'tidy_file "$@"' _ "$builddir" ||
+  printf '%s\0' src/*/*.c tests/unit/*.c tests/mpi/*.c | xargs -0 -n1 -P2 bash -c 'tidy_file "$@"' _ "$builddir" ||
     { echo "FAIL: clang-tidy"; status=1; }
   echo "clang-tidy: $((SECONDS - start)) s"
 fi
