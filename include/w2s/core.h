@@ -79,12 +79,15 @@ typedef struct w2s_ctx {
 w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out);
 void w2s_ctx_destroy(w2s_ctx **ctx);
 
-/* Record a failure (the first one wins) and return its code. Use W2S_FAIL. */
+/* Record a failure (the first one wins) and return its code. Use W2S_FAIL,
+ * which yields `code` itself (pass a constant or a variable: it is evaluated
+ * twice), so that static analysis, which sees one file at a time, knows that
+ * a failure never reads as W2S_OK. */
 w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
                     const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 #define W2S_FAIL(ctx, code, ...)                                               \
-  w2s_fail_at((ctx), (code), __FILE__, __LINE__, __VA_ARGS__)
+  (w2s_fail_at((ctx), (code), __FILE__, __LINE__, __VA_ARGS__), (code))
 
 /* The one error-propagation macro: return early with the callee's code. */
 #define W2S_CALL(expr)                                                         \
@@ -93,19 +96,29 @@ w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
     if (w2s_call_e_ != W2S_OK) return w2s_call_e_;                             \
   } while (0)
 
-/* Allocation that records a clear failure. */
+/* Allocation that records a clear failure. The element size is sizeof(*(ptr))
+ * by construction, so it cannot be wrong; for an array of struct pointers
+ * bugprone-sizeof-expression takes it for sizeof(A*) on an aggregate. */
 void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                    int line);
 #define W2S_ALLOC(ctx, ptr, count)                                             \
-  (((ptr) = w2s_alloc_at((ctx), (size_t)(count), sizeof(*(ptr)), __FILE__,     \
-                         __LINE__)) == NULL                                    \
+  (((ptr) = w2s_alloc_at((ctx), (size_t)(count),                               \
+                         sizeof(*(ptr)), /* NOLINT(bugprone-sizeof-expression) */ \
+                         __FILE__, __LINE__)) == NULL                          \
        ? W2S_ERR_MEMORY                                                        \
        : W2S_OK)
 
 /* Collective failure decision: every rank passes its local status; every rank
  * gets the same code back, and the message of the lowest failing rank is
- * copied into every rank's ctx->msg so rank 0 can print it. */
-w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local);
+ * copied into every rank's ctx->msg so rank 0 can print it. A failing local
+ * status never comes back as W2S_OK: w2s_agree_all guarantees it, and the
+ * inline w2s_agree states it where static analysis (one file at a time) sees
+ * it. */
+w2s_err w2s_agree_all(w2s_ctx *ctx, w2s_err local);
+static inline w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
+  w2s_err e = w2s_agree_all(ctx, local);
+  return (local != W2S_OK && e == W2S_OK) ? local : e;
+}
 
 /* Collective: refuse a mis-launched job. Inside a Slurm step of N > 1 tasks
  * (SLURM_STEP_NUM_TASKS, else SLURM_NTASKS) a world of ONE rank means N

@@ -94,7 +94,7 @@ w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
     const w2s_results *r = files[f];
     for (int64_t j = 0; j < r->nweak; ++j) {
       int c = 0;
-      while (c < nnames && strcmp(names[c], r->weak_names[j])) ++c;
+      while (c < nnames && strcmp(names[c], r->weak_names[j]) != 0) ++c;
       if (c == nnames && nnames < 8)
         snprintf(names[nnames++], W2S_NAME_LEN, "%s", r->weak_names[j]);
     }
@@ -103,7 +103,9 @@ w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
     const w2s_results *r = files[f];
     for (int64_t k = 0; k < r->npairs; ++k) {
       int c = 0;
-      while (c < nnames && strcmp(names[c], r->weak_names[r->pair_weak[k]])) ++c;
+      while (c < nnames &&
+             strcmp(names[c], r->weak_names[r->pair_weak[k]]) != 0)
+        ++c;
       double x = r->metric[W2S_M_GAIN][k], y = r->metric[W2S_M_MISFIT][k];
       plcol0(1 + (c % 8));
       plssym(0.0, 1.6);

@@ -100,7 +100,7 @@ static void print_selection(FILE *f, w2s_results *const *files, int n,
     for (int64_t k = 0; k < r->npairs; ++k) {
       const char *wn = r->weak_names[r->pair_weak[k]];
       int j = 0;
-      while (j < nn && strcmp(names[j], wn)) ++j;
+      while (j < nn && strcmp(names[j], wn) != 0) ++j;
       if (j == nn) {
         if (nn == MAXN) continue;
         snprintf(names[nn++], W2S_NAME_LEN, "%s", wn);

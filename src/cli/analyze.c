@@ -38,6 +38,7 @@ int w2s_cmd_analyze(int argc, char **argv) {
   int rows = 1, nfiles = 0, help = 0;
   const char *plot = NULL, *plot_sweep = NULL;
   const char **paths = calloc((size_t)argc, sizeof *paths);
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   w2s_results **files = calloc((size_t)argc, sizeof *files);
   w2s_err e = (!paths || !files) ? W2S_ERR_MEMORY : W2S_OK;
   for (int i = 2; i < argc && !e; ++i) {

@@ -74,7 +74,13 @@ int w2s_cmd_fit(int argc, char **argv) {
     else if (!strcmp(s, "--standardize")) o.standardize = 1;
     else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) ctx->verbosity = 0;
     else if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) ctx->verbosity = 2;
-    else if (s[0] == '-' && s[1] && !v)
+    else if (s[0] != '-' || !s[1]) {
+      if (!o.path)
+        o.path = s;
+      else
+        e = W2S_FAIL(ctx, W2S_ERR_USAGE, "unexpected argument '%s': one "
+                     "FEATURES.h5 only", s);
+    } else if (!v)
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a value (or is unknown; try "
                    "'w2s fit --help')", s);
     else if (!strcmp(s, "-o") || !strcmp(s, "--output")) out = v, ++i;
@@ -109,14 +115,9 @@ int w2s_cmd_fit(int argc, char **argv) {
       else
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: out of range", s, v);
       ++i;
-    } else if (s[0] == '-' && s[1]) {
+    } else {
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "unknown option '%s' (try 'w2s fit "
                    "--help')", s);
-    } else if (!o.path) {
-      o.path = s;
-    } else {
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "unexpected argument '%s': one "
-                   "FEATURES.h5 only", s);
     }
   }
   if (!e && split_arg) {

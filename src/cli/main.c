@@ -47,11 +47,13 @@ static void usage(FILE *f) {
 char *w2s_cli_join(int argc, char **argv) {
   size_t len = 1;
   for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-  char *s = calloc(len, 1);
+  char *s = calloc(len, 1), *p = s;
   if (!s) return NULL;
   for (int i = 0; i < argc; ++i) {
-    if (i) strcat(s, " ");
-    strcat(s, argv[i]);
+    size_t n = strlen(argv[i]);
+    if (i) *p++ = ' ';
+    memcpy(p, argv[i], n);
+    p += n;
   }
   return s;
 }

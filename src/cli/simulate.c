@@ -257,7 +257,7 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
                                   (int)sw->npoints, cfg->output_path,
                                   a->force || a->resume, cmdline);
         if (local_e)
-          W2S_FAIL(ctx, local_e, "%s", local->msg);
+          local_e = W2S_FAIL(ctx, local_e, "%s", local->msg);
         else
           w2s_log(ctx, 1, "merged %lld points into %s", (long long)sw->npoints,
                   cfg->output_path);

@@ -90,7 +90,8 @@ w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
 void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                    int line) {
   if (count == 0) count = 1;
-  if (elem != 0 && count > SIZE_MAX / elem) {
+  if (elem == 0) elem = 1;
+  if (count > SIZE_MAX / elem) {
     w2s_fail_at(ctx, W2S_ERR_MEMORY, file, line,
                 "allocation of %zu x %zu bytes overflows", count, elem);
     return NULL;
@@ -103,7 +104,7 @@ void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
   return p;
 }
 
-w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
+w2s_err w2s_agree_all(w2s_ctx *ctx, w2s_err local) {
   if (local != W2S_OK && ctx->err == W2S_OK) {
     ctx->err = local;
     snprintf(ctx->msg, sizeof ctx->msg, "%s", w2s_err_text(local));

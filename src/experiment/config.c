@@ -426,6 +426,10 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
 
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out) {
+  /* w2s_config_load passes text on every rank (a local context is only rank
+   * 0, which read it); a NULL from any caller is a clear internal error. */
+  if (!text)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "%s: no config text to parse", name);
   raw_list l = {0};
   l.name = name;
   l.pos = text;
@@ -514,7 +518,11 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
             break;
           }
           char *t = realloc(text, cap *= 2);
-          if (!t) break;
+          if (!t) {
+            e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "%s: out of memory reading the "
+                         "config", path);
+            break;
+          }
           text = t;
         }
       }
@@ -522,7 +530,7 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
       else if (ferror(f) && !e)
         e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read config: %s", path,
                      strerror(errno));
-      else if (text) {
+      else if (text && !e) {
         text[len] = '\0';
         if (strlen(text) != len)
           e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: config contains a NUL byte",

@@ -339,7 +339,7 @@ static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
     for (int64_t i = 0; i < r->npairs; ++i, ++k) {
       const char *wn = r->weak_names[r->pair_weak[i]];
       int64_t j = 0;
-      while (j < nw && strcmp(m->weak_names[j], wn)) ++j;
+      while (j < nw && strcmp(m->weak_names[j], wn) != 0) ++j;
       if (j == nw) snprintf(m->weak_names[nw++], W2S_NAME_LEN, "%s", wn);
       m->pair_weak[k] = j;
       m->pair_task[k] = r->pair_task[i];

@@ -616,7 +616,7 @@ static void test_rank_tol(void **state) {
   double sv[7];
   equilibrated_sv(n, p, A, sv);
   double *X = xmalloc((size_t)(p * k)), *Xr = xmalloc((size_t)(p * k));
-  w2s_lsq_info info;
+  w2s_lsq_info info = {0};
   const int64_t blocks[] = {50, 0};
   for (int64_t r = 1; r <= p; ++r) {
     /* A cutoff halfway (geometrically) between the r-th and (r+1)-th

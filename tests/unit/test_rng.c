@@ -172,7 +172,7 @@ static void test_stream_independence(void **state) {
   for (int i = 0; i + 1 < NSTAT; i += 2) pair += a[i] * a[i + 1];
   ASSERT_LE(fabs(lag1 / (NSTAT - 1)), rho_tol);
   /* NSTAT / 2 products: sd 1/sqrt(N/2). */
-  ASSERT_LE(fabs(pair / (NSTAT / 2)), 5.0 / sqrt(NSTAT / 2.0));
+  ASSERT_LE(fabs(pair / (NSTAT / 2.0)), 5.0 / sqrt(NSTAT / 2.0));
   /* Rows of a split (counter c2) are uncorrelated with each other: element
    * 0 of row i against element 0 of row i + 1. */
   for (int i = 0; i < NSTAT; ++i) {
