@@ -89,7 +89,8 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
                           r->pair_task[k], k};
     qsort(gk, (size_t)r->npairs, sizeof *gk, cmp_group);
     for (int64_t a = 0; a < r->npairs;) {
-      int64_t b = a, bp = gk[a].k, bt = gk[a].k;
+      int64_t b = a, bp = gk[a].k;
+      int64_t bt = bp;
       while (b < r->npairs && gk[b].sp == gk[a].sp && gk[b].t == gk[a].t) {
         int64_t k = gk[b++].k;
         if (r->metric[W2S_M_PREDICTED][k] < r->metric[W2S_M_PREDICTED][bp])

@@ -148,8 +148,10 @@ w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
     int nd = H5Sget_simple_extent_dims(space, dims, NULL);
     if (nd > 0 && H5Pget_chunk(dcpl, nd, chunk) == nd &&
         H5Dget_num_chunks(d, space, &n) >= 0) {
-      for (int i = 0; i < nd; ++i)
-        expect *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 0.0;
+      for (int i = 0; i < nd; ++i) {
+        hsize_t per_dim = chunk[i] ? (dims[i] + chunk[i] - 1) / chunk[i] : 0;
+        expect *= (double)per_dim;
+      }
       have = (double)n;
     }
   } else if (H5Dget_space_status(d, &st) >= 0 &&
