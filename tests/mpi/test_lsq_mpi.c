@@ -19,6 +19,7 @@
 #include "w2s/core.h"
 #include "w2s/lsq.h"
 #include "w2s/rng.h"
+#include "../lsq_reference.h"
 
 static int rank_g, size_g;
 static int case_failures; /* this rank, current case */
@@ -42,57 +43,6 @@ static double *xcalloc(size_t n) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   return p;
-}
-
-static double rel_diff(const double *a, const double *b, int64_t len) {
-  double d = 0, nb = 0;
-  for (int64_t i = 0; i < len; ++i) {
-    d += (a[i] - b[i]) * (a[i] - b[i]);
-    nb += b[i] * b[i];
-  }
-  return sqrt(d) / sqrt(nb);
-}
-
-/* dgelsd on copies of the full matrix; X is p x k; returns the rank; the
- * singular values go to sv if not NULL. */
-static int gelsd_sv(int64_t n, int64_t p, int64_t k, const double *A,
-                    const double *B, double rcond, double *X, double *sv) {
-  double *Ac = xcalloc((size_t)(n * p)), *Bc = xcalloc((size_t)(n * k));
-  double *s = xcalloc((size_t)p);
-  memcpy(Ac, A, sizeof(double) * (size_t)(n * p));
-  memcpy(Bc, B, sizeof(double) * (size_t)(n * k));
-  int rank = -1;
-  int info = LAPACKE_dgelsd(LAPACK_COL_MAJOR, (int)n, (int)p, (int)k, Ac,
-                            (int)n, Bc, (int)n, s, rcond, &rank);
-  CHECK(info == 0, "dgelsd info %d", info);
-  for (int64_t c = 0; c < k; ++c)
-    memcpy(X + c * p, Bc + c * n, sizeof(double) * (size_t)p);
-  if (sv) memcpy(sv, s, sizeof(double) * (size_t)p);
-  free(Ac), free(Bc), free(s);
-  return rank;
-}
-
-static int gelsd(int64_t n, int64_t p, int64_t k, const double *A,
-                 const double *B, double rcond, double *X) {
-  return gelsd_sv(n, p, k, A, B, rcond, X, NULL);
-}
-
-/* The documented rank-deficient solution: dgelsd on A D^-1 (D = column
- * norms, 1 for a zero column), scaled back. */
-static int gelsd_equilibrated(int64_t n, int64_t p, int64_t k,
-                              const double *A, const double *B, double rcond,
-                              double *X, double *sv) {
-  double *Ae = xcalloc((size_t)(n * p)), *D = xcalloc((size_t)p);
-  for (int64_t j = 0; j < p; ++j) {
-    double nrm = cblas_dnrm2((int)n, A + j * n, 1);
-    D[j] = nrm > 0 ? nrm : 1.0;
-    for (int64_t i = 0; i < n; ++i) Ae[j * n + i] = A[j * n + i] / D[j];
-  }
-  int r = gelsd_sv(n, p, k, Ae, B, rcond, X, sv);
-  for (int64_t c = 0; c < k; ++c)
-    for (int64_t j = 0; j < p; ++j) X[c * p + j] /= D[j];
-  free(Ae), free(D);
-  return r;
 }
 
 /* Ridge reference: dgels on [A; sqrt(lambda n) I] x = [B; 0]. */
@@ -193,7 +143,7 @@ static double fitted_diff(int64_t n, int64_t p, int64_t k, const double *A,
               (int)p, 1.0, A, (int)n, X, (int)p, 0.0, F, (int)n);
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k,
               (int)p, 1.0, A, (int)n, Xr, (int)p, 0.0, Fr, (int)n);
-  double r = rel_diff(F, Fr, n * k);
+  double r = lsq_rel_diff(F, Fr, n * k);
   free(F), free(Fr);
   return r;
 }
@@ -215,9 +165,9 @@ static void case_full_rank(w2s_ctx *ctx, int own) {
   w2s_err e = solve_mpi(ctx, n, p, k, A, B, own, &opts, X, &info);
   CHECK(e == W2S_OK, "solve: %s", ctx->msg);
   if (e == W2S_OK) {
-    int r = gelsd(n, p, k, A, B, -1.0, Xr);
+    int r = lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL);
     CHECK(r == p, "reference rank %d", r);
-    double d = rel_diff(X, Xr, p * k);
+    double d = lsq_rel_diff(X, Xr, p * k);
     CHECK(d <= TOL, "X vs dgelsd: relative difference %g", d);
     CHECK(info.rank == p, "rank %lld", (long long)info.rank);
     CHECK(info.nrows == n, "nrows %lld", (long long)info.nrows);
@@ -251,13 +201,13 @@ static void case_rank_deficient(w2s_ctx *ctx) {
      * scales span < 10) all sit in that gap. */
     double sv[7];
     const double rcond = DBL_EPSILON * (double)n;
-    int r = gelsd_equilibrated(n, p, k, A, B, rcond, Xr, sv);
+    int r = lsq_gelsd_equilibrated(n, p, k, A, B, rcond, Xr, sv);
     CHECK(r == p - 3, "equilibrated reference rank %d", r);
     CHECK(sv[p - 4] > 1e-2 * sv[0] && sv[p - 3] < 0.1 * rcond * sv[0],
           "no clear gap: %g %g", sv[p - 4] / sv[0], sv[p - 3] / sv[0]);
-    double d = rel_diff(X, Xr, p * k);
+    double d = lsq_rel_diff(X, Xr, p * k);
     CHECK(d <= TOL, "X vs equilibrated min-norm dgelsd: %g", d);
-    r = gelsd(n, p, k, A, B, 1e-10, Xa);
+    r = lsq_gelsd(n, p, k, A, B, 1e-10, Xa, NULL);
     CHECK(r == p - 3, "reference rank %d", r);
     d = fitted_diff(n, p, k, A, X, Xa);
     CHECK(d <= TOL, "fitted values vs dgelsd: %g", d);
@@ -294,11 +244,11 @@ static void case_ridge(w2s_ctx *ctx) {
   CHECK(e == W2S_OK, "solve: %s", ctx->msg);
   if (e == W2S_OK) {
     ridge_reference(n, p, k, A, B, lambda, Xr);
-    double d = rel_diff(X, Xr, p * k);
+    double d = lsq_rel_diff(X, Xr, p * k);
     CHECK(d <= TOL, "X vs augmented dgels: %g", d);
     /* Not vacuous: the ridge solution is far from least squares. */
-    gelsd(n, p, k, A, B, -1.0, X0);
-    CHECK(rel_diff(X, X0, p * k) > 1e-2, "ridge had no visible effect");
+    lsq_gelsd(n, p, k, A, B, -1.0, X0, NULL);
+    CHECK(lsq_rel_diff(X, X0, p * k) > 1e-2, "ridge had no visible effect");
     check_identical(X, p * k, &info);
   }
   free(A), free(B), free(X), free(Xr), free(X0);

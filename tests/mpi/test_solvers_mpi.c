@@ -14,6 +14,7 @@
 #include "w2s/core.h"
 #include "w2s/lsq.h"
 #include "w2s/rng.h"
+#include "../lsq_reference.h"
 
 static int failures = 0;
 
@@ -73,19 +74,14 @@ static void reference(int64_t n, int64_t p, int64_t k, const double *A,
   int64_t q = p - 1, m = ridge > 0 ? n + q : n;
   double *Aa = calloc((size_t)(m * p), sizeof(double));
   double *Ba = calloc((size_t)(m * k + 1), sizeof(double));
-  double *s = malloc(sizeof(double) * (size_t)p);
   for (int64_t j = 0; j < p; ++j)
     memcpy(Aa + j * m, A + j * n, sizeof(double) * (size_t)n);
   for (int64_t c = 0; c < k; ++c)
     memcpy(Ba + c * m, B + c * n, sizeof(double) * (size_t)n);
   if (ridge > 0)
     for (int64_t j = 0; j < q; ++j) Aa[j * m + n + j] = sqrt(ridge * (double)n);
-  int rank;
-  LAPACKE_dgelsd(LAPACK_COL_MAJOR, (int)m, (int)p, (int)k, Aa, (int)m, Ba,
-                 (int)m, s, -1.0, &rank);
-  for (int64_t c = 0; c < k; ++c)
-    memcpy(X + c * p, Ba + c * m, sizeof(double) * (size_t)p);
-  free(Aa), free(Ba), free(s);
+  lsq_gelsd(m, p, k, Aa, Ba, -1.0, X, NULL);
+  free(Aa), free(Ba);
 }
 
 /* Feed rows [lo, hi) of the global problem in uneven blocks, all passes. */
@@ -119,15 +115,6 @@ static w2s_err run(w2s_ctx *ctx, const char *solver, int64_t n, int64_t p,
   w2s_lsq_destroy(&ls);
   free(Ab), free(Bb), free(pen);
   return e;
-}
-
-static double rel_diff(const double *a, const double *b, int64_t len) {
-  double d = 0.0, nb = 0.0;
-  for (int64_t i = 0; i < len; ++i) {
-    d += (a[i] - b[i]) * (a[i] - b[i]);
-    nb += b[i] * b[i];
-  }
-  return sqrt(d) / (nb > 0 ? sqrt(nb) : 1.0);
 }
 
 /* Accuracy model: Householder-class solvers move coefficients by
@@ -192,7 +179,7 @@ int main(int argc, char **argv) {
                     ctx->msg);
               continue;
             }
-            double err = rel_diff(X, Xr, p * k);
+            double err = lsq_rel_diff(X, Xr, p * k);
             CHECK(err <= tolerance(solvers[s], effcond) ||
                       may_refuse(solvers[s], effcond),
                   "%s cond %g ridge %g K %lld layout %d: rel error %.3g > %.3g "

@@ -25,6 +25,7 @@
 
 #include "unit_common.h"
 
+#include "../lsq_reference.h"
 #include "w2s/core.h"
 #include "w2s/lsq.h"
 #include "w2s/rng.h"
@@ -42,16 +43,6 @@ static void fill_normal(double *M, int64_t n, int64_t cols, uint64_t seed,
                         uint64_t stream) {
   for (int64_t j = 0; j < cols; ++j)
     w2s_rng_normal(seed, stream, (uint64_t)j, 0, 0, n, M + j * n);
-}
-
-/* ||a - b||_F / ||b||_F over len entries. */
-static double rel_diff(const double *a, const double *b, int64_t len) {
-  double d = 0, nb = 0;
-  for (int64_t i = 0; i < len; ++i) {
-    d += (a[i] - b[i]) * (a[i] - b[i]);
-    nb += b[i] * b[i];
-  }
-  return sqrt(d) / sqrt(nb);
 }
 
 static double fro(const double *a, int64_t len) {
@@ -102,53 +93,11 @@ static w2s_err solve_blocks(w2s_ctx *ctx, int64_t n, int64_t p, int64_t k,
   return e;
 }
 
-/* LAPACK dgelsd on copies: X (p x k) = min-norm solution with singular
- * values <= rcond * s_max dropped; returns the rank. */
-static int gelsd(int64_t n, int64_t p, int64_t k, const double *A,
-                 const double *B, double rcond, double *X) {
-  int64_t ldb = n > p ? n : p;
-  double *Ac = xmalloc((size_t)(n * p)), *Bc = xmalloc((size_t)(ldb * k));
-  double *s = xmalloc((size_t)p);
-  memcpy(Ac, A, sizeof(double) * (size_t)(n * p));
-  for (int64_t c = 0; c < k; ++c)
-    memcpy(Bc + c * ldb, B + c * n, sizeof(double) * (size_t)n);
-  int rank = -1;
-  int info = LAPACKE_dgelsd(LAPACK_COL_MAJOR, (int)n, (int)p, (int)k, Ac,
-                            (int)n, Bc, (int)ldb, s, rcond, &rank);
-  assert_int_equal(info, 0);
-  for (int64_t c = 0; c < k; ++c)
-    memcpy(X + c * p, Bc + c * ldb, sizeof(double) * (size_t)p);
-  free(Ac), free(Bc), free(s);
-  return rank;
-}
-
-/* Column norms (1 for a zero column), as the solver equilibrates. */
-static void col_scales(int64_t n, int64_t p, const double *A, double *D) {
-  for (int64_t j = 0; j < p; ++j) {
-    double nrm = cblas_dnrm2((int)n, A + j * n, 1);
-    D[j] = nrm > 0 ? nrm : 1.0;
-  }
-}
-
-/* The documented solution: min-norm in equilibrated variables. */
-static int gelsd_equilibrated(int64_t n, int64_t p, int64_t k, const double *A,
-                              const double *B, double rcond, double *X) {
-  double *D = xmalloc((size_t)p), *Ae = xmalloc((size_t)(n * p));
-  col_scales(n, p, A, D);
-  for (int64_t j = 0; j < p; ++j)
-    for (int64_t i = 0; i < n; ++i) Ae[j * n + i] = A[j * n + i] / D[j];
-  int rank = gelsd(n, p, k, Ae, B, rcond, X);
-  for (int64_t c = 0; c < k; ++c)
-    for (int64_t j = 0; j < p; ++j) X[c * p + j] /= D[j];
-  free(D), free(Ae);
-  return rank;
-}
-
 /* Singular values (descending) of the equilibrated A. */
 static void equilibrated_sv(int64_t n, int64_t p, const double *A, double *sv) {
   double *D = xmalloc((size_t)p), *Ae = xmalloc((size_t)(n * p));
   double *superb = xmalloc((size_t)p);
-  col_scales(n, p, A, D);
+  lsq_col_scales(n, p, A, D);
   for (int64_t j = 0; j < p; ++j)
     for (int64_t i = 0; i < n; ++i) Ae[j * n + i] = A[j * n + i] / D[j];
   int info = LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'N', 'N', (int)n, (int)p, Ae,
@@ -204,11 +153,11 @@ static void test_well_conditioned(void **state) {
   const int64_t blocks[] = {1, 37, 200, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &opts, 0, X,
                                 &info), W2S_OK);
-  assert_int_equal(gelsd(n, p, k, A, B, -1.0, Xr), p);
+  assert_int_equal(lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL), p);
   /* cond(A) ~ 10 (column scales 1..10 over a Gaussian block of cond 1.3):
    * both solutions are backward stable with forward error ~ cond * eps
    * ~ 1e-15; 1e-12 leaves a factor 1000 and fails on any wrong term. */
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-12);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-12);
   assert_int_equal(info.rank, p);
   assert_int_equal(info.nrows, n);
   assert_string_equal(info.method, "tsqr");
@@ -224,12 +173,12 @@ static void test_well_conditioned(void **state) {
   const int64_t all[] = {0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, all, 1, &opts, 0, X,
                                 &info), W2S_OK);
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-12);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-12);
   int64_t many[600];
   for (int i = 0; i < 600; ++i) many[i] = 1;
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, many, 600, &opts, 0, X,
                                 &info), W2S_OK);
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-12);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-12);
   free(A), free(B), free(X), free(Xr);
   w2s_ctx_destroy(&ctx);
 }
@@ -273,7 +222,7 @@ static void test_ill_conditioned(void **state) {
   const int64_t blocks[] = {1, 37, 200, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &opts, 0, X,
                                 &info), W2S_OK);
-  assert_int_equal(gelsd(n, p, k, A, B, -1.0, Xr), p);
+  assert_int_equal(lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL), p);
   /* 1/cond = 1e-10 is far above the default cutoff eps * n = 9e-14: every
    * direction is kept. */
   assert_int_equal(info.rank, p);
@@ -282,8 +231,8 @@ static void test_ill_conditioned(void **state) {
    * c = 50 for each, while a method that squares the condition number
    * (cond^2 * eps >> 1) fails completely. */
   const double tol = 100.0 * cond * DBL_EPSILON;
-  ASSERT_LE(rel_diff(X, Xr, p), tol);
-  ASSERT_LE(rel_diff(X, xt, p), tol);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p), tol);
+  ASSERT_LE(lsq_rel_diff(X, xt, p), tol);
   /* info.cond against the SVD of the equilibrated A (its smallest singular
    * value is known to ~cond * eps relative). */
   double sv[8];
@@ -295,7 +244,7 @@ static void test_ill_conditioned(void **state) {
   fitted(n, p, k, A, X, F);
   fitted(n, p, k, A, Xr, Fr);
   for (int64_t c = 0; c < k; ++c)
-    ASSERT_LE(rel_diff(F + c * n, Fr + c * n, n), tol);
+    ASSERT_LE(lsq_rel_diff(F + c * n, Fr + c * n, n), tol);
   /* Residual norm of column 2 against the exact ||r_perp|| and against
    * dgelsd's: ||b - A x||^2 = ||r_perp||^2 + ||A dx||^2 with ||A dx|| <=
    * c * cond * eps * ||b||, so the norm is off by ~(c * 2.2e-6)^2, plus
@@ -365,11 +314,11 @@ static void rank_deficient_case(int flags, int expect_rank) {
   const double rcond = DBL_EPSILON * (double)n;
   assert_true(sv[expect_rank - 1] > 1e3 * rcond * sv[0]);
   if (expect_rank < p) assert_true(sv[expect_rank] < 0.1 * rcond * sv[0]);
-  int rr = gelsd_equilibrated(n, p, k, A, B, rcond, Xr);
+  int rr = lsq_gelsd_equilibrated(n, p, k, A, B, rcond, Xr, NULL);
   assert_int_equal(rr, expect_rank);
   /* The minimum-norm solution on the kept subspace is as well-conditioned
    * as cond_kept (< 1e3 here): 1e-10 relative is ~1e3 * cond_kept * eps. */
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-10);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-10);
   ASSERT_LE(fabs(info.cond_kept / (sv[0] / sv[expect_rank - 1]) - 1.0), 1e-10);
   if (expect_rank < p)
     assert_true(isinf(info.cond) || info.cond > 1e12);
@@ -378,11 +327,11 @@ static void rank_deficient_case(int flags, int expect_rank) {
    * scales span 1e4, the kept part has cond ~1e5, the dropped directions
    * are ~1e-16 relative; rcond = 1e-10 sits in the gap. */
   double *Xa = xmalloc((size_t)(p * k));
-  assert_int_equal(gelsd(n, p, k, A, B, 1e-10, Xa), expect_rank);
+  assert_int_equal(lsq_gelsd(n, p, k, A, B, 1e-10, Xa, NULL), expect_rank);
   double *F = xmalloc((size_t)(n * k)), *Fr = xmalloc((size_t)(n * k));
   fitted(n, p, k, A, X, F);
   fitted(n, p, k, A, Xa, Fr);
-  ASSERT_LE(rel_diff(F, Fr, n * k), 1e-10);
+  ASSERT_LE(lsq_rel_diff(F, Fr, n * k), 1e-10);
 
   if (flags & DEF_DUP)
     for (int64_t c = 0; c < k; ++c) {
@@ -483,14 +432,14 @@ static void test_ridge(void **state) {
     ridge_reference(n, p, k, A, B, lambda, pp, Xr);
     /* The augmented problem has cond ~ a few: 1e-11 relative leaves ~1e4
      * ulps for the different factorisation orders. */
-    ASSERT_LE(rel_diff(X, Xr, p * k), 1e-11);
+    ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-11);
     assert_int_equal(info.rank, p);
   }
   /* The test is not vacuous: lambda shrinks the solution visibly. */
   w2s_lsq_opts ols = {0.0, NULL, 0.0, "ols"};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &ols, 0, X0,
                                 &info), W2S_OK);
-  assert_true(rel_diff(X, X0, p * k) > 1e-2);
+  assert_true(lsq_rel_diff(X, X0, p * k) > 1e-2);
 
   /* Ridge makes a rank-deficient design (a zero and a duplicated column,
    * all penalised) uniquely solvable: against the augmented dgels, and the
@@ -501,7 +450,7 @@ static void test_ridge(void **state) {
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &all, 0, X,
                                 &info), W2S_OK);
   ridge_reference(n, p, k, A, B, lambda, NULL, Xr);
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-11);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-11);
   for (int64_t c = 0; c < k; ++c) {
     ASSERT_LE(fabs(X[c * p + 3]), 1e-12 * fro(Xr, p * k));
     ASSERT_LE(fabs(X[c * p + 2] - X[c * p + 6]), 1e-11 * fro(Xr, p * k));
@@ -520,7 +469,7 @@ static void test_ridge(void **state) {
   assert_int_equal(solve_blocks(ctx, ns, p, k, As, Bs, blocks, 4, &all, 0, X,
                                 &info), W2S_OK);
   ridge_reference(ns, p, k, As, Bs, lambda, NULL, Xr);
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-11);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-11);
 
   /* Options given at creation must match at solve. */
   c2 = new_ctx();
@@ -560,10 +509,10 @@ static void test_intercept(void **state) {
   const int64_t blocks[] = {3, 100, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 3, &opts, 0, X,
                                 &info), W2S_OK);
-  assert_int_equal(gelsd(n, p, k, A, B, -1.0, Xr), p);
+  assert_int_equal(lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL), p);
   /* cond ~ 1e2 (offset 30 over unit noise): forward error ~ 1e-14;
    * 1e-11 relative. */
-  ASSERT_LE(rel_diff(X, Xr, p * k), 1e-11);
+  ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-11);
   assert_int_equal(info.rank, p);
   /* With a ones column the residuals sum to zero (normal equation of the
    * intercept): |sum r| <= ~n * eps * max|B| per column; 1e-10 * sum|b|. */
@@ -631,14 +580,14 @@ static void test_rank_tol(void **state) {
       print_error("rank_tol %g: rank %lld, expected %lld\n", tol,
                   (long long)info.rank, (long long)r);
     assert_int_equal(info.rank, r);
-    assert_int_equal(gelsd_equilibrated(n, p, k, A, B, tol, Xr), r);
+    assert_int_equal(lsq_gelsd_equilibrated(n, p, k, A, B, tol, Xr, NULL), r);
     /* The truncated solution (and the kept singular values) carry errors
      * ~eps * cond_kept, cond_kept = s_0 / s_{r-1} of the equilibrated
      * design (1 .. ~2e6 here; observed: 400 * eps * cond_kept at most):
      * 1e3 * eps * cond_kept per r; the same for info.cond with the full
      * condition number. */
     const double tol_r = 1e3 * DBL_EPSILON * (sv[0] / sv[r - 1]);
-    ASSERT_LE(rel_diff(X, Xr, p * k), tol_r);
+    ASSERT_LE(lsq_rel_diff(X, Xr, p * k), tol_r);
     ASSERT_LE(fabs(info.cond_kept / (sv[0] / sv[r - 1]) - 1.0), tol_r);
     ASSERT_LE(fabs(info.cond / (sv[0] / sv[p - 1]) - 1.0),
               1e3 * DBL_EPSILON * (sv[0] / sv[p - 1]));
