@@ -4,7 +4,9 @@
 - Round trip: features from known models with an explicit /split; w2s fit at
   1, 2, 3, 4, 5 and 8 ranks gives the metrics that numpy's lstsq gives on the same
   splits, to 1e-8 relative (both are exact least squares on a
-  well-conditioned design; the tolerance covers rounding only).
+  well-conditioned design; the tolerance covers rounding only). Again at 1,
+  5 and 8 ranks with the splits in row order, where all but rank 0 own zero
+  rows of both training splits.
 - float32 features give the float64 result to float32 precision (1e-4
   relative on the metrics, which are squared errors of float32 inputs).
 - --repeats 3 (seeded splits) is independent of the number of ranks.
@@ -30,6 +32,8 @@ def run(args, ranks=2, timeout=300):
 
 def make(path, n=1200, ds=12, dws=(3, 6), dtype=np.float64, split=True,
          preds=False, seed=0):
+    """Features of known models; split: True (random /split), False (none)
+    or the /split array itself."""
     rng = np.random.default_rng(seed)
     S = rng.normal(size=(n, ds))
     y = S @ rng.normal(size=ds) + 0.3 + 0.05 * rng.normal(size=n)
@@ -41,8 +45,10 @@ def make(path, n=1200, ds=12, dws=(3, 6), dtype=np.float64, split=True,
             f["weak/w%d" % k] = (S[:, :d] + 0.5 * rng.normal(size=(n, d))).astype(dtype)
         if preds:
             f["weak_predictions/ext"] = y + 0.4 * rng.normal(size=n)
-        if split:
+        if split is True:
             f["split"] = rng.integers(0, 3, size=n).astype(np.int8)
+        elif split is not False:
+            f["split"] = np.asarray(split, dtype=np.int8)
     return y
 
 
@@ -116,6 +122,27 @@ def main():
                     g = got.get(name, {}).get(k, np.nan)
                     check(abs(g - v) <= 1e-8 * abs(v) + 1e-14,
                           "ranks %d %s %s: %.12g vs numpy %.12g" % (ranks, name, k, g, v))
+        # Splits in row order: the 30 weak-training and 60 weak-to-strong
+        # rows all sit on rank 0's block, so at 5 and 8 ranks the other
+        # ranks own zero rows of both training splits.
+        sorted_split = np.repeat([0, 1, 2], [30, 60, 1110])
+        zfeats = os.path.join(tmp, "sorted.h5")
+        make(zfeats, split=sorted_split, seed=4)
+        zref = reference(zfeats)
+        for ranks in (1, 5, 8):
+            out = os.path.join(tmp, "z%d.h5" % ranks)
+            r = run(["fit", zfeats, "-o", out, "-q"], ranks)
+            check(r.returncode == 0, "sorted split at %d ranks: %s"
+                  % (ranks, r.stderr[-300:]))
+            if r.returncode:
+                continue
+            got, _ = metrics(out)
+            for name, m in zref.items():
+                for k, v in m.items():
+                    g = got.get(name, {}).get(k, np.nan)
+                    check(abs(g - v) <= 1e-8 * abs(v) + 1e-14,
+                          "sorted split, ranks %d %s %s: %.12g vs numpy %.12g"
+                          % (ranks, name, k, g, v))
         with h5py.File(os.path.join(tmp, "r2.h5")) as f:
             check(f.attrs["input_file"] == feats, "input_file attribute")
             check(len(f.attrs["labels_checksum"]) == 16, "labels checksum")
