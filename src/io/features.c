@@ -44,11 +44,12 @@ static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const char *name,
   hsize_t dims[2] = {0, 0};
   if (nd >= 1 && nd <= 2) H5Sget_simple_extent_dims(sp, dims, NULL);
   H5T_class_t c = H5Tget_class(t);
+  size_t tsize = H5Tget_size(t); /* a damaged type can claim gigabytes */
   H5Tclose(t);
   w2s_err e = W2S_OK;
   const char *want = cls == H5T_FLOAT ? "floating-point (float32 or float64)"
                                       : "integer";
-  if (c != cls)
+  if (c != cls || tsize < 1 || tsize > 8)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' must be %s", f->path,
                  name, want);
   else if (nd != rank)

@@ -143,11 +143,16 @@ w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
   H5D_layout_t layout = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
   double expect = 1.0, have = -1.0;
   H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+  double chunk_bytes = 0.0;
   if (layout == H5D_CHUNKED) {
     hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK], n = 0;
     int nd = H5Sget_simple_extent_dims(space, dims, NULL);
     if (nd > 0 && H5Pget_chunk(dcpl, nd, chunk) == nd &&
         H5Dget_num_chunks(d, space, &n) >= 0) {
+      hid_t t = H5Dget_type(d);
+      chunk_bytes = t < 0 ? 0.0 : (double)H5Tget_size(t);
+      if (t >= 0) H5Tclose(t);
+      for (int i = 0; i < nd; ++i) chunk_bytes *= (double)chunk[i];
       for (int i = 0; i < nd; ++i) {
         hsize_t per_dim = chunk[i] ? (dims[i] + chunk[i] - 1) / chunk[i] : 0;
         expect *= (double)per_dim;
@@ -163,6 +168,15 @@ w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
   if (have < 0.0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot query dataset '%s'",
                     path, name);
+  /* HDF5 reads a chunk whole: a damaged or odd file with giant chunks
+   * would have every rank allocate and clear them for a few rows. */
+  if (chunk_bytes > W2S_H5_MAX_CHUNK)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '%s' has chunks of %.3g MiB; w2s reads chunks "
+                    "of at most %.0f MiB (rechunk it, e.g. h5repack -l "
+                    "CHUNK=1024x64)",
+                    path, name, chunk_bytes / 1048576.0,
+                    W2S_H5_MAX_CHUNK / 1048576.0);
   if (have < expect)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: dataset '%s' is %s written (%s): an interrupted "

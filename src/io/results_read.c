@@ -23,7 +23,8 @@ static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
   else if (H5Sget_simple_extent_ndims(sp) != 1)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' is not 1-D", path,
                  name);
-  else if (H5Tget_class(ft) != cls)
+  else if (H5Tget_class(ft) != cls ||
+           (cls != H5T_STRING && (H5Tget_size(ft) < 1 || H5Tget_size(ft) > 8)))
     e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' has the wrong type",
                  path, name);
   else {

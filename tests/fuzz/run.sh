@@ -8,8 +8,8 @@
 #                                HDF5 files to HDF5's parser, which has known
 #                                failures: docs/RELIABILITY.md)
 # Seed corpora are in tests/fuzz/corpus/<target>/; new inputs go to a
-# temporary copy. Inputs in tests/fuzz/regress/<target>/ (crashes found
-# before) are replayed first. A crash leaves crash-* in the working
+# temporary copy. Inputs in tests/fuzz/regress/<target>/ (failures found
+# before, raw targets' too) are replayed first, in both modes. A crash leaves crash-* in the working
 # directory: add it to tests/fuzz/regress/<target>/, then fix the code.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -20,26 +20,31 @@ if [ ! -f "$b/CMakeCache.txt" ]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 targets=(config features results)
+replay=(config features results features_raw results_raw)
 secs="${W2S_FUZZ_SECONDS:-60}"
 if [ "${1:-}" = "--long" ]; then
   secs="${2:-600}"
   targets+=(features_raw results_raw)
 fi
-cmake --build "$b" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+cmake --build "$b" -j"$(nproc)" --target "${replay[@]/#/fuzz_}" >/dev/null
 # Huge requested sizes return NULL (as malloc does on a real machine) instead
 # of being reported as crashes; the readers must then fail cleanly.
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$b/artifacts"
-for t in "${targets[@]}"; do
-  exe="$b/tests/fuzz_$t"
+# Every target, raw ones included, replays the failures found before.
+for t in "${replay[@]}"; do
   reg="$root/tests/fuzz/regress/$t"
   if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then
-    "$exe" "$reg"/* >"$work/$t.regress.log" 2>&1 ||
+    "$b/tests/fuzz_$t" -timeout=20 -rss_limit_mb=4096 "$reg"/* \
+      >"$work/$t.regress.log" 2>&1 ||
       { cat "$work/$t.regress.log"; echo "FAIL: fuzz_$t regression inputs"; exit 1; }
     echo "fuzz_$t: $(find "$reg" -type f | wc -l) regression inputs pass"
   fi
+done
+for t in "${targets[@]}"; do
+  exe="$b/tests/fuzz_$t"
   mkdir -p "$work/corpus-$t"
   seeds=()
   [ -d "$root/tests/fuzz/corpus/$t" ] && seeds=("$root/tests/fuzz/corpus/$t")
