@@ -8,10 +8,12 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
+# W2S selects the binary (ctest points it at the build under test).
+w2s="${W2S:-$root/build/w2s}"
 ranks="${1:-2}"
 out="${2:-$root/results/molecules}"
 mkdir -p "$out"
 /usr/bin/python3 "$root/data/molecules/build_features.py" -o "$out/features.h5"
-mpirun -n "$ranks" "$root/build/w2s" fit "$out/features.h5" -o "$out/fit.h5" \
+mpirun -n "$ranks" "$w2s" fit "$out/features.h5" -o "$out/fit.h5" \
   --force --repeats 3 --seed 1 --ridge 1e-3,1e-2,1e-1,1
-"$root/build/w2s" analyze "$out/fit.h5" --summary --plot "$out/gain-misfit.png"
+"$w2s" analyze "$out/fit.h5" --summary --plot "$out/gain-misfit.png"

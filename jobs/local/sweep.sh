@@ -7,9 +7,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
+# W2S selects the binary (ctest points it at the build under test).
+w2s="${W2S:-$root/build/w2s}"
 ranks="${1:-2}"
 run_dir="${2:-$root/results/sweep-samples}"
 config="${3:-$root/data/configs/sweep-samples.ini}"
-mpirun -n "$ranks" "$root/build/w2s" simulate "$config" --run-dir "$run_dir" \
+mpirun -n "$ranks" "$w2s" simulate "$config" --run-dir "$run_dir" \
   --resume -o "$run_dir/merged.h5"
-"$root/build/w2s" analyze "$run_dir/merged.h5" --summary
+"$w2s" analyze "$run_dir/merged.h5" --summary
