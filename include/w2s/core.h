@@ -126,11 +126,13 @@ static inline w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
  * that would each redo the whole run. W2S_ALLOW_SINGLETON=1 allows it. */
 w2s_err w2s_check_launch(w2s_ctx *ctx);
 
-/* Physical memory of this node in bytes (0 if unknown). Commands compare
- * their estimated per-rank need against it before allocating, so that a
- * configuration or file too large for the machine is refused with a message
- * naming the key or dataset instead of failing deep inside an allocation. */
-double w2s_node_memory(void);
+/* Refuse, before allocating, a run whose estimated need of `bytes` per rank
+ * exceeds this node's physical memory: one message, "WHAT needs about X GiB
+ * per rank, more than this node's Y GiB of memory", WHAT formatted from fmt
+ * (the file and the key or dataset responsible). Every rank must pass the
+ * same estimate, so the decision is collective without communication. */
+w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Monotonic wall clock in seconds (works without MPI). */
 double w2s_wtime(void);

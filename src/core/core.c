@@ -1,6 +1,7 @@
 /* Context, errors, logging and timers. */
 #include "w2s/core.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,19 @@ static const char *const w2s_timer_names[] = {
 #undef W2S_X_TNAME
 };
 
-double w2s_node_memory(void) {
+w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...) {
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+  double node = pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+  if (node <= 0.0 || bytes <= node) return W2S_OK;
+  char what[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                  "%s needs about %.3g GiB per rank, more than this node's "
+                  "%.3g GiB of memory",
+                  what, bytes / 1073741824.0, node / 1073741824.0);
 }
 
 int w2s_err_exit_code(w2s_err e) {

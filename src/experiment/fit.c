@@ -242,13 +242,11 @@ static void fitter_free(fitter *s) {
   free(s->Fw), free(s->Fsw), free(s->Fs), free(s->Yc), free(s->cs);
 }
 
-/* Refuse, before allocating, a file whose feature widths would not fit in
- * this node's memory (row blocks, one solver's p x p factor per head, the
- * coefficients): the message names the widest dataset. The estimate uses
- * only metadata every rank has, so every rank decides the same. */
+/* The per-rank memory of a file's feature widths (row blocks, one solver's
+ * p x p factor per head, the coefficients), checked before allocating from
+ * metadata every rank has; the message names the widest dataset. */
 static w2s_err check_memory(w2s_ctx *ctx, const w2s_fit_opts *o,
                             const w2s_features *f) {
-  double node = w2s_node_memory();
   int J = w2s_features_nweak(f);
   double widest = (double)w2s_features_strong_dim(f), cols = widest;
   char name[W2S_NAME_LEN + 16];
@@ -264,15 +262,9 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_fit_opts *o,
   double p = widest + 1.0;
   double doubles = (double)o->block_rows * (2.0 * cols + 2.0 * p + 8.0 * J) +
                    2.0 * p * p + (cols + J + 1.0) * (J + 2.0);
-  double bytes = 8.0 * doubles;
-  if (node > 0.0 && bytes > node)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: dataset '%s' has %.0f columns: the fit needs about "
-                    "%.3g GiB per rank, more than this node's %.3g GiB of "
-                    "memory",
-                    o->path, name, widest, bytes / 1073741824.0,
-                    node / 1073741824.0);
-  return W2S_OK;
+  return w2s_check_memory(ctx, 8.0 * doubles,
+                          "%s: dataset '%s' has %.0f columns: the fit", o->path,
+                          name, widest);
 }
 
 static w2s_err setup(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,

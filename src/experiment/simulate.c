@@ -134,12 +134,10 @@ static w2s_err hook_curve(void *host, w2s_ctx *ctx, const char *name,
   return w2s_results_add_curve(ctx, host, name, values, n);
 }
 
-/* Refuse, before allocating anything large, a configuration whose networks,
- * coefficients and fits would not fit in this node's memory: the message
- * names the largest network's section and shape. Every rank computes the
- * same estimate, so the decision is collective without communication. */
+/* The per-rank memory of a configuration's networks, coefficients and fits,
+ * checked before allocating anything large; the message names the largest
+ * network's section and shape. */
 static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
-  double node = w2s_node_memory();
   double tparams = w2s_mlp_count_params(c->input_dim, c->target_width,
                                         c->target_depth);
   double doubles = tparams, biggest = tparams, pmax = (double)c->target_width;
@@ -167,15 +165,10 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
   double pairs = (double)c->tasks * (double)(c->nweak + 2);
   doubles += pairs * pmax + 2.0 * pmax * pmax +
              (double)c->block_rows * (4.0 * pmax + (double)c->input_dim);
-  double bytes = 8.0 * doubles;
-  if (node > 0.0 && bytes > node)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: the networks and fits need about %.3g GiB per rank "
-                    "(largest: %s; %lld tasks), more than this node's %.3g "
-                    "GiB of memory",
-                    c->path, bytes / 1073741824.0, what, (long long)c->tasks,
-                    node / 1073741824.0);
-  return W2S_OK;
+  return w2s_check_memory(ctx, 8.0 * doubles,
+                          "%s: the run (networks and fits; largest: %s; "
+                          "%lld tasks)",
+                          c->path, what, (long long)c->tasks);
 }
 
 static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,

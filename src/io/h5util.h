@@ -29,12 +29,13 @@ w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
 w2s_err w2s_h5_write_strings_2d(w2s_ctx *ctx, hid_t loc, const char *name,
                                 const char *const *strs, int64_t rows,
                                 int64_t cols, const char *path);
-/* A dataset with elements whose storage is not (fully) allocated was
- * declared but not (completely) written: reading it would return fill values
- * as if they were data, or spend hours on a huge declared shape. Refused. */
 /* Chunks larger than this (bytes) are refused by w2s_h5_check_written:
  * HDF5 reads and clears whole chunks, h5py's automatic chunks are <= 1 MiB. */
 #define W2S_H5_MAX_CHUNK (256.0 * 1048576.0)
+/* A dataset with elements whose storage is not (fully) allocated was
+ * declared but not (completely) written: reading it would return fill values
+ * as if they were data, or spend hours on a huge declared shape. Refused,
+ * as are chunks over W2S_H5_MAX_CHUNK. */
 w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
                              const char *name, const char *path);
 /* Read a string attribute (fixed or variable length) into buf. */

@@ -409,6 +409,13 @@ def fit_cases(tmp):
         f.create_dataset("weak/a", shape=(2**33, 2), dtype="f8",
                          chunks=(4096, 2))),
         ["/labels", "not written"])
+    # One declared chunk of 512 MiB (an extendible dataset may have chunks
+    # larger than its extent): refused before HDF5 allocates it.
+    add("giant_chunks", lambda f: (
+        good(f), f.__delitem__("strong"),
+        f.create_dataset("strong", shape=(n, 4), maxshape=(None, None),
+                         dtype="f8", chunks=(256, 2**18))),
+        ["/strong", "chunks of 512 MiB"])
     add("wide_in_memory", with_("strong", np.ones((n, 120000), np.float16)),
         ["/strong", "120000 columns", "GiB"])
     # Output problems.
