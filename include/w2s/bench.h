@@ -28,15 +28,21 @@ typedef struct {
   double gflops;   /* flop count of the algorithm that ran / time_s */
   double ratio_vs_scalapack; /* time_s / scalapack's (NaN without it) */
   double ratio_vs_gemm; /* time_s / (n d^2 flops at the in-run DGEMM rate) */
-  double rel_error;  /* ||X - X_tsqr||_F / ||X_tsqr||_F */
+  double rel_error;  /* ||X - X_true||_F / ||X_true||_F (the exact solution) */
   double residual;   /* ||A X - B||_F / ||B||_F */
   double peak_rss_mib; /* max over ranks of the peak resident set */
 } w2s_bench_row;
 
-/* Collective. rows[i] for solvers[i]; *gemm_gflops = in-run DGEMM rate per
- * rank. */
+typedef struct {
+  double gemm_gflops;    /* in-run DGEMM rate per rank */
+  double tsqr_rel_error; /* Householder QR's error: what the problem allows */
+  double error_bound;    /* cond eps (1 + cond rho): first-order LS bound */
+  double rho;            /* ||R|| / (||A||_2 ||X_true||) */
+} w2s_bench_summary;
+
+/* Collective. rows[i] for solvers[i]. */
 w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
                       const char *const *solvers, int nsolvers,
-                      w2s_bench_row *rows, double *gemm_gflops);
+                      w2s_bench_row *rows, w2s_bench_summary *sum);
 
 #endif

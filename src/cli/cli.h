@@ -2,6 +2,7 @@
 #ifndef W2S_CLI_H
 #define W2S_CLI_H
 
+#include "w2s/blas.h"
 #include "w2s/core.h"
 
 int w2s_cmd_simulate(int argc, char **argv);

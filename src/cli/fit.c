@@ -139,6 +139,7 @@ int w2s_cmd_fit(int argc, char **argv) {
   if (!e && help) {
     if (ctx->rank == 0) fit_usage(stdout);
   } else if (!e) {
+    w2s_blas_warn(ctx, "fit");
     w2s_timer_start(ctx, W2S_T_TOTAL);
     e = w2s_output_check(ctx, out, force);
     if (!e) e = w2s_features_open(ctx, o.path, &feat);

@@ -79,7 +79,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-    printf("w2s %s (git %s)\n", W2S_VERSION, W2S_GIT_REVISION);
+    w2s_blas_info blas;
+    char line[256];
+    w2s_blas_query(&blas);
+    w2s_blas_describe(&blas, line, sizeof line);
+    printf("w2s %s (git %s)\nBLAS: %s\n", W2S_VERSION, W2S_GIT_REVISION, line);
     return 0;
   }
   if (!strcmp(cmd, "simulate")) return w2s_cmd_simulate(argc, argv);

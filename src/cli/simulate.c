@@ -359,6 +359,7 @@ int w2s_cmd_simulate(int argc, char **argv) {
     }
     code = 0;
   } else {
+    w2s_blas_warn(ctx, "simulate");
     e = run(ctx, argc, argv, &a);
     if (e) w2s_cli_report(ctx, "simulate", e);
     code = w2s_err_exit_code(e);

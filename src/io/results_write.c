@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "w2s/blas.h"
 #include "w2s/io.h"
 
 #ifndef W2S_VERSION
@@ -232,6 +233,23 @@ static w2s_err write_repr_strings(w2s_ctx *ctx, hid_t parent,
   return e;
 }
 
+/* Rank 0 only: the BLAS this run used (rank 0's; docs/FORMAT.md). */
+static w2s_err write_blas(w2s_ctx *ctx, hid_t f, const char *path) {
+  w2s_blas_info b;
+  char line[256];
+  w2s_blas_query(&b);
+  w2s_blas_describe(&b, line, sizeof line);
+  const char *attrs[][2] = {{"blas", line},
+                            {"blas_library", b.library},
+                            {"blas_version", b.version},
+                            {"blas_kernel", b.kernel},
+                            {"blas_config", b.config}};
+  w2s_err e = W2S_OK;
+  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
+    e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+  return e;
+}
+
 /* Rank 0 only: strings, through the serial driver. */
 static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
                              w2s_results *const *pts, int64_t npts,
@@ -254,6 +272,7 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
   w2s_err e = W2S_OK;
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
     e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+  if (!e) e = write_blas(ctx, f, path);
   if (!e && pts[0]->input_file[0]) {
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx",

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
 """End-to-end checks of the solver layer through the w2s binary.
 
-1. `w2s simulate` gives the same metrics with every fit.solver (to 1e-10
-   relative to each metric's largest magnitude: the solvers differ only by
-   rounding on these well-conditioned designs), at 1 and 2 ranks.
-2. `w2s bench --format csv` has exactly the documented header, one row per
-   solver, and at cond 1e10 reports `normal` as failed or inaccurate while
-   `auto` stays within 1e-6 of tsqr.
+1. `w2s simulate` gives the same metrics with every fit.solver, at 1 and 2
+   ranks. Tolerance: every solver's coefficients are within the normal
+   equations' forward-error bound c * cond^2 * eps of the exact fit (cond: the
+   largest `/representations/condition` of the run; the Householder solvers
+   are far inside it), so two solvers' metrics, relative to the label scale,
+   differ by at most twice that; c = 30 * p (p coefficients per head), the
+   dimension factor of the rounding analysis times LAPACK's test threshold.
+2. `w2s bench --format csv` has exactly the documented header and one row per
+   solver. Its errors are against the exact least-squares solution, so at
+   cond 1e10: Householder QR (tsqr) is within 30x the first-order bound
+   cond eps (1 + cond rho) the bench prints, `auto` within 10x of
+   Householder's own error (or of cond eps, if Householder is luckier than
+   that), and `normal` fails or is far outside that.
 """
 import csv
 import io
@@ -36,6 +43,7 @@ def main():
                  "--set", "data.n_w2s_train=900", "--set", "data.n_test=700",
                  "--set", "fit.ridge=1e-6", "-q"]
         ref = None
+        tol = None
         for ranks in (1, 2):
             for s in SOLVERS:
                 out = os.path.join(tmp, "%s-%d.h5" % (s, ranks))
@@ -49,6 +57,13 @@ def main():
                     m = {k: f["metrics"][k][:] for k in f["metrics"]
                          if k not in ("weak_model", "task", "pgr")}
                     check(f.attrs["solver"] == s, "solver attribute %s" % s)
+                    cond = float(np.max(f["representations/condition"][:]))
+                    p = max(f["coefficients/w2s"].shape[1],
+                            max(d.shape[1] for d in
+                                f["coefficients/weak"].values()))
+                    check(np.isfinite(cond), "finite condition: %g" % cond)
+                t = 2 * 30 * p * cond ** 2 * np.finfo(float).eps
+                tol = t if tol is None else max(tol, t)
                 if ref is None:
                     ref = m
                     continue
@@ -60,11 +75,12 @@ def main():
                     scale = max(np.max(np.abs(ref[k])),
                                 np.max(np.abs(ref["weak_error"])))
                     err = np.max(np.abs(v - ref[k])) / scale
-                    check(err <= 1e-10, "metric %s solver %s ranks %d differs "
-                          "by %.3g relative" % (k, s, ranks, err))
+                    check(err <= tol, "metric %s solver %s ranks %d differs "
+                          "by %.3g relative (bound %.3g)" % (k, s, ranks, err,
+                                                             tol))
 
         header = ("solver,time_s,gflops,ratio_vs_scalapack,ratio_vs_gemm,"
-                  "rel_error,residual,peak_rss_mib")
+                  "rel_error,residual,peak_rss_mib,tsqr_rel_error,error_bound")
         r = run(["bench", "--rows", "20000", "--cols", "32", "--rhs", "4",
                  "--cond", "1e10", "--repeat", "1", "--format", "csv"], 2)
         check(r.returncode == 0, "bench csv exit: " + r.stderr[-300:])
@@ -72,11 +88,20 @@ def main():
         check(lines and lines[0] == header, "bench csv header: %r" % lines[:1])
         rows = {row["solver"]: row for row in csv.DictReader(io.StringIO(r.stdout))}
         check(sorted(rows) == sorted(SOLVERS), "bench rows: %s" % sorted(rows))
-        if "auto" in rows and "normal" in rows:
-            check(float(rows["auto"]["rel_error"]) <= 1e-6,
-                  "auto rel_error at cond 1e10: %s" % rows["auto"]["rel_error"])
+        if "auto" in rows and "normal" in rows and "tsqr" in rows:
+            eps, cond = np.finfo(float).eps, 1e10
+            href = float(rows["tsqr"]["tsqr_rel_error"])
+            bound = float(rows["tsqr"]["error_bound"])
+            check(float(rows["tsqr"]["rel_error"]) == href,
+                  "tsqr's row and the Householder column disagree")
+            check(href <= 30 * bound, "Householder error %g beyond 30x the "
+                  "perturbation bound %g" % (href, bound))
+            allowed = 10 * max(href, cond * eps)
+            check(float(rows["auto"]["rel_error"]) <= allowed,
+                  "auto rel_error at cond 1e10: %s > 10x max(Householder's "
+                  "%g, cond eps)" % (rows["auto"]["rel_error"], href))
             nerr = float(rows["normal"]["rel_error"])
-            check(not nerr <= 1e-6, "normal at cond 1e10 should be failed "
+            check(not nerr <= allowed, "normal at cond 1e10 should be failed "
                   "(nan) or inaccurate, got rel_error %s" % nerr)
             check(float(rows["scalapack"]["ratio_vs_scalapack"]) == 1.0,
                   "scalapack ratio to itself")

@@ -1,0 +1,38 @@
+/* blas: which BLAS this process runs, for provenance and for the warning
+ * about generic kernels. OpenBLAS built with DYNAMIC_ARCH picks its kernels
+ * at start-up from the CPU it recognises; on a CPU it does not know it falls
+ * back to generic SSE3 kernels ("Prescott"), several times slower and with
+ * different rounding. Everything here is local (no MPI); the library's
+ * functions are looked up at run time, so another BLAS reports "unknown". */
+#ifndef W2S_BLAS_H
+#define W2S_BLAS_H
+
+#include <stddef.h>
+
+#include "w2s/core.h"
+
+typedef struct {
+  char library[32]; /* "OpenBLAS", or "unknown" */
+  char version[32]; /* e.g. "0.3.21"; "" when unknown */
+  char kernel[32];  /* OpenBLAS's core name, e.g. "Haswell"; "" when unknown */
+  char config[256]; /* openblas_get_config(): build options */
+  int threads;      /* BLAS threads of this process; -1 when unknown */
+  char cpu[16];     /* widest vector ISA the CPU has: avx512, avx2, avx, sse */
+} w2s_blas_info;
+
+/* Local. */
+void w2s_blas_query(w2s_blas_info *out);
+
+/* Local: one line, e.g. "OpenBLAS 0.3.21, kernel Haswell, 1 thread, CPU
+ * avx512". */
+void w2s_blas_describe(const w2s_blas_info *b, char *buf, size_t len);
+
+/* Local: 1 (and the advice in buf) when OpenBLAS runs a generic kernel on a
+ * CPU that has AVX2 or AVX-512; 0 otherwise. */
+int w2s_blas_generic_kernel(const w2s_blas_info *b, char *buf, size_t len);
+
+/* Rank 0, verbosity >= 1: prints the generic-kernel warning, if any, as
+ * "w2s CMD: warning: ..." on stderr. Call once per command. */
+void w2s_blas_warn(const w2s_ctx *ctx, const char *cmd);
+
+#endif
