@@ -108,6 +108,14 @@ def compare(label, ref, got, ranks):
               % (tag, k, list(ref[k]), list(got[k])))
     full = ref["repr/effective_rank"] == ref["repr/dim"] + 1
     ca, cb = ref["repr/condition"][full], got["repr/condition"][full]
+    # The stated bound behind TOL: rank-dependent rounding moves a
+    # backward-stable solution by <= 30 p cond eps (p coefficients per head,
+    # 30 the LAPACK test threshold); TOL must cover it for this run's designs.
+    p = int(np.max(ref["repr/dim"])) + 1
+    cmax = float(np.max(ca)) if ca.size else 1.0
+    check(30 * p * cmax * np.finfo(float).eps <= TOL,
+          "%s: precondition: designs too ill-conditioned for TOL (cond %.3g)"
+          % (tag, cmax))
     if ca.size:
         rel = np.max(np.abs(ca - cb) / ca)
         check(rel <= 1e-6, "%s: condition of full-rank designs %s vs %s"

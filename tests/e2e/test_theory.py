@@ -49,6 +49,7 @@ def metrics(path):
              if k != "weak_model"}
         m["weak_model"] = np.array(list(f["metrics/weak_model"].asstr()[()]))
         r = f["representations"]
+        m["repr_cond"] = r["condition"][()]
         m["repr_name"] = list(r["name"].asstr()[()])
         m["repr_rank"] = r["effective_rank"][()]
         m["repr_dim"] = r["dim"][()]
@@ -85,6 +86,12 @@ def part_a(tmp):
     check(m["repr_rank"][0] == m["repr_dim"][0] + 1,
           "(a) precondition: strong rank %d of %d" % (m["repr_rank"][0],
                                                       m["repr_dim"][0] + 1))
+    # ROUND is the stated rounding bound only while 30 p cond eps (p
+    # coefficients, 30 LAPACK's test threshold) stays below it.
+    p = int(np.max(m["repr_dim"])) + 1
+    cmax = float(np.max(m["repr_cond"][np.isfinite(m["repr_cond"])]))
+    check(30 * p * cmax * np.finfo(float).eps <= ROUND,
+          "(a) precondition: condition %.3g too large for ROUND" % cmax)
     g, mf = m["gain_train"], m["misfit_train"]
     we, se = m["weak_error_train"], m["w2s_error_train"]
     check(np.all(g > 0), "(a) gain_train <= 0 at pairs %s"
