@@ -36,8 +36,13 @@ static void bench_usage(FILE *f) {
           "columns: time_s (median seconds), gflops (flops of the algorithm "
           "that ran / time),\nratio_vs_scalapack, ratio_vs_gemm (time / n d^2 "
           "flops at the DGEMM rate measured in this\nrun: 1 = the arithmetic "
-          "floor), rel_error (coefficients against tsqr), residual\n"
-          "(||AX - B|| / ||B||), peak_rss_mib (max over ranks).\n");
+          "floor), rel_error (||X - X*|| / ||X*|| against the exact\n"
+          "least-squares solution X*), residual (||AX - B|| / ||B||), "
+          "peak_rss_mib (max over ranks);\ncsv adds tsqr_rel_error "
+          "(Householder QR's error: what the conditioning allows) and\n"
+          "error_bound (cond eps (1 + cond rho), rho = ||B - AX*|| / (||A|| "
+          "||X*||)). The header names\nthe BLAS library and kernel that ran "
+          "(OPENBLAS_CORETYPE selects OpenBLAS's).\n");
 }
 
 static int parse_num(const char *s, double *v) {
