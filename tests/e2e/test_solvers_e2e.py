@@ -105,6 +105,19 @@ def main():
                   "(nan) or inaccurate, got rel_error %s" % nerr)
             check(float(rows["scalapack"]["ratio_vs_scalapack"]) == 1.0,
                   "scalapack ratio to itself")
+        # At cond 1e3 the bound is ~1e-13: Householder within 30x of it
+        # shows the bench's exact solution X* = X_true + A^+ E is right (left
+        # at X_true, the error would be ~||A^+ E|| / ||X|| ~ 1e-5 here).
+        r = run(["bench", "--rows", "20000", "--cols", "32", "--rhs", "4",
+                 "--cond", "1e3", "--repeat", "1", "--solvers", "tsqr,auto",
+                 "--format", "csv"], 2)
+        check(r.returncode == 0, "bench csv cond 1e3: " + r.stderr[-300:])
+        rows = {row["solver"]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+        if "tsqr" in rows:
+            href = float(rows["tsqr"]["tsqr_rel_error"])
+            bound = float(rows["tsqr"]["error_bound"])
+            check(0 < bound < 1e-12 and href <= 30 * bound,
+                  "cond 1e3: Householder error %g vs bound %g" % (href, bound))
         r = run(["bench", "--rows", "5000", "--cols", "16", "--rhs", "2",
                  "--repeat", "1", "--solvers", "auto,bogus"], 2)
         check(r.returncode == 2 and "bogus" in r.stderr,
