@@ -31,6 +31,8 @@ source "$root/scripts/env.sh"
 #  slurm.jobs     starts a Slurm cluster and runs build/w2s through the job
 #                 scripts; nothing of the sanitized build would run
 #  scripts.lint   bash -n, shellcheck and cppcheck: no compiled code
+#  label blas     the numerical tests again under other OpenBLAS kernels:
+#                 the same w2s code paths as their default-kernel runs
 exclude='^(sanitize|valgrind|fuzz)\.|^e2e\.memory$|^slurm\.jobs$|^scripts\.lint$'
 
 t="$(mktemp -d)"
@@ -56,7 +58,7 @@ export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 
 status=0
 start=$SECONDS
-ctest --test-dir "$b" -j2 --output-on-failure --no-tests=error -E "$exclude" "$@" ||
+ctest --test-dir "$b" -j2 --output-on-failure --no-tests=error -E "$exclude" -LE blas "$@" ||
   status=1
 echo "sanitize: ctest in build/sanitize took $((SECONDS - start)) s"
 
