@@ -36,7 +36,8 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT_STR_ATTRS = ["format", "w2s_version", "git_revision", "compiler",
-                  "created", "command_line", "solver", "config"]
+                  "created", "command_line", "solver", "config", "blas",
+                  "blas_library", "blas_version", "blas_kernel", "blas_config"]
 ROOT_INT_ATTRS = {"format_version": np.int64, "mpi_ranks": np.int64,
                   "seed": np.uint64}
 REPR_STR = ["name", "role", "source"]
@@ -137,6 +138,9 @@ def check_root_attrs(f, out, t_start, t_end, cfgfile):
           % f.attrs.get("seed"))
     check(f.attrs.get("solver") == "auto", "solver = %r"
           % f.attrs.get("solver"))
+    kernel = f.attrs.get("blas_kernel", "")
+    check(kernel != "" and ("kernel %s," % kernel) in f.attrs.get("blas", ""),
+          "blas %r names blas_kernel %r" % (f.attrs.get("blas"), kernel))
     cl = f.attrs.get("command_line", "")
     check("simulate" in cl and cfgfile in cl and out in cl,
           "command_line does not name simulate, the config and the output: "
