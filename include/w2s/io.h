@@ -49,6 +49,10 @@ typedef struct {
   uint64_t seed;
   int mpi_ranks;
   char solver[32];
+  /* The BLAS that computed the record, as the attributes blas,
+   * blas_library, blas_version, blas_kernel, blas_config (docs/FORMAT.md);
+   * all empty: the writer records its own. */
+  char blas[5][256];
   char *config_text;
   char *command_line;
   char path[1024]; /* set by the reader */
@@ -62,6 +66,9 @@ typedef struct {
   char (*sweep_keys)[128];
   char (*sweep_values)[128]; /* npoints x nkeys */
 } w2s_results;
+
+/* The root attributes of w2s_results.blas, in its order. */
+extern const char *const w2s_results_blas_attr[5];
 
 w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
                           w2s_results **out);

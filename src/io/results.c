@@ -5,6 +5,9 @@
 
 #include "w2s/io.h"
 
+const char *const w2s_results_blas_attr[5] = {
+    "blas", "blas_library", "blas_version", "blas_kernel", "blas_config"};
+
 w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
                           w2s_results **out) {
   w2s_results *r = NULL;

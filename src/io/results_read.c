@@ -221,6 +221,10 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
   if (!e && H5Aexists(f, "solver") > 0)
     e = w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
                              path);
+  for (int i = 0; i < 5 && !e; ++i)
+    if (H5Aexists(f, w2s_results_blas_attr[i]) > 0)
+      e = w2s_h5_read_attr_str(ctx, f, w2s_results_blas_attr[i], r->blas[i],
+                               sizeof r->blas[i], path);
   if (!e && H5Aexists(f, "seed") > 0) {
     hid_t s = H5Aopen(f, "seed", H5P_DEFAULT);
     H5Aread(s, H5T_NATIVE_UINT64, &r->seed);

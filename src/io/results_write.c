@@ -233,20 +233,20 @@ static w2s_err write_repr_strings(w2s_ctx *ctx, hid_t parent,
   return e;
 }
 
-/* Rank 0 only: the BLAS this run used (rank 0's; docs/FORMAT.md). */
-static w2s_err write_blas(w2s_ctx *ctx, hid_t f, const char *path) {
+/* Rank 0 only: the BLAS that computed the record (docs/FORMAT.md): the
+ * record's own (a merge keeps its points'), else this process's. */
+static w2s_err write_blas(w2s_ctx *ctx, hid_t f, const w2s_results *r,
+                          const char *path) {
   w2s_blas_info b;
   char line[256];
   w2s_blas_query(&b);
   w2s_blas_describe(&b, line, sizeof line);
-  const char *attrs[][2] = {{"blas", line},
-                            {"blas_library", b.library},
-                            {"blas_version", b.version},
-                            {"blas_kernel", b.kernel},
-                            {"blas_config", b.config}};
+  const char *mine[5] = {line, b.library, b.version, b.kernel, b.config};
+  int own = r->blas[0][0] != '\0';
   w2s_err e = W2S_OK;
-  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
-    e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
+  for (int i = 0; i < 5 && !e; ++i)
+    e = w2s_h5_attr_str(ctx, f, w2s_results_blas_attr[i],
+                        own ? r->blas[i] : mine[i], path);
   return e;
 }
 
@@ -272,7 +272,7 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
   w2s_err e = W2S_OK;
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
     e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
-  if (!e) e = write_blas(ctx, f, path);
+  if (!e) e = write_blas(ctx, f, merged, path);
   if (!e && pts[0]->input_file[0]) {
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx",
@@ -374,6 +374,7 @@ static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
   m->seed = pts[0]->seed;
   m->mpi_ranks = pts[0]->mpi_ranks;
   snprintf(m->solver, sizeof m->solver, "%s", pts[0]->solver);
+  memcpy(m->blas, pts[0]->blas, sizeof m->blas);
   if (e) {
     w2s_results_destroy(&m);
     return e;

@@ -5,8 +5,8 @@
   OPENBLAS_CORETYPE=K (an OpenBLAS built with DYNAMIC_ARCH, as Debian's is)
   the kernel is K.
 - Every results file carries the same facts (attributes blas, blas_library,
-  blas_version, blas_kernel, blas_config), and `w2s bench --format json`
-  reports them.
+  blas_version, blas_kernel, blas_config), a merged file those of its
+  points, and `w2s bench --format json` reports them.
 - Forced onto the generic Prescott kernel on a CPU with AVX2 or AVX-512,
   simulate and bench print exactly one warning naming OPENBLAS_CORETYPE and
   the kernel to use, and still exit 0; -q silences it; on a kernel that
@@ -101,6 +101,27 @@ def main():
                   % j.get("blas_kernel"))
             check(len(warnings_of(r.stderr)) == (1 if wide else 0),
                   "bench warning: %r" % r.stderr)
+        # A merge keeps the BLAS its points were computed with, not the
+        # merging process's (which runs the default kernel here).
+        pts = []
+        for i in range(2):
+            pt = os.path.join(d, "p%d.h5" % i)
+            r = C.run_w2s(["simulate", cfg, "-o", pt, "-q", "--sweep",
+                           "data.n_test=300,400", "--sweep-point", str(i)],
+                          ranks=1)
+            check(r.returncode == 0, "sweep point %d: %s" % (i, r.stderr))
+            pts.append(pt)
+        merged = os.path.join(d, "merged.h5")
+        kernel_of(None)
+        r = C.run_w2s(["merge"] + pts + ["-o", merged])
+        check(r.returncode == 0, "merge: %s" % r.stderr)
+        if r.returncode == 0:
+            with h5py.File(merged, "r") as f:
+                k = f.attrs.get("blas_kernel")
+                k = k.decode() if isinstance(k, bytes) else k
+            check(k == "Prescott", "merged file keeps the points' kernel, "
+                  "got %r (merging under %r)" % (k, base))
+        kernel_of("Prescott")
         if "avx2" in flags and "fma" in flags:
             if kernel_of("Haswell") == "Haswell":
                 r = C.run_w2s(["simulate", cfg, "-o", out, "--force"], ranks=1)
