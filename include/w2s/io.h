@@ -87,10 +87,11 @@ char *w2s_identity_config(const char *effective);
  * (id->hash is not read). */
 uint64_t w2s_identity_hash(const w2s_identity *id);
 /* Local: 0 when a and b are one experiment, else 1 and `why` names the
- * first difference ("experiment.seed = '1' vs '9'", a swept key, a grid
- * value). */
+ * first difference, labelling each side ("experiment.seed = '9' LA, '1'
+ * LB", a swept key, a grid value). */
 int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
-                         char *why, size_t len);
+                         const char *la, const char *lb, char *why,
+                         size_t len);
 /* Local: the identity a reader stored in r (pointers into r). */
 w2s_identity w2s_results_identity(const w2s_results *r);
 

@@ -189,6 +189,45 @@ static w2s_err write_points(w2s_ctx *ctx, const w2s_config *cfg,
                                  path, force);
 }
 
+/* Rank 0, --resume: a file under a point's final name was complete when
+ * written, so it is kept only if it is this experiment's point p (same
+ * stored identity: configuration, grid, format version); anything else is
+ * an error, never silently merged or overwritten. */
+static w2s_err keep_point(w2s_ctx *ctx, const char *name, int64_t p,
+                          const w2s_identity *here, int *done) {
+  w2s_ctx *local = NULL;
+  w2s_results *r = NULL;
+  w2s_err e = w2s_ctx_create(MPI_COMM_NULL, 0, &local);
+  if (e) return W2S_FAIL(ctx, e, "--resume: cannot create a context");
+  e = w2s_results_read(local, name, &r);
+  if (e) {
+    e = W2S_FAIL(ctx, e, "--resume: %s (remove it to run point %lld again)",
+                 local->msg, (long long)p);
+  } else {
+    w2s_identity id = w2s_results_identity(r);
+    char why[512];
+    int other = 0;
+    for (int64_t k = 0; r->pair_sweep && k < r->npairs; ++k)
+      other |= r->pair_sweep[k] != p;
+    if (w2s_identity_differs(here, &id, "in this run", "in the file", why,
+                             sizeof why))
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "--resume: %s is from a different experiment (%s): use "
+                   "another --run-dir, or remove it",
+                   name, why);
+    else if (!r->pair_sweep || other || r->npairs == 0)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "--resume: %s does not hold exactly sweep point %lld: "
+                   "remove it",
+                   name, (long long)p);
+    else
+      *done = 1;
+  }
+  w2s_results_destroy(&r);
+  w2s_ctx_destroy(&local);
+  return e;
+}
+
 /* --run-dir: one file per point, complete ones kept with --resume, then
  * (without --sweep-point) the merge of all points into the output. */
 static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
@@ -224,17 +263,22 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
     if (!e) snprintf(names[p], 4096, "%s/point-%05lld.h5", a->run_dir, (long long)p);
   }
   e = w2s_agree(ctx, e);
+  char *canon = NULL;
+  if (a->resume) {
+    canon = w2s_identity_config(cfg->effective);
+    e = w2s_agree(ctx, canon ? W2S_OK : W2S_FAIL(ctx, W2S_ERR_MEMORY,
+                                                 "out of memory (identity)"));
+  }
+  w2s_identity here = {canon, sw->nkeys, sw->npoints,
+                       (const char(*)[128])sw->keys,
+                       (const char(*)[128])sw->values, 0};
+  if (canon) here.hash = w2s_identity_hash(&here);
   for (int64_t p = first; p <= last && !e; ++p) {
     int done = 0;
-    if (a->resume && ctx->rank == 0 && access(names[p], F_OK) == 0) {
-      w2s_ctx *local = NULL;
-      w2s_results *r = NULL;
-      if (w2s_ctx_create(MPI_COMM_NULL, 0, &local) == W2S_OK) {
-        done = w2s_results_read(local, names[p], &r) == W2S_OK && r->pair_sweep;
-        w2s_results_destroy(&r);
-        w2s_ctx_destroy(&local);
-      }
-    }
+    if (a->resume && ctx->rank == 0 && access(names[p], F_OK) == 0)
+      e = keep_point(ctx, names[p], p, &here, &done);
+    e = w2s_agree(ctx, e);
+    if (e) break;
     if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&done, 1, MPI_INT, 0, ctx->comm);
     if (done) {
       w2s_log(ctx, 1, "point %lld is complete in %s: kept", (long long)p,
@@ -268,6 +312,7 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
   }
   for (int64_t p = 0; names && p < sw->npoints; ++p) free(names[p]);
   free(names);
+  free(canon);
   return e;
 }
 
@@ -279,7 +324,14 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   int64_t npts = 0;
   char *cmdline = w2s_cli_join(argc, argv);
   w2s_timer_start(ctx, W2S_T_TOTAL);
-  w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
+  /* Before anything is read or computed: --resume keeps files of a run
+   * directory, without one it would silently be a fresh run. */
+  w2s_err e = a->resume && !a->run_dir
+                  ? W2S_FAIL(ctx, W2S_ERR_USAGE,
+                             "--resume needs --run-dir DIR (the directory "
+                             "of the run to continue)")
+                  : W2S_OK;
+  if (!e) e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
   if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
   if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force || a->resume);
   if (!e) {

@@ -85,8 +85,8 @@ uint64_t w2s_identity_hash(const w2s_identity *id) {
 }
 
 /* The first differing line of two canonical configs, named by its key. */
-static void config_difference(const char *a, const char *b, char *why,
-                              size_t len) {
+static void config_difference(const char *a, const char *b, const char *la_,
+                              const char *lb_, char *why, size_t len) {
   char section[128] = "";
   while (*a || *b) {
     size_t la = line_len(a), lb = line_len(b);
@@ -98,12 +98,13 @@ static void config_difference(const char *a, const char *b, char *why,
         const char *va = a + ka, *vb = b + kb;
         while (*va == ' ' || *va == '=') ++va;
         while (*vb == ' ' || *vb == '=') ++vb;
-        snprintf(why, len, "%s.%.*s = '%.*s' vs '%.*s'", section, (int)ka, a,
-                 (int)(la - (size_t)(va - a)), va,
-                 (int)(lb - (size_t)(vb - b)), vb);
+        snprintf(why, len, "%s.%.*s = '%.*s' %s, '%.*s' %s", section, (int)ka,
+                 a, (int)(la - (size_t)(va - a)), va, la_,
+                 (int)(lb - (size_t)(vb - b)), vb, lb_);
       } else {
-        snprintf(why, len, "in [%s]: '%.*s' vs '%.*s'", section,
-                 (int)(la > 80 ? 80 : la), a, (int)(lb > 80 ? 80 : lb), b);
+        snprintf(why, len, "in [%s]: '%.*s' %s, '%.*s' %s", section,
+                 (int)(la > 80 ? 80 : la), a, la_, (int)(lb > 80 ? 80 : lb), b,
+                 lb_);
       }
       return;
     }
@@ -116,38 +117,39 @@ static void config_difference(const char *a, const char *b, char *why,
 }
 
 int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
-                         char *why, size_t len) {
+                         const char *la, const char *lb, char *why,
+                         size_t len) {
   const char *ca = a->config ? a->config : "", *cb = b->config ? b->config : "";
   if (strcmp(ca, cb) != 0) {
-    config_difference(ca, cb, why, len);
+    config_difference(ca, cb, la, lb, why, len);
     return 1;
   }
   if (a->nkeys != b->nkeys) {
-    snprintf(why, len, "the sweep has %d swept key(s) vs %d", a->nkeys,
-             b->nkeys);
+    snprintf(why, len, "%d swept key(s) %s, %d %s", a->nkeys, la, b->nkeys,
+             lb);
     return 1;
   }
   for (int i = 0; i < a->nkeys; ++i)
     if (strcmp(a->keys[i], b->keys[i]) != 0) {
-      snprintf(why, len, "swept key %d is '%s' vs '%s'", i + 1, a->keys[i],
-               b->keys[i]);
+      snprintf(why, len, "swept key %d is '%s' %s, '%s' %s", i + 1,
+               a->keys[i], la, b->keys[i], lb);
       return 1;
     }
   if (a->npoints != b->npoints) {
-    snprintf(why, len, "the sweep grid has %lld points vs %lld",
-             (long long)a->npoints, (long long)b->npoints);
+    snprintf(why, len, "the sweep grid has %lld points %s, %lld %s",
+             (long long)a->npoints, la, (long long)b->npoints, lb);
     return 1;
   }
   for (int64_t i = 0; i < a->npoints * a->nkeys; ++i)
     if (strcmp(a->values[i], b->values[i]) != 0) {
-      snprintf(why, len, "sweep point %lld: %s = '%s' vs '%s'",
+      snprintf(why, len, "sweep point %lld: %s = '%s' %s, '%s' %s",
                (long long)(i / a->nkeys), a->keys[i % a->nkeys], a->values[i],
-               b->values[i]);
+               la, b->values[i], lb);
       return 1;
     }
   if (a->hash != b->hash) {
-    snprintf(why, len, "identity_hash %016llx vs %016llx",
-             (unsigned long long)a->hash, (unsigned long long)b->hash);
+    snprintf(why, len, "identity_hash %016llx %s, %016llx %s",
+             (unsigned long long)a->hash, la, (unsigned long long)b->hash, lb);
     return 1;
   }
   return 0;
