@@ -161,6 +161,15 @@ def analyze(path):
     return C.run_w2s(["analyze", path, "--format", "csv"], timeout=60)
 
 
+def raw_spans(d):
+    """(file offset, bytes) of a dataset's stored data: its chunks
+    (checksum included), or its one contiguous block."""
+    if d.chunks is None:
+        return [(d.id.get_offset(), d.id.get_storage_size())]
+    return [(c.byte_offset, c.size) for c in
+            map(d.id.get_chunk_info, range(d.id.get_num_chunks()))]
+
+
 def flip_positions(path, rng):
     """(dataset, absolute byte offset) of the bytes of the stored chunks of
     /metrics: every byte of gain and task, 12 of each other dataset."""
@@ -170,10 +179,8 @@ def flip_positions(path, rng):
             if d.dtype.kind not in "fiu":
                 continue
             check(d.fletcher32, "/metrics/%s has no checksum" % name)
-            for i in range(d.id.get_num_chunks()):
-                info = d.id.get_chunk_info(i)
-                offs = list(range(info.byte_offset,
-                                  info.byte_offset + info.size))
+            for start, size in raw_spans(d):
+                offs = list(range(start, start + size))
                 if name not in ("gain", "task"):
                     offs = rng.sample(offs, min(12, len(offs)))
                 out += [("/metrics/" + name, o) for o in offs]
@@ -216,8 +223,8 @@ def test_flips(tmp):
               % (n, r.describe()))
         b = bytearray(open(p, "rb").read())
         with h5py.File(p, "r") as f:
-            info = f["metrics/gain"].id.get_chunk_info(0)
-        b[info.byte_offset + 3] ^= 0x40
+            start = raw_spans(f["metrics/gain"])[0][0]
+        b[start + 3] ^= 0x40
         with open(p, "wb") as fh:
             fh.write(b)
         one_error(analyze(p), "analyze", ["ranks%d.h5" % n, "/metrics/gain",
