@@ -40,6 +40,8 @@ static void simulate_usage(FILE *f) {
           "complete,\n"
           "                           discard partial files of killed runs, "
           "run the rest\n"
+          "                           (a point file of another experiment is "
+          "an error)\n"
           "  --force                  overwrite an existing results file\n"
           "  --help-config            print every config key: type, default, "
           "range, help\n"
