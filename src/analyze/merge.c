@@ -13,7 +13,8 @@ typedef struct {
 
 static int cmp_owner(const void *a, const void *b) {
   const point_owner *x = a, *y = b;
-  if (x->point != y->point) return (x->point > y->point) - (x->point < y->point);
+  if (x->point != y->point)
+    return (x->point > y->point) - (x->point < y->point);
   return (x->file > y->file) - (x->file < y->file);
 }
 

@@ -89,7 +89,8 @@ static w2s_err read_identity(w2s_ctx *ctx, hid_t f, w2s_results *r,
                     "%s: attribute 'identity_hash' is not 16 hex digits: '%s'",
                     path, hex);
   r->identity_config = calloc(IDENTITY_MAX, 1);
-  if (!r->identity_config) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
+  if (!r->identity_config)
+    return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
   W2S_CALL(w2s_h5_read_attr_str(ctx, f, "identity", r->identity_config,
                                 IDENTITY_MAX, path));
   w2s_identity id = w2s_results_identity(r);
