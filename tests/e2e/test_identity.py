@@ -151,6 +151,8 @@ def test_merge(tmp, cfg, rd):
             ([pts[0], pts[1], pts[2], twice],
              ["point-00000.h5", "twice.h5", "both hold sweep point 0"])):
         bad = os.path.join(tmp, "bad.h5")
+        if os.path.exists(bad):  # left by a merge wrongly accepted above
+            os.unlink(bad)
         r = C.run_w2s(["merge"] + files + ["-o", bad])
         one_error(r, "merge", subs, "merge %s" % [os.path.basename(f)
                                                   for f in files])
