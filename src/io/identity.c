@@ -27,7 +27,8 @@ static int key_is(const char *p, size_t l, const char *key) {
 
 char *w2s_identity_config(const char *effective) {
   const char *cfg = effective ? effective : "";
-  char *out = malloc(strlen(cfg) + 1), *o = out;
+  /* + 2: a last line without its newline gets one, then the NUL. */
+  char *out = malloc(strlen(cfg) + 2), *o = out;
   if (!out) return NULL;
   /* [output] path: the points of one experiment go to different files.
    * [sweep]: the grid (keys and values, also from --sweep) stands for it. */
