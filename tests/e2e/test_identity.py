@@ -7,7 +7,8 @@
    different swept key, a point file of format_version 1 and a file holding
    another point are each refused with exit 2 and one line naming what
    differs (at 1, 2 and 3 ranks for the first two), and the run directory is
-   left as it was. --resume without --run-dir is refused at once, before a
+   left as it was: every point file is judged before a missing point is
+   computed or a partial file discarded. --resume without --run-dir is refused at once, before a
    run that would take minutes.
 2. w2s merge accepts points written to other paths (only [output] path
    differs), refuses another grid, an edited identity (its hash no longer
@@ -104,6 +105,22 @@ def test_resume(tmp):
         r = C.run_w2s(base[:-1] + [bad, "-o", os.path.join(tmp, "x.h5"),
                                    "--resume"], ranks=2)
         one_error(r, "simulate", subs, "resume over a %s point file" % name)
+    # Judged before anything runs: with point 0 missing and point 1 of
+    # another seed, nothing is computed, and no partial file is discarded.
+    gap = os.path.join(tmp, "rd-gap")
+    shutil.copytree(rd, gap)
+    os.unlink(os.path.join(gap, "point-00000.h5"))
+    partial = os.path.join(gap, "point-00000.h5.partial-1")
+    C.write_file(partial, "left by a killed run")
+    r = C.run_w2s(["simulate", cfg, "-q", "--sweep", "data.n_test=100,200,300",
+                   "--set", "experiment.seed=9", "--run-dir", gap, "-o",
+                   os.path.join(tmp, "g.h5"), "--resume"], ranks=2)
+    one_error(r, "simulate", ["point-00001.h5", "experiment.seed"],
+              "resume over a directory with a gap and another seed")
+    check(sorted(os.listdir(gap)) == ["point-00000.h5.partial-1",
+                                      "point-00001.h5", "point-00002.h5"],
+          "a refused resume computed or discarded files: %s"
+          % sorted(os.listdir(gap)))
     # --resume without --run-dir: refused before the (long) run starts.
     big = C.write_config(tmp, name="big.ini", tasks=50, n_test=200000000)
     t0 = time.monotonic()
