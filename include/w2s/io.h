@@ -6,12 +6,13 @@
 #ifndef W2S_IO_H
 #define W2S_IO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "w2s/core.h"
 #include "w2s/metrics.h"
 
-enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 1 };
+enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 2 };
 
 /* One fitted representation: what its fit saw of it. */
 typedef struct {
@@ -65,10 +66,40 @@ typedef struct {
   int64_t sweep_npoints;
   char (*sweep_keys)[128];
   char (*sweep_values)[128]; /* npoints x nkeys */
+  /* set by the reader: the stored experiment identity (docs/FORMAT.md) */
+  char *identity_config;
+  uint64_t identity_hash;
 } w2s_results;
 
 /* The root attributes of w2s_results.blas, in its order. */
 extern const char *const w2s_results_blas_attr[5];
+/* What two results files must share to hold points of one experiment: the
+ * canonical configuration (w2s_identity_config), the sweep keys and grid,
+ * and (in the hash) the format version. Borrowed pointers. */
+typedef struct {
+  const char *config;
+  int nkeys;
+  int64_t npoints;
+  const char (*keys)[128];
+  const char (*values)[128]; /* npoints x nkeys */
+  uint64_t hash;             /* w2s_identity_hash */
+} w2s_identity;
+
+/* Local: the effective INI text without comments, blank lines, the
+ * [sweep] section (the grid stands for it) and [output] path; malloc'ed,
+ * NULL when out of memory. */
+char *w2s_identity_config(const char *effective);
+/* Local: 64-bit FNV-1a of the format version, id->config, keys and grid
+ * (id->hash is not read). */
+uint64_t w2s_identity_hash(const w2s_identity *id);
+/* Local: 0 when a and b are one experiment, else 1 and `why` names the
+ * first difference, labelling each side ("experiment.seed = '9' LA, '1'
+ * LB", a swept key, a grid value). */
+int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
+                         const char *la, const char *lb, char *why,
+                         size_t len);
+/* Local: the identity a reader stored in r (pointers into r). */
+w2s_identity w2s_results_identity(const w2s_results *r);
 
 w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
                           w2s_results **out);

@@ -6,78 +6,59 @@
 
 #include "w2s/analyze.h"
 
-/* The first differing line of two configs, for the message. */
-static void first_difference(const char *a, const char *b, char *out,
-                             size_t len) {
-  const char *la = a, *lb = b;
-  int line = 1;
-  while (*a && *a == *b) {
-    if (*a == '\n') ++line, la = a + 1, lb = b + 1;
-    ++a, ++b;
-  }
-  size_t na = strcspn(la, "\n"), nb = strcspn(lb, "\n");
-  snprintf(out, len, "line %d: '%.*s' vs '%.*s'", line,
-           (int)(na > 60 ? 60 : na), la, (int)(nb > 60 ? 60 : nb), lb);
+typedef struct {
+  int64_t point;
+  int file;
+} point_owner;
+
+static int cmp_owner(const void *a, const void *b) {
+  const point_owner *x = a, *y = b;
+  if (x->point != y->point)
+    return (x->point > y->point) - (x->point < y->point);
+  return (x->file > y->file) - (x->file < y->file);
 }
 
-/* The configuration without its [output] path: array tasks write their
- * points to different files of the same experiment. Caller frees. */
-static char *normalized(const char *cfg) {
-  size_t len = strlen(cfg);
-  char *out = malloc(len + 1), *o = out;
-  if (!out) return NULL;
-  int in_output = 0;
-  for (const char *p = cfg; *p;) {
-    size_t l = strcspn(p, "\n");
-    int keep = 1;
-    if (p[0] == '[') in_output = !strncmp(p, "[output]", 8);
-    else if (in_output && !strncmp(p, "path", 4)) keep = 0;
-    if (keep) {
-      memcpy(o, p, l);
-      o += l;
-      *o++ = '\n';
-    }
-    p += l + (p[l] == '\n');
-  }
-  *o = '\0';
-  return out;
+/* No sweep point in two files: every pair's (point, file), sorted, so a
+ * point held by two files shows as neighbours: O(K log K) in all pairs. */
+static w2s_err check_duplicates(w2s_ctx *ctx, w2s_results *const *r, int n) {
+  int64_t K = 0;
+  for (int i = 0; i < n; ++i) K += r[i]->npairs;
+  point_owner *o = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, o, K));
+  int64_t k = 0;
+  for (int i = 0; i < n; ++i)
+    for (int64_t a = 0; a < r[i]->npairs; ++a)
+      o[k++] = (point_owner){r[i]->pair_sweep[a], i};
+  qsort(o, (size_t)K, sizeof *o, cmp_owner);
+  w2s_err e = W2S_OK;
+  for (int64_t a = 1; a < K && !e; ++a)
+    if (o[a].point == o[a - 1].point && o[a].file != o[a - 1].file)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s and %s both hold sweep point %lld",
+                   r[o[a - 1].file]->path, r[o[a].file]->path,
+                   (long long)o[a].point);
+  free(o);
+  return e;
 }
 
+/* One experiment: the identity every file stores (configuration without
+ * [output] path, sweep keys and grid, format version; the reader has
+ * checked each against its hash), then no point twice. */
 static w2s_err check_files(w2s_ctx *ctx, w2s_results *const *r, int n) {
+  w2s_identity ref = w2s_results_identity(r[0]);
   for (int i = 0; i < n; ++i) {
     if (!r[i]->pair_sweep)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
                       "%s: not a sweep point file (no /metrics/sweep): merge "
                       "takes the points of one sweep",
                       r[i]->path);
-    if (!r[i]->config_text || !r[0]->config_text)
-      return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: attribute 'config' is missing",
-                      r[i]->path);
-    char *a = normalized(r[0]->config_text), *b = normalized(r[i]->config_text);
-    w2s_err e = W2S_OK;
-    if (!a || !b) {
-      e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
-    } else if (strcmp(a, b) != 0) {
-      char diff[200];
-      first_difference(a, b, diff, sizeof diff);
-      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
-                   "%s: from a different experiment than %s (its config "
-                   "differs, apart from [output] path, at %s)",
-                   r[i]->path, r[0]->path, diff);
-    }
-    free(a);
-    free(b);
-    if (e) return e;
-    for (int j = 0; j < i; ++j)
-      for (int64_t ka = 0; ka < r[i]->npairs; ++ka)
-        for (int64_t kb = 0; kb < r[j]->npairs; ++kb)
-          if (r[i]->pair_sweep[ka] == r[j]->pair_sweep[kb])
-            return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                            "%s and %s both hold sweep point %lld",
-                            r[j]->path, r[i]->path,
-                            (long long)r[i]->pair_sweep[ka]);
+    w2s_identity id = w2s_results_identity(r[i]);
+    char why[512];
+    if (w2s_identity_differs(&id, &ref, "here", "there", why, sizeof why))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: from a different experiment than %s (%s)",
+                      r[i]->path, r[0]->path, why);
   }
-  return W2S_OK;
+  return check_duplicates(ctx, r, n);
 }
 
 w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,

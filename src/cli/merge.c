@@ -14,9 +14,10 @@ static void merge_usage(FILE *f) {
           "sweep (written\nby 'w2s simulate --sweep-point I' in a job array, "
           "or a --run-dir) into one file,\nrecording each pair's sweep point "
           "(/metrics/sweep) and source file\n(/metrics/source_file, "
-          "/merge/files). Refuses files whose configuration differs\nor whose "
-          "format version is not this build's, and points given twice. "
-          "Coefficients\nstay in the point files. No mpirun needed.\n");
+          "/merge/files). Refuses files whose configuration (apart\nfrom "
+          "the output path), sweep grid or format version differ, and "
+          "points given\ntwice. Coefficients stay in the point files. No "
+          "mpirun needed.\n");
 }
 
 int w2s_cmd_merge(int argc, char **argv) {

@@ -40,6 +40,8 @@ static void simulate_usage(FILE *f) {
           "complete,\n"
           "                           discard partial files of killed runs, "
           "run the rest\n"
+          "                           (a point file of another experiment is "
+          "an error)\n"
           "  --force                  overwrite an existing results file\n"
           "  --help-config            print every config key: type, default, "
           "range, help\n"
@@ -189,31 +191,98 @@ static w2s_err write_points(w2s_ctx *ctx, const w2s_config *cfg,
                                  path, force);
 }
 
+/* Rank 0, --resume: a file under a point's final name was complete when
+ * written, so it is kept only if it is this experiment's point p (same
+ * stored identity: configuration, grid, format version); anything else is
+ * an error, never silently merged or overwritten. */
+static w2s_err keep_point(w2s_ctx *ctx, const char *name, int64_t p,
+                          const w2s_identity *here, int *done) {
+  w2s_ctx *local = NULL;
+  w2s_results *r = NULL;
+  w2s_err e = w2s_ctx_create(MPI_COMM_NULL, 0, &local);
+  if (e) return W2S_FAIL(ctx, e, "--resume: cannot create a context");
+  e = w2s_results_read(local, name, &r);
+  if (e) {
+    e = W2S_FAIL(ctx, e, "--resume: %s (remove it to run point %lld again)",
+                 local->msg, (long long)p);
+  } else {
+    w2s_identity id = w2s_results_identity(r);
+    char why[512];
+    int other = 0;
+    for (int64_t k = 0; r->pair_sweep && k < r->npairs; ++k)
+      other |= r->pair_sweep[k] != p;
+    if (w2s_identity_differs(here, &id, "in this run", "in the file", why,
+                             sizeof why))
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "--resume: %s is from a different experiment (%s): use "
+                   "another --run-dir, or remove it",
+                   name, why);
+    else if (!r->pair_sweep || other || r->npairs == 0)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "--resume: %s does not hold exactly sweep point %lld: "
+                   "remove it",
+                   name, (long long)p);
+    else
+      *done = 1;
+  }
+  w2s_results_destroy(&r);
+  w2s_ctx_destroy(&local);
+  return e;
+}
+
+/* Collective, --resume: done[p] = 1 for every point in [first, last]
+ * whose file is kept (rank 0 reads them, the decision is shared); the
+ * first file that may not be kept is an error on every rank. */
+static w2s_err kept_points(w2s_ctx *ctx, const w2s_config *cfg,
+                           const w2s_sweep *sw, const char *const *names,
+                           int64_t first, int64_t last, int *done) {
+  w2s_err e = W2S_OK;
+  if (ctx->rank == 0) {
+    char *canon = w2s_identity_config(cfg->effective);
+    w2s_identity here = {canon, sw->nkeys, sw->npoints,
+                         (const char(*)[128])sw->keys,
+                         (const char(*)[128])sw->values, 0};
+    if (!canon) e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (identity)");
+    else here.hash = w2s_identity_hash(&here);
+    for (int64_t p = first; p <= last && !e; ++p)
+      if (access(names[p], F_OK) == 0)
+        e = keep_point(ctx, names[p], p, &here, &done[p]);
+    free(canon);
+  }
+  W2S_CALL(w2s_agree(ctx, e));
+  return w2s_agree(ctx, w2s_bcast_bytes(ctx, done, (int64_t)sizeof *done *
+                                                       sw->npoints, 0));
+}
+
+/* Rank 0, --resume: a killed job's temporary files are never results. */
+static w2s_err discard_partials(w2s_ctx *ctx, const sim_args *a) {
+  if (ctx->rank != 0) return W2S_OK;
+  DIR *d = opendir(a->run_dir);
+  if (!d)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot open",
+                    a->run_dir);
+  for (struct dirent *de; (de = readdir(d));)
+    if (!strncmp(de->d_name, "point-", 6) && strstr(de->d_name, ".partial-")) {
+      char p[4096];
+      snprintf(p, sizeof p, "%s/%s", a->run_dir, de->d_name);
+      if (a->resume) {
+        unlink(p);
+        w2s_log(ctx, 1, "discarded the partial file %s", p);
+      }
+    }
+  closedir(d);
+  return W2S_OK;
+}
+
 /* --run-dir: one file per point, complete ones kept with --resume, then
  * (without --sweep-point) the merge of all points into the output. */
 static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
                               const w2s_config *cfg, const w2s_sweep *sw,
                               const char *cmdline) {
   w2s_err e = W2S_OK;
-  if (ctx->rank == 0) {
-    if (mkdir(a->run_dir, 0777) != 0 && errno != EEXIST)
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot create: %s",
-                   a->run_dir, strerror(errno));
-    DIR *d = e ? NULL : opendir(a->run_dir);
-    if (!e && !d)
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot open", a->run_dir);
-    /* A killed job's temporary files are never results: discard them. */
-    for (struct dirent *de; d && (de = readdir(d));)
-      if (!strncmp(de->d_name, "point-", 6) && strstr(de->d_name, ".partial-")) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", a->run_dir, de->d_name);
-        if (a->resume) {
-          unlink(p);
-          w2s_log(ctx, 1, "discarded the partial file %s", p);
-        }
-      }
-    if (d) closedir(d);
-  }
+  if (ctx->rank == 0 && mkdir(a->run_dir, 0777) != 0 && errno != EEXIST)
+    e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot create: %s",
+                 a->run_dir, strerror(errno));
   W2S_CALL(w2s_agree(ctx, e));
   int64_t first = a->sweep_point >= 0 ? a->sweep_point : 0;
   int64_t last = a->sweep_point >= 0 ? a->sweep_point : sw->npoints - 1;
@@ -224,19 +293,16 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
     if (!e) snprintf(names[p], 4096, "%s/point-%05lld.h5", a->run_dir, (long long)p);
   }
   e = w2s_agree(ctx, e);
+  /* Every point file is judged before anything is discarded or computed:
+   * a directory of another experiment is refused as it was found. */
+  int *done = NULL;
+  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, done, sw->npoints));
+  if (!e && a->resume)
+    e = kept_points(ctx, cfg, sw, (const char *const *)names, first, last,
+                    done);
+  if (!e) e = w2s_agree(ctx, discard_partials(ctx, a));
   for (int64_t p = first; p <= last && !e; ++p) {
-    int done = 0;
-    if (a->resume && ctx->rank == 0 && access(names[p], F_OK) == 0) {
-      w2s_ctx *local = NULL;
-      w2s_results *r = NULL;
-      if (w2s_ctx_create(MPI_COMM_NULL, 0, &local) == W2S_OK) {
-        done = w2s_results_read(local, names[p], &r) == W2S_OK && r->pair_sweep;
-        w2s_results_destroy(&r);
-        w2s_ctx_destroy(&local);
-      }
-    }
-    if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&done, 1, MPI_INT, 0, ctx->comm);
-    if (done) {
+    if (done[p]) {
       w2s_log(ctx, 1, "point %lld is complete in %s: kept", (long long)p,
               names[p]);
       continue;
@@ -268,6 +334,7 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
   }
   for (int64_t p = 0; names && p < sw->npoints; ++p) free(names[p]);
   free(names);
+  free(done);
   return e;
 }
 
@@ -279,7 +346,14 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   int64_t npts = 0;
   char *cmdline = w2s_cli_join(argc, argv);
   w2s_timer_start(ctx, W2S_T_TOTAL);
-  w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
+  /* Before anything is read or computed: --resume keeps files of a run
+   * directory, without one it would silently be a fresh run. */
+  w2s_err e = a->resume && !a->run_dir
+                  ? W2S_FAIL(ctx, W2S_ERR_USAGE,
+                             "--resume needs --run-dir DIR (the directory "
+                             "of the run to continue)")
+                  : W2S_OK;
+  if (!e) e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
   if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
   if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force || a->resume);
   if (!e) {

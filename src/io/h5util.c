@@ -6,14 +6,40 @@
 
 void w2s_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/* Numbers are stored in chunks with HDF5's Fletcher32 checksum, which
+ * HDF5 verifies on every read: a flipped bit in a results file is a read
+ * error, not a silently changed number. Chunks are at most 1 MiB (whole
+ * rows), so a reader never needs more for one element. Strings (their heap
+ * is not covered by the filter) and empty datasets (no chunk to check) stay
+ * contiguous. Filters in parallel HDF5 (>= 1.10.2) need collective writes,
+ * which w2s_h5_write does. Returns H5P_DEFAULT or a list to close. */
+static hid_t checksum_dcpl(hid_t type, int rank, const hsize_t *hd) {
+  if (H5Tget_class(type) == H5T_STRING) return H5P_DEFAULT;
+  hsize_t chunk[2] = {hd[0], rank > 1 ? hd[1] : 1};
+  if (chunk[0] == 0 || chunk[1] == 0) return H5P_DEFAULT;
+  double row = (double)H5Tget_size(type) * (double)chunk[1];
+  double rows = (1048576.0 / row) < 1.0 ? 1.0 : 1048576.0 / row;
+  if ((double)chunk[0] > rows) chunk[0] = (hsize_t)rows;
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  if (dcpl < 0 || H5Pset_chunk(dcpl, rank, chunk) < 0 ||
+      H5Pset_fletcher32(dcpl) < 0) {
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return -1;
+  }
+  return dcpl;
+}
+
 w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
                      int rank, const int64_t *dims, const void *data,
                      int collective, const char *path) {
   hsize_t hd[2] = {(hsize_t)dims[0], rank > 1 ? (hsize_t)dims[1] : 1};
   hid_t space = H5Screate_simple(rank, hd, NULL);
-  hid_t dset = space < 0 ? -1
-                         : H5Dcreate2(loc, name, type, space, H5P_DEFAULT,
-                                      H5P_DEFAULT, H5P_DEFAULT);
+  hid_t dcpl = checksum_dcpl(type, rank, hd);
+  hid_t dset = space < 0 || dcpl < 0
+                   ? -1
+                   : H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl,
+                                H5P_DEFAULT);
+  if (dcpl >= 0 && dcpl != H5P_DEFAULT) H5Pclose(dcpl);
   herr_t st = -1;
   if (dset >= 0) {
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);

@@ -57,6 +57,7 @@ void w2s_results_destroy(w2s_results **res) {
   free(r->sweep_keys);
   free(r->sweep_values);
   free(r->config_text);
+  free(r->identity_config);
   free(r->command_line);
   free(r);
   *res = NULL;

@@ -1,11 +1,23 @@
 /* The results reader used by `w2s analyze`: serial, validating every
  * dataset it touches so that a foreign or truncated file gives one clear
  * line, never a crash. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/h5util.h"
 #include "w2s/io.h"
+
+static int has_checksum(hid_t d) {
+  hid_t dcpl = H5Dget_create_plist(d);
+  unsigned flags = 0, cd[4];
+  size_t ncd = 4;
+  int yes = dcpl >= 0 && H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32,
+                                              &flags, &ncd, cd, 0, NULL,
+                                              NULL) >= 0;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  return yes;
+}
 
 static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
                        H5T_class_t cls, int64_t *n, void **data,
@@ -48,15 +60,126 @@ static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
                      path, name);
       else if (len > 0 &&
                H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
-        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
-                     "%s: cannot read dataset '/%s' (truncated file?)", path,
-                     name);
+        e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read dataset '/%s' (%s)",
+                     path, name,
+                     has_checksum(d) ? "its Fletcher32 checksum does not "
+                                       "match: a damaged or truncated file"
+                                     : "truncated file?");
     }
   }
   if (ft >= 0) H5Tclose(ft);
   if (sp >= 0) H5Sclose(sp);
   if (d >= 0) H5Dclose(d);
   return e;
+}
+
+/* The stored experiment identity, checked against its hash and against the
+ * `config` attribute it was made from: an edited or damaged identity is
+ * refused here rather than trusted by merge or --resume. */
+static w2s_err read_identity(w2s_ctx *ctx, hid_t f, w2s_results *r,
+                             const char *path) {
+  enum { IDENTITY_MAX = 1 << 20 };
+  char hex[64];
+  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "identity_hash", hex, sizeof hex,
+                                path));
+  char *end = NULL;
+  r->identity_hash = strtoull(hex, &end, 16);
+  if (strlen(hex) != 16 || !end || *end)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: attribute 'identity_hash' is not 16 hex digits: '%s'",
+                    path, hex);
+  r->identity_config = calloc(IDENTITY_MAX, 1);
+  if (!r->identity_config)
+    return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
+  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "identity", r->identity_config,
+                                IDENTITY_MAX, path));
+  w2s_identity id = w2s_results_identity(r);
+  if (w2s_identity_hash(&id) != r->identity_hash)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: attribute 'identity_hash' does not match the stored "
+                    "identity and sweep grid (a damaged or edited file)",
+                    path);
+  char *canon = w2s_identity_config(r->config_text);
+  if (!canon) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
+  int same = !strcmp(canon, r->identity_config);
+  free(canon);
+  if (!same)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: attribute 'config' does not match attribute "
+                    "'identity' (a damaged or edited file)",
+                    path);
+  return W2S_OK;
+}
+
+/* |gain - (weak_error - w2s_error)| <= W2S_GAIN_RTOL (weak + w2s).
+ * gain is not the stored difference: it is mean(d^2 + 2 d e) accumulated
+ * over the n rows of the split from the rounded d = f_w - f_sw, e = f_sw -
+ * y, f_w - y (docs/DESIGN.md "Metrics"). Per row the rounding of the three
+ * differences and the products leaves (f_w - y)^2 - e^2 - d^2 - 2de within
+ * about 8 eps ((f_w - y)^2 + e^2) (using d^2 <= 2 (f_w - y)^2 + 2 e^2);
+ * summing the four sums' n terms in any order (blocks, ranks) adds at most
+ * (n - 1) u times the sum of their absolute values, <= 6 (W + S), and the
+ * final divisions and this check's subtraction a few eps more: worst case
+ * (3 n + 16) eps (weak + w2s). With 2^22 eps (9.3e-10) the bound is
+ * rigorous for splits of up to 1.39 million rows and, since rounding errors
+ * of long sums grow like sqrt(n) eps (Higham and Mary 2019), holds by
+ * orders of magnitude far beyond; the largest gap measured by
+ * tests/e2e/test_identity.py (up to 200000 rows) is 1.1e-15 relative. A
+ * changed value above about 1e-9 relative breaks it. */
+#define W2S_GAIN_RTOL (4194304.0 * 2.220446049250313e-16)
+
+static w2s_err check_gain(w2s_ctx *ctx, const w2s_results *r, w2s_metric g,
+                          w2s_metric w, w2s_metric s, const char *path) {
+  for (int64_t k = 0; k < r->npairs; ++k) {
+    double gain = r->metric[g][k], weak = r->metric[w][k],
+           w2s = r->metric[s][k];
+    /* A run that overflowed has no rounding to bound; the checksum still
+     * guards its bytes. A NaN gain beside finite errors is refused. */
+    if (!isfinite(weak) || !isfinite(w2s)) continue;
+    double gap = fabs(gain - (weak - w2s));
+    if (!(gap <= W2S_GAIN_RTOL * (fabs(weak) + fabs(w2s))))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: /metrics/%s[%lld] = %.17g breaks %s = %s - %s "
+                      "(%.17g - %.17g; allowed rounding %.3g): a damaged or "
+                      "edited file",
+                      path, w2s_metric_name(g), (long long)k, gain,
+                      w2s_metric_name(g), w2s_metric_name(w),
+                      w2s_metric_name(s), weak, w2s,
+                      W2S_GAIN_RTOL * (fabs(weak) + fabs(w2s)));
+  }
+  return W2S_OK;
+}
+
+/* The metrics are one computation: gain (test and train) against the
+ * errors, and the two columns derived from stored values by one operation
+ * (w2s_metrics_finish), which must be reproduced exactly. */
+static w2s_err check_identities(w2s_ctx *ctx, const w2s_results *r,
+                                const char *path) {
+  W2S_CALL(check_gain(ctx, r, W2S_M_GAIN, W2S_M_WEAK_ERROR, W2S_M_W2S_ERROR,
+                      path));
+  W2S_CALL(check_gain(ctx, r, W2S_M_GAIN_TRAIN, W2S_M_WEAK_ERROR_TRAIN,
+                      W2S_M_W2S_ERROR_TRAIN, path));
+  for (int64_t k = 0; k < r->npairs; ++k) {
+    double weak = r->metric[W2S_M_WEAK_ERROR][k];
+    double misfit = r->metric[W2S_M_MISFIT][k];
+    double ceil = r->metric[W2S_M_CEILING][k];
+    double pred = weak - misfit;
+    double pgr = weak > ceil ? r->metric[W2S_M_GAIN][k] / (weak - ceil) : NAN;
+    double got_pred = r->metric[W2S_M_PREDICTED][k];
+    double got_pgr = r->metric[W2S_M_PGR][k];
+    if (!(got_pred == pred || (isnan(got_pred) && isnan(pred))))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: /metrics/predicted_w2s_error[%lld] = %.17g is not "
+                      "weak_error - misfit = %.17g: a damaged or edited file",
+                      path, (long long)k, got_pred, pred);
+    if (!(got_pgr == pgr || (isnan(got_pgr) && isnan(pgr))))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: /metrics/pgr[%lld] = %.17g is not gain / "
+                      "(weak_error - strong_ceiling_error) = %.17g: a damaged "
+                      "or edited file",
+                      path, (long long)k, got_pgr, pgr);
+  }
+  return W2S_OK;
 }
 
 static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
@@ -76,8 +199,12 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
   if (st < 0 || version != W2S_FORMAT_VERSION)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: format_version %lld is not supported (this w2s "
-                    "reads %d)",
-                    path, (long long)version, W2S_FORMAT_VERSION);
+                    "reads %d%s)",
+                    path, (long long)version, W2S_FORMAT_VERSION,
+                    version >= 1 && version < W2S_FORMAT_VERSION
+                        ? "; older files have no stored experiment identity "
+                          "or checksums: re-run the experiment"
+                        : "");
 
   int64_t K = -1;
   int64_t *task = NULL;
@@ -209,7 +336,7 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
     free(vals);
     H5Tclose(vs2);
   }
-  if (!e && H5Aexists(f, "config") > 0) {
+  if (!e) {
     enum { CONFIG_MAX = 1 << 20 };
     r->config_text = calloc(CONFIG_MAX, 1);
     if (!r->config_text)
@@ -218,6 +345,8 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
       e = w2s_h5_read_attr_str(ctx, f, "config", r->config_text, CONFIG_MAX,
                                path);
   }
+  if (!e) e = read_identity(ctx, f, r, path);
+  if (!e) e = check_identities(ctx, r, path);
   if (!e && H5Aexists(f, "solver") > 0)
     e = w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
                              path);

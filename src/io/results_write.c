@@ -250,6 +250,23 @@ static w2s_err write_blas(w2s_ctx *ctx, hid_t f, const w2s_results *r,
   return e;
 }
 
+/* The experiment identity (docs/FORMAT.md): what merge and --resume
+ * compare, stored rather than reconstructed by the reader. */
+static w2s_err write_identity(w2s_ctx *ctx, hid_t f, const char *config_text,
+                              const w2s_sweep_desc *sw, const char *path) {
+  char *canon = w2s_identity_config(config_text);
+  if (!canon) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (identity)");
+  w2s_identity id = {canon, sw ? sw->nkeys : 0, sw ? sw->npoints : 0,
+                     sw ? sw->keys : NULL, sw ? sw->values : NULL, 0};
+  char hex[24];
+  snprintf(hex, sizeof hex, "%016llx",
+           (unsigned long long)w2s_identity_hash(&id));
+  w2s_err e = w2s_h5_attr_str(ctx, f, "identity", canon, path);
+  if (!e) e = w2s_h5_attr_str(ctx, f, "identity_hash", hex, path);
+  free(canon);
+  return e;
+}
+
 /* Rank 0 only: strings, through the serial driver. */
 static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
                              w2s_results *const *pts, int64_t npts,
@@ -273,6 +290,7 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
     e = w2s_h5_attr_str(ctx, f, attrs[i][0], attrs[i][1], path);
   if (!e) e = write_blas(ctx, f, merged, path);
+  if (!e) e = write_identity(ctx, f, merged->config_text, sw, path);
   if (!e && pts[0]->input_file[0]) {
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx",

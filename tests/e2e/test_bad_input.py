@@ -268,11 +268,16 @@ def analyze_cases(tmp, good):
     with h5py.File(p, "w") as f:
         f.attrs["format"] = "something-else"
     add("other_format_attr", p, ["other_format.h5", "something-else"])
-    p = os.path.join(tmp, "v2.h5")
+    p = os.path.join(tmp, "v3.h5")
     shutil.copy(good, p)
     with h5py.File(p, "r+") as f:
-        f.attrs["format_version"] = np.int64(2)
-    add("format_version_2", p, ["v2.h5", "format_version 2"])
+        f.attrs["format_version"] = np.int64(3)
+    add("format_version_3", p, ["v3.h5", "format_version 3"])
+    p = os.path.join(tmp, "v1.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        f.attrs["format_version"] = np.int64(1)
+    add("format_version_1", p, ["v1.h5", "format_version 1", "older files"])
     p = os.path.join(tmp, "nogain.h5")
     shutil.copy(good, p)
     with h5py.File(p, "r+") as f:

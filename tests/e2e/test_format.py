@@ -4,12 +4,15 @@
 1. `bash jobs/local/realizable.sh 2 OUT` exits 0, writes OUT and prints the
    analysis table: one row per (task, weak model) pair and a Summary section.
 2. With h5py: every root attribute (name, type, scalar, value: format,
-   format_version 1, mpi_ranks 2, seed, solver, command_line, created as
+   format_version 2, mpi_ranks 2, seed, solver, command_line, created as
    ISO 8601 UTC within the run's time window, config parses back as INI with
-   the [strong] section and the settings of realizable.ini), every dataset
+   the [strong] section and the settings of realizable.ini; identity is the
+   config as FORMAT.md's "Identity" derives it and identity_hash its 64-bit
+   FNV-1a, both recomputed here independently), every dataset
    under /metrics, /coefficients, /timing, /representations (name, dtype,
    shape), K = tasks * n_weak, and the pair order k = t * J + j in
-   /metrics/task and /metrics/weak_model. /representations/ridge (added
+   /metrics/task and /metrics/weak_model, every numeric dataset chunked
+   with the Fletcher32 checksum. /representations/ridge (added
    for `w2s fit`, docs/FORMAT.md) is accepted when it is float64 [R] and
    equals fit.ridge; any other extra or missing dataset fails.
 3. The same names, types and shapes read independently from `h5dump -H`.
@@ -38,6 +41,8 @@ import numpy as np  # noqa: E402
 ROOT_STR_ATTRS = ["format", "w2s_version", "git_revision", "compiler",
                   "created", "command_line", "solver", "config", "blas",
                   "blas_library", "blas_version", "blas_kernel", "blas_config"]
+                  "created", "command_line", "solver", "config", "identity",
+                  "identity_hash"]
 ROOT_INT_ATTRS = {"format_version": np.int64, "mpi_ranks": np.int64,
                   "seed": np.uint64}
 REPR_STR = ["name", "role", "source"]
@@ -130,7 +135,7 @@ def check_root_attrs(f, out, t_start, t_end, cfgfile):
         check(aid.shape == (), "attribute %s is not scalar" % a)
     check(f.attrs.get("format") == "w2s-results",
           "format = %r" % f.attrs.get("format"))
-    check(f.attrs.get("format_version") == 1,
+    check(f.attrs.get("format_version") == 2,
           "format_version = %r" % f.attrs.get("format_version"))
     check(f.attrs.get("mpi_ranks") == 2, "mpi_ranks = %r (the job runs 2 "
           "ranks)" % f.attrs.get("mpi_ranks"))
@@ -184,6 +189,51 @@ def check_root_attrs(f, out, t_start, t_end, cfgfile):
     return cp
 
 
+def canonical_config(text):
+    """docs/FORMAT.md "Identity": the config without comments, blank lines,
+    the [sweep] section and [output] path, one newline per line."""
+    out, section = [], ""
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s or s[0] in "#;":
+            continue
+        if s.startswith("["):
+            section = s
+        elif section == "[output]" and s.split("=")[0].strip() == "path":
+            continue
+        if section != "[sweep]":
+            out.append(line + "\n")
+    return "".join(out)
+
+
+def fnv1a64(fields):
+    """FORMAT.md: 64-bit FNV-1a over the fields, each followed by a NUL."""
+    h = 0xcbf29ce484222325
+    for field in fields:
+        for b in field.encode() + b"\0":
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def check_identity(f):
+    """identity and identity_hash against an independent derivation."""
+    canon = canonical_config(f.attrs.get("config", ""))
+    check(f.attrs.get("identity") == canon,
+          "identity is not the canonical config: %r" % f.attrs.get("identity"))
+    keys, values = [], []
+    if "sweep/keys" in f:
+        keys = list(f["sweep/keys"].asstr()[()])
+        values = [v for row in f["sweep/values"].asstr()[()] for v in row]
+    npoints = len(values) // len(keys) if keys else 0
+    want = fnv1a64(["w2s-identity format_version=2", canon,
+                    "%d %d" % (len(keys), npoints)] + keys + values)
+    check(f.attrs.get("identity_hash") == "%016x" % want,
+          "identity_hash %r, FNV-1a of the identity is %016x"
+          % (f.attrs.get("identity_hash"), want))
+    check("path" not in canon.split("[output]")[-1],
+          "identity keeps [output] path")
+
+
 def _num_eq(a, b):
     try:
         return float(a) == float(b)
@@ -210,6 +260,11 @@ def check_layout(f, T, weak_names, dims):
                   % (m, g[m].dtype, g[m].shape, K))
             check(np.all(np.isfinite(g[m][()]) | (m == "pgr")),
                   "/metrics/%s has non-finite values" % m)
+    def numeric(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiu":
+            check(obj.fletcher32 and obj.chunks is not None,
+                  "/%s is not chunked with Fletcher32" % name)
+    f.visititems(numeric)
     if "task" in g:
         check(g["task"].dtype == np.int64 and g["task"].shape == (K,),
               "/metrics/task: %s %s, want int64 (%d,)"
@@ -488,6 +543,7 @@ def main():
         dims = [16, 16, 16, 16]  # h*, two perturbed h*, random2 width 16
         with h5py.File(out, "r") as f:
             check_root_attrs(f, out, t_start, t_end, cfgfile)
+            check_identity(f)
             check_layout(f, T, weak_names, dims)
             metrics = {m: f["metrics"][m][()] for m in C.FLOAT_METRICS
                        if m in f["metrics"]}

@@ -97,7 +97,7 @@ def main():
         v2 = os.path.join(tmp, "v2.h5")
         shutil.copy(pts[2], v2)
         with h5py.File(v2, "r+") as h:
-            h.attrs["format_version"] = np.int64(2)
+            h.attrs["format_version"] = np.int64(1)
         for files, word in (([pts[0], pts[1], other + ".h5"], "different experiment"),
                             ([pts[0], v2], "format_version"),
                             ([pts[0], pts[0]], "both hold sweep point 0")):
