@@ -40,9 +40,8 @@ import numpy as np  # noqa: E402
 
 ROOT_STR_ATTRS = ["format", "w2s_version", "git_revision", "compiler",
                   "created", "command_line", "solver", "config", "blas",
-                  "blas_library", "blas_version", "blas_kernel", "blas_config"]
-                  "created", "command_line", "solver", "config", "identity",
-                  "identity_hash"]
+                  "blas_library", "blas_version", "blas_kernel", "blas_config",
+                  "identity", "identity_hash"]
 ROOT_INT_ATTRS = {"format_version": np.int64, "mpi_ranks": np.int64,
                   "seed": np.uint64}
 REPR_STR = ["name", "role", "source"]
