@@ -141,6 +141,7 @@ int w2s_cmd_fit(int argc, char **argv) {
   } else if (!e) {
     w2s_timer_start(ctx, W2S_T_TOTAL);
     e = w2s_output_check(ctx, out, force);
+    if (!e) e = w2s_output_not_input(ctx, out, &o.path, 1);
     if (!e) e = w2s_features_open(ctx, o.path, &feat);
     if (!e && w2s_features_has_split(feat) && (split_arg || o.repeats > 1))
       e = w2s_agree(ctx, W2S_FAIL(ctx, W2S_ERR_USAGE,

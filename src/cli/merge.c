@@ -40,6 +40,14 @@ int w2s_cmd_merge(int argc, char **argv) {
       paths[n++] = s;
     }
   }
+  int copy = 0, copies = w2s_launched_copies(&copy);
+  if (!e && !help && copies > 1) {
+    /* N copies would race for one output: refuse, one line from copy 0. */
+    e = W2S_FAIL(ctx, W2S_ERR_USAGE,
+                 "merge was started as %d copies (mpirun/srun -n %d): it runs "
+                 "alone, without mpirun",
+                 copies, copies);
+  }
   if (!e && help) {
     merge_usage(stdout);
   } else {
@@ -51,7 +59,7 @@ int w2s_cmd_merge(int argc, char **argv) {
     if (!e) e = w2s_merge_files(ctx, paths, n, out, force, cmd);
     free(cmd);
   }
-  if (e) w2s_cli_report(ctx, "merge", e);
+  if (e && copy == 0) w2s_cli_report(ctx, "merge", e);
   int code = w2s_err_exit_code(e);
   free(paths);
   w2s_ctx_destroy(&ctx);

@@ -98,6 +98,13 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
       val = !strncmp(s, "--output=", 9) ? s + 9 : (i + 1 < argc ? argv[++i] : NULL);
       if (!val || !*val)
         return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a file name", s);
+      /* It travels as a config value, which holds fewer characters: refuse
+       * rather than write a truncated name. */
+      if (strlen(val) >= sizeof(((w2s_param *)0)->text))
+        return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                        "%s: a path of %zu characters is too long (at most "
+                        "%zu)",
+                        s, strlen(val), sizeof(((w2s_param *)0)->text) - 1);
       free(a->output_set);
       size_t n = strlen(val) + 16;
       a->output_set = malloc(n);
@@ -282,6 +289,7 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
   if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
   if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force || a->resume);
+  if (!e) e = w2s_output_not_input(ctx, cfg->output_path, &a->config, 1);
   if (!e) {
     w2s_log(ctx, 1, "config %s -> %s%s", a->config, cfg->output_path,
             sw.npoints ? " (sweep)" : "");
