@@ -1,7 +1,8 @@
 /* io: the results file (HDF5). The only module that calls HDF5.
  *
- * w2s_output_check and w2s_results_write are collective (parallel HDF5 on
- * ctx->comm); w2s_results_read is local and needs no MPI. Layout:
+ * w2s_output_check, w2s_output_not_input and w2s_results_write_sweep are
+ * collective (every rank of ctx->comm calls them and gets the same status;
+ * rank 0 does the file work); w2s_results_read is local and needs no MPI. Layout:
  * docs/FORMAT.md. */
 #ifndef W2S_IO_H
 #define W2S_IO_H
@@ -71,12 +72,10 @@ void w2s_results_destroy(w2s_results **res);
 
 /* Collective (io/publish.c): refuse early (exit 2), before any compute, an
  * output that could not be written and published as asked: an empty path,
- * one too long to keep, a file name over 255 characters, a path whose
- * temporary name (PATH.partial-PID, BASE shortened when needed) would exceed
- * what MPI-IO opens (w2s_mpio_path_max: 244 characters with Open MPI 4.1 at
- * fewer than 10 ranks), a missing or unwritable directory, an existing file
- * without force, and with force anything but a regular file (a directory,
- * device, FIFO, socket, or a link to one). */
+ * one of W2S_PATH_LEN characters or more, a file name over 255 characters,
+ * a missing or unwritable directory, an existing file without force, and
+ * with force anything but a regular file (a directory, device, FIFO,
+ * socket, or a link to one). */
 w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force);
 /* Collective: refuse (exit 2) an output that is one of the command's input
  * files under any spelling (same device and inode). */

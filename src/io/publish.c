@@ -58,7 +58,7 @@ static const char *kind_of(mode_t m) {
 
 /* Rank 0's part of w2s_output_check. */
 static w2s_err check_path(w2s_ctx *ctx, const char *path, int force) {
-  char dir[PATH_MAX + 1], tmp[PATH_MAX + 64];
+  char dir[W2S_PATH_LEN];
   size_t len = strlen(path);
   struct stat st;
   if (len == 0) return W2S_FAIL(ctx, W2S_ERR_USAGE, "output path is empty");
@@ -71,13 +71,6 @@ static w2s_err check_path(w2s_ctx *ctx, const char *path, int force) {
                     "output '%.60s...': the file name has %zu characters, "
                     "more than the 255 a file system allows",
                     path, strlen(base_of(path)));
-  /* The longest temporary name (a 10-digit PID) must fit too. */
-  if (w2s_partial_name(path, 9999999999L, tmp, sizeof tmp) != 0 ||
-      strlen(tmp) >= PATH_MAX)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE,
-                    "output '%.60s...' (%zu characters) is too long for a "
-                    "temporary name next to it (at most %d in all)",
-                    path, len, PATH_MAX - 1);
   dir_of(path, dir, sizeof dir);
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
     return W2S_FAIL(ctx, W2S_ERR_USAGE,
@@ -158,10 +151,8 @@ w2s_err w2s_publish(w2s_ctx *ctx, const char *tmp, const char *path,
   if (force) {
     /* Checked before the compute too; again in case it changed. */
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-      return W2S_FAIL(ctx, W2S_ERR_IO,
-                      "output '%s' is now %s: not replaced, results left in "
-                      "'%s'",
-                      path, kind_of(st.st_mode), tmp);
+      return W2S_FAIL(ctx, W2S_ERR_IO, "output '%s' is now %s: not replaced",
+                      path, kind_of(st.st_mode));
     if (rename(tmp, path) != 0)
       return W2S_FAIL(ctx, W2S_ERR_IO, "cannot rename '%s' to '%s': %s", tmp,
                       path, strerror(errno));

@@ -15,7 +15,9 @@ reason when mounting is not permitted.
 """
 import contextlib
 import os
+import signal
 import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -38,7 +40,7 @@ def tmpfs(directory):
     try:
         yield mnt, None
     finally:
-        subprocess.run(["umount", mnt], capture_output=True)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
 
 
 def free_kib(mnt):
@@ -102,6 +104,9 @@ def make_features(path, n=3000):
 
 
 def main():
+    # ctest's timeout sends SIGTERM: leave through the finally clauses, so
+    # that the tmpfs is unmounted
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     with C.scratch("w2s-iofault-") as tmp:
         with tmpfs(tmp) as (mnt, why):
             if mnt is None:

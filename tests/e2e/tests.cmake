@@ -10,3 +10,4 @@ w2s_add_script_test(bad_input ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_i
 # paths, signals while writing, merge under mpirun.
 w2s_add_script_test(io_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_faults.py)
 set_tests_properties(e2e.io_faults PROPERTIES SKIP_RETURN_CODE 77)
+w2s_add_script_test(io_publish ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_publish.py)
