@@ -77,6 +77,13 @@ void w2s_results_destroy(w2s_results **res);
  * with force anything but a regular file (a directory, device, FIFO,
  * socket, or a link to one). */
 w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force);
+/* Local: the longest path MPI-IO can open in a job of `size` ranks. Open
+ * MPI 4.1's sharedfp/lockedfile component formats PATH ".locktest." RANK
+ * into 256 bytes on every open and aborts the job ("buffer overflow
+ * detected") beyond: 244 characters below 10 ranks (measured: 244 opens,
+ * 245 aborts). Only inputs are opened with MPI-IO (outputs are written by
+ * rank 0 alone). */
+size_t w2s_mpio_path_max(int size);
 /* Collective: refuse (exit 2) an output that is one of the command's input
  * files under any spelling (same device and inode). */
 w2s_err w2s_output_not_input(w2s_ctx *ctx, const char *path,

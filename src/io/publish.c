@@ -47,6 +47,12 @@ int w2s_partial_name(const char *path, long pid, char *buf, size_t len) {
   return 0;
 }
 
+size_t w2s_mpio_path_max(int size) {
+  int digits = 1;
+  for (int r = size - 1; r >= 10; r /= 10) ++digits;
+  return 256 - 1 - strlen(".locktest.") - (size_t)digits;
+}
+
 static const char *kind_of(mode_t m) {
   return S_ISDIR(m)    ? "a directory"
          : S_ISFIFO(m) ? "a FIFO"

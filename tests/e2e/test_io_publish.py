@@ -18,6 +18,8 @@
   holds 511), either work (the file at exactly that path, complete) or are
   refused with one line; nothing is written under another name. A
   256-character file name is refused, as is a 600-character simulate -o.
+  fit's input (opened with MPI-IO) works at 244 characters and is refused
+  at 245 and 300, before anything is read.
 - Signals: SIGTERM (2 ranks) and SIGINT (1 rank) to mpirun while the run
   holds its finished temporary file: mpirun exits non-zero, the output does
   not exist and no partial file is left.
@@ -250,6 +252,26 @@ def long_paths(tmp, cfg):
     one_line("600-character simulate -o", r, 2, ["too long"])
     C.check(not all_files(root), "long paths: files left: %s"
             % all_files(root))
+    # fit's input is opened with MPI-IO: up to 244 characters it works,
+    # beyond it is refused before anything is read
+    for n, works in ((244, True), (245, False), (300, False)):
+        src = os.path.join(deep_dir(os.path.join(tmp, "in%d" % n), n),
+                           "feat.h5")
+        assert len(src) == n, (len(src), n)
+        make_features(src)
+        for ranks in (1, 2):
+            out = os.path.join(tmp, "fit-in%d.h5" % n)
+            r = C.run_w2s(["fit", src, "-o", out, "-q"], ranks=ranks,
+                          timeout=120)
+            if works:
+                C.check(r.returncode == 0 and complete(out),
+                        "fit of a %d-character input: %s" % (n, r.describe()))
+            else:
+                one_line("fit of a %d-character input at %d ranks" % (n, ranks),
+                         r, 2, [src, "MPI-IO"])
+                C.check(not os.path.exists(out), "fit wrote %s" % out)
+            if os.path.exists(out):
+                os.unlink(out)
 
 
 def signalled(tmp, cfg):
