@@ -128,7 +128,10 @@ w2s_err w2s_output_not_input(w2s_ctx *ctx, const char *path,
 
 w2s_err w2s_write_image(w2s_ctx *ctx, const char *tmp, const void *buf,
                         size_t len, const char *path) {
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+  /* A file of this name is a partial file of a killed run with our PID
+   * (PIDs repeat, in containers soon): never a result, so it is reused;
+   * O_NOFOLLOW keeps a link there from redirecting the write. */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
   if (fd < 0)
     return W2S_FAIL(ctx, W2S_ERR_IO, "cannot write '%s': cannot create '%s': %s",
                     path, tmp, strerror(errno));
@@ -170,6 +173,15 @@ w2s_err w2s_publish(w2s_ctx *ctx, const char *tmp, const char *path,
      * on an existing name just as well. */
     rc = link(tmp, path);
     if (rc == 0) unlink(tmp);
+  }
+  if (rc != 0 && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS)) {
+    /* No hard links either (FAT, some FUSE mounts): look, then rename; the
+     * window is one system call. */
+    if (lstat(path, &st) == 0) {
+      errno = EEXIST;
+    } else {
+      rc = rename(tmp, path);
+    }
   }
   if (rc != 0 && errno == EEXIST)
     return W2S_FAIL(ctx, W2S_ERR_IO,

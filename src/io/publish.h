@@ -16,15 +16,15 @@
  * 16-character BASE does not fit (in the name, or in `len`). */
 int w2s_partial_name(const char *path, long pid, char *buf, size_t len);
 
-/* Write `len` bytes to a new file `tmp` (it must not exist) and flush it to
- * the disk; on any failure remove it and report "cannot write PATH: REASON"
+/* Write `len` bytes to the file `tmp` (created, or truncated: it can only
+ * be a killed run's partial file) and flush it to the disk; on any failure remove it and report "cannot write PATH: REASON"
  * (errno's text: "No space left on device", ...). */
 w2s_err w2s_write_image(w2s_ctx *ctx, const char *tmp, const void *buf,
                         size_t len, const char *path);
 
 /* Rename `tmp` to `path`. Without force never over an existing file (a
- * no-replace rename, else link + unlink); with force only over a regular
- * file. */
+ * no-replace rename, else link + unlink, else a check and a rename); with
+ * force only over a regular file. */
 w2s_err w2s_publish(w2s_ctx *ctx, const char *tmp, const char *path,
                     int force);
 

@@ -4,12 +4,10 @@
  * writes the image to a temporary name with plain writes, whose failures
  * carry errno, and publishes it (io/publish.c). The other ranks wait for
  * the outcome. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,8 +199,7 @@ static w2s_err write_repr_strings(w2s_ctx *ctx, hid_t parent,
   return e;
 }
 
-/* Strings (variable length, which parallel HDF5 1.10 cannot write), into
- * the open file f. Local. */
+/* The strings and string attributes, into the open file f. Local. */
 static w2s_err write_strings(w2s_ctx *ctx, hid_t f, const w2s_results *merged,
                              w2s_results *const *pts, int64_t npts,
                              const w2s_sweep_desc *sw, const char *path) {

@@ -6,6 +6,9 @@
   publishing, so that all are ready together): exactly one exits 0, the
   others exit 1 with one line naming the path, and the file is the winner's
   complete result (its seed, its command line, every dataset readable).
+  Again with renameat2 failing as on NFS (EINVAL: the link + unlink path)
+  and with link failing too (EPERM: the check-then-rename path), by an
+  LD_PRELOAD shim.
 - --force replaces only a regular file: a directory, a FIFO, a character
   device, a link to /dev/null and a link to a directory are refused (exit
   2, one line naming the output) and left as they were; a regular file and
@@ -68,9 +71,43 @@ def complete(path):
         return False
 
 
-def race(tmp, cfg):
+# File systems without RENAME_NOREPLACE (NFS) or without hard links (FAT,
+# some FUSE): preloaded, these make renameat2 and link fail as they do there.
+SHIM = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+int renameat2(int a, const char *b, int c, const char *d, unsigned e) {
+  (void)a, (void)b, (void)c, (void)d, (void)e;
+  errno = EINVAL;
+  return -1;
+}
+int link(const char *a, const char *b) {
+  (void)a, (void)b;
+  if (!getenv("SHIM_NO_LINK")) {
+    extern int linkat(int, const char *, int, const char *, int);
+    return linkat(-100 /* AT_FDCWD */, a, -100, b, 0);
+  }
+  errno = EPERM;
+  return -1;
+}
+"""
+
+
+def build_shim(tmp):
+    src = C.write_file(os.path.join(tmp, "shim.c"), SHIM)
+    lib = os.path.join(tmp, "shim.so")
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src],
+                       capture_output=True, text=True)
+    C.check(r.returncode == 0, "cannot build the shim: " + r.stderr)
+    return lib
+
+
+def race(tmp, cfg, extra_env=None, what="race"):
     out = os.path.join(tmp, "race.h5")
-    env = dict(C.ENV, W2S_TEST_DELAY_PUBLISH_MS="1500")
+    if os.path.exists(out):
+        os.unlink(out)
+    env = dict(C.ENV, W2S_TEST_DELAY_PUBLISH_MS="1500", **(extra_env or {}))
     procs = []
     for seed in (11, 12, 13, 14):
         cmd = [C.MPIEXEC, "-q", "-n", "1", C.W2S, "simulate", cfg, "-o", out,
@@ -85,12 +122,12 @@ def race(tmp, cfg):
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             _, err = p.communicate()
-            C.check(False, "race: a run hung")
+            C.check(False, "%s: a run hung" % what)
         results.append((seed, p.returncode, err))
     winners = [s for s, rc, _ in results if rc == 0]
-    C.note("race: exit codes %s" % [rc for _, rc, _ in results])
-    C.check(len(winners) == 1, "race: %d runs exited 0, expected exactly 1"
-            % len(winners))
+    C.note("%s: exit codes %s" % (what, [rc for _, rc, _ in results]))
+    C.check(len(winners) == 1, "%s: %d runs exited 0, expected exactly 1"
+            % (what, len(winners)))
     for seed, rc, err in results:
         if rc != 0:
             lines = [l for l in err.splitlines() if "error:" in l]
@@ -98,15 +135,15 @@ def race(tmp, cfg):
             # published before this run's last check
             C.check(rc in (1, 2) and len(lines) == 1 and out in lines[0] and
                     ("not replaced" in lines[0] or "exists" in lines[0]),
-                    "race: the loser (seed %d) did not say why: %r" % (seed, err))
-    if len(winners) == 1 and C.check(complete(out), "race: incomplete file"):
+                    "%s: the loser (seed %d) did not say why: %r" % (what, seed, err))
+    if len(winners) == 1 and C.check(complete(out), "%s: incomplete file" % what):
         with h5py.File(out, "r") as f:
             C.check(int(f.attrs["seed"]) == winners[0] and
                     ("experiment.seed=%d" % winners[0]) in
                     str(f.attrs["command_line"]),
-                    "race: the file is not the winner's (seed %d)" % winners[0])
-    C.check(not C.partials(tmp), "race: partial files left: %s"
-            % C.partials(tmp))
+                    "%s: the file is not the winner's (seed %d)" % (what, winners[0]))
+    C.check(not C.partials(tmp), "%s: partial files left: %s"
+            % (what, C.partials(tmp)))
 
 
 def force_targets(tmp, cfg):
@@ -318,6 +355,10 @@ def main():
     with C.scratch("w2s-publish-") as tmp:
         cfg = C.write_config(tmp, tasks=4)
         race(tmp, cfg)
+        shim = build_shim(tmp)
+        race(tmp, cfg, {"LD_PRELOAD": shim}, "race without RENAME_NOREPLACE")
+        race(tmp, cfg, {"LD_PRELOAD": shim, "SHIM_NO_LINK": "1"},
+             "race without RENAME_NOREPLACE and hard links")
         force_targets(tmp, cfg)
         inputs_as_outputs(tmp, cfg)
         long_paths(tmp, cfg)
