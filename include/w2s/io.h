@@ -2,8 +2,8 @@
  *
  * w2s_output_check, w2s_output_not_input and w2s_results_write_sweep are
  * collective (every rank of ctx->comm calls them and gets the same status;
- * rank 0 does the file work); w2s_results_read is local and needs no MPI. Layout:
- * docs/FORMAT.md. */
+ * rank 0 does the file work); w2s_results_read is local and needs no MPI.
+ * Layout: docs/FORMAT.md. */
 #ifndef W2S_IO_H
 #define W2S_IO_H
 

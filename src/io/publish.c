@@ -133,8 +133,9 @@ w2s_err w2s_write_image(w2s_ctx *ctx, const char *tmp, const void *buf,
    * O_NOFOLLOW keeps a link there from redirecting the write. */
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
   if (fd < 0)
-    return W2S_FAIL(ctx, W2S_ERR_IO, "cannot write '%s': cannot create '%s': %s",
-                    path, tmp, strerror(errno));
+    return W2S_FAIL(ctx, W2S_ERR_IO,
+                    "cannot write '%s': cannot create '%s': %s", path, tmp,
+                    strerror(errno));
   const char *p = buf;
   int err = 0;
   for (size_t done = 0; done < len && !err;) {

@@ -17,8 +17,9 @@
 int w2s_partial_name(const char *path, long pid, char *buf, size_t len);
 
 /* Write `len` bytes to the file `tmp` (created, or truncated: it can only
- * be a killed run's partial file) and flush it to the disk; on any failure remove it and report "cannot write PATH: REASON"
- * (errno's text: "No space left on device", ...). */
+ * be a killed run's partial file) and flush it to the disk; on any failure
+ * remove it and report "cannot write 'PATH': REASON" (errno's text: "No
+ * space left on device", ...). */
 w2s_err w2s_write_image(w2s_ctx *ctx, const char *tmp, const void *buf,
                         size_t len, const char *path);
 

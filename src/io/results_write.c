@@ -104,7 +104,8 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
 
 /* The numbers and groups, into the open file f (collective when ctx has a
  * communicator; the writer calls it with a local one). */
-static w2s_err write_parallel(w2s_ctx *ctx, hid_t f, const w2s_results *merged,
+static w2s_err write_parallel(w2s_ctx *ctx, hid_t f,
+                              const w2s_results *merged,
                               const int64_t *sweep_index, const char *index_name,
                               const int64_t *source, int metrics_only,
                               const int64_t *point_ids,
