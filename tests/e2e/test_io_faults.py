@@ -10,6 +10,9 @@ at the output path, no partial file, no crash ("Segmentation", "signal")
 and no hang (a hard timeout). Where it fits: exit 0 and a complete file
 (every dataset of the reference run, equal values).
 
+The pre-training cache, which simulate rewrites: on a full disk the run
+fails the same way and an existing cache stays byte-identical and usable.
+
 Needs root's `mount -t tmpfs`; exits 77 (ctest SKIP_RETURN_CODE) with the
 reason when mounting is not permitted.
 """
@@ -116,7 +119,94 @@ def main():
             run_all(tmp, mnt)
 
 
+PRETRAIN = """[experiment]
+seed = %(seed)d
+tasks = 2
+[data]
+input_dim = 4
+n_weak_train = 200
+n_w2s_train = 200
+n_test = 200
+[target]
+depth = 2
+width = 8
+[strong]
+source = target
+[weak.pre]
+source = pretrain
+depth = 2
+width = 8
+pretrain_tasks = 2
+pretrain_samples = 100
+epochs = 3
+cache = %(cache)s
+"""
+
+
+def pretrain_cache(tmp, mnt):
+    """The pre-training cache is rewritten by simulate: on a full disk the
+    run fails cleanly and an existing cache stays byte-identical (it was
+    updated in place, and a full disk left it truncated, unreadable even
+    once space was back)."""
+    cache = os.path.join(mnt, "cache.h5")
+    out = os.path.join(tmp, "pre.h5")
+
+    def run(seed, ranks):
+        cfg = C.write_file(os.path.join(tmp, "pre%d.ini" % seed),
+                           PRETRAIN % {"seed": seed, "cache": cache})
+        if os.path.exists(out):
+            os.unlink(out)
+        return C.run_w2s(["simulate", cfg, "-o", out, "-q"], ranks=ranks,
+                         timeout=60)
+
+    for ranks in (1, 2):
+        for name in os.listdir(mnt):
+            os.unlink(os.path.join(mnt, name))
+        for leave, have_cache in ((0, False), (4, False), (4, True)):
+            filler = os.path.join(mnt, "filler")
+            if os.path.exists(filler):
+                os.unlink(filler)
+            if have_cache:
+                r = run(1, ranks)  # a cache holding seed 1's network
+                C.check(r.returncode == 0 and os.path.isfile(cache),
+                        "cache written with space: " + r.describe())
+                before = open(cache, "rb").read()
+            else:
+                before = None
+                if os.path.exists(cache):
+                    os.unlink(cache)
+            size = (free_kib(mnt) - leave) * 1024
+            with open(filler, "wb") as fh:
+                fh.write(b"\0" * max(size, 0))
+            tag = "pretrain cache at %d rank(s), %d KiB free, %s" % (
+                ranks, free_kib(mnt), "existing" if have_cache else "new")
+            r = run(2, ranks)  # another network: the cache must grow
+            C.note("%-50s exit %s %.1fs" % (tag, r.returncode, r.seconds))
+            lines = [l for l in r.stderr.splitlines() if "error:" in l]
+            C.check(r.returncode == 1 and len(lines) == 1 and
+                    cache in lines[0] and
+                    "No space left on device" in lines[0] and
+                    "Segmentation" not in r.stderr and not r.timed_out,
+                    "%s: expected exit 1 and one line naming the cache and "
+                    "the reason: %s" % (tag, r.describe()))
+            C.check(not C.partials(mnt), "%s: partial files left: %s"
+                    % (tag, C.partials(mnt)))
+            C.check(not os.path.exists(out), "%s: results written" % tag)
+            if before is None:
+                C.check(not os.path.exists(cache), "%s: a cache file was "
+                        "left" % tag)
+                continue
+            C.check(os.path.isfile(cache) and
+                    open(cache, "rb").read() == before,
+                    "%s: the existing cache changed" % tag)
+            os.unlink(filler)
+            r = run(1, ranks)  # space again: the old cache still serves
+            C.check(r.returncode == 0, "%s: the cache is unusable after the "
+                    "failure: %s" % (tag, r.describe()))
+
+
 def run_all(tmp, mnt):
+    pretrain_cache(tmp, mnt)
     cfg = C.write_config(tmp, tasks=6)
     feats = os.path.join(tmp, "features.h5")
     make_features(feats)
