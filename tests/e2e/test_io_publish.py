@@ -11,8 +11,9 @@
   LD_PRELOAD shim.
 - --force replaces only a regular file: a directory, a FIFO, a character
   device, a link to /dev/null and a link to a directory are refused (exit
-  2, one line naming the output) and left as they were; a regular file and
-  a dangling link are replaced.
+  2, one line naming the output; merge for each, simulate at 1 and 2 ranks
+  for the first two) and left as they were; a regular file and a dangling
+  link are replaced.
 - An output that is an input is refused under any spelling, before any
   work, and the input is unchanged: fit X -o X, -o DIR/../X, a hard link of
   X; merge A B -o B; simulate C.ini -o C.ini.
@@ -154,13 +155,20 @@ def force_targets(tmp, cfg):
     os.mknod(os.path.join(d, "cdev"), stat.S_IFCHR | 0o600, os.makedev(1, 3))
     os.symlink("/dev/null", os.path.join(d, "to_null"))
     os.symlink("adir", os.path.join(d, "to_dir"))
+    pt = os.path.join(d, "point.h5")
+    C.simulate(cfg, pt, ranks=1, extra=["--sweep", "experiment.seed=1,2",
+                                        "--sweep-point", "0"])
     for name, what in (("adir", "directory"), ("fifo", "FIFO"),
                        ("cdev", "character device"),
                        ("to_null", "link to a character device"),
                        ("to_dir", "directory")):
         p = os.path.join(d, name)
         before = os.lstat(p)
-        for ranks in (1, 2):
+        # every type through merge (no mpirun, the same check), two of them
+        # through simulate at 1 and 2 ranks
+        r = C.run_w2s(["merge", pt, "-o", p, "--force"], timeout=60)
+        one_line("merge --force over %s" % name, r, 2, [p, what])
+        for ranks in ((1, 2) if name in ("adir", "fifo") else ()):
             r = C.run_w2s(["simulate", cfg, "-o", p, "-q", "--force"],
                           ranks=ranks, timeout=60)
             one_line("--force over %s (%d ranks)" % (name, ranks), r, 2,
