@@ -16,7 +16,9 @@ static void merge_usage(FILE *f) {
           "(/metrics/sweep) and source file\n(/metrics/source_file, "
           "/merge/files). Refuses files whose configuration differs\nor whose "
           "format version is not this build's, and points given twice. "
-          "Coefficients\nstay in the point files. No mpirun needed.\n");
+          "Coefficients\nstay in the point files. --force replaces an "
+          "existing MERGED.h5 (a regular file,\nnever an input). Runs "
+          "alone: refused under mpirun or srun with several tasks.\n");
 }
 
 int w2s_cmd_merge(int argc, char **argv) {
