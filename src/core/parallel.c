@@ -126,7 +126,8 @@ static long env_number(const char *name) {
 
 int w2s_launched_copies(int *rank) {
   /* Open MPI's mpirun, then MPICH/Hydra and Slurm's PMI, then an srun step
-   * (SLURM_STEP_ID is set in steps, not in the batch script itself). */
+   * (SLURM_STEP_ID is a step's number; the batch script, the extern and
+   * interactive steps have none, or ids from 0xfffffff0 up). */
   static const char *const vars[][2] = {
       {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
       {"PMI_SIZE", "PMI_RANK"},
@@ -134,9 +135,8 @@ int w2s_launched_copies(int *rank) {
   };
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; ++i) {
     long n = env_number(vars[i][0]);
-    if (i == 2 && (!getenv("SLURM_STEP_ID") ||
-                   env_number("SLURM_STEP_ID") < 0))
-      n = -1;
+    long step = env_number("SLURM_STEP_ID");
+    if (i == 2 && (step < 0 || step >= 0xfffffff0L)) n = -1;
     if (n > 1) {
       long r = env_number(vars[i][1]);
       *rank = r > 0 ? (int)r : 0;
