@@ -232,6 +232,10 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
     if (!e) snprintf(names[p], 4096, "%s/point-%05lld.h5", a->run_dir, (long long)p);
   }
   e = w2s_agree(ctx, e);
+  /* Every point file this run may write, checked before the first point is
+   * computed (an existing one without --resume or --force, say). */
+  for (int64_t p = first; p <= last && !e; ++p)
+    e = w2s_output_check(ctx, names[p], a->force || a->resume);
   for (int64_t p = first; p <= last && !e; ++p) {
     int done = 0;
     if (a->resume && ctx->rank == 0 && access(names[p], F_OK) == 0) {

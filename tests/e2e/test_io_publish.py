@@ -27,6 +27,8 @@
 - Signals: SIGTERM (2 ranks) and SIGINT (1 rank) to mpirun while the run
   holds its finished temporary file: mpirun exits non-zero, the output does
   not exist and no partial file is left.
+- --run-dir with an existing point file (no --resume, no --force): refused
+  before the first point is computed.
 - w2s merge under mpirun -n 2: refused with one line, no output.
 """
 import hashlib
@@ -349,6 +351,24 @@ def signalled(tmp, cfg):
                 % (sig, C.partials(tmp)))
 
 
+def run_dir_points(tmp, cfg):
+    """--run-dir: a point file that would be refused (it exists, no --resume
+    or --force) is refused before the first point is computed."""
+    run = os.path.join(tmp, "rundir")
+    os.mkdir(run)
+    taken = C.write_file(os.path.join(run, "point-00001.h5"), "precious\n")
+    out = os.path.join(tmp, "rundir-merged.h5")
+    r = C.run_w2s(["simulate", cfg, "-o", out, "-q", "--run-dir", run,
+                   "--sweep", "experiment.seed=1,2"], ranks=2, timeout=60)
+    one_line("--run-dir with a point file in the way", r, 2,
+             [taken, "exists"])
+    C.check(sorted(os.listdir(run)) == ["point-00001.h5"],
+            "--run-dir computed points before refusing: %s"
+            % sorted(os.listdir(run)))
+    C.check(open(taken).read() == "precious\n", "the point file changed")
+    C.check(not os.path.exists(out), "--run-dir wrote %s" % out)
+
+
 def merge_ranks(tmp, cfg):
     pt = os.path.join(tmp, "mp0.h5")
     C.simulate(cfg, pt, ranks=1, extra=["--sweep", "experiment.seed=1,2",
@@ -371,6 +391,7 @@ def main():
         inputs_as_outputs(tmp, cfg)
         long_paths(tmp, cfg)
         signalled(tmp, cfg)
+        run_dir_points(tmp, cfg)
         merge_ranks(tmp, cfg)
 
 
