@@ -38,7 +38,7 @@ def tmpfs(directory):
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % MOUNT_KIB,
                         "tmpfs", mnt], capture_output=True, text=True)
     if r.returncode != 0:
-        yield None, r.stderr.strip() or "mount failed"
+        yield None, " ".join(r.stderr.split()) or "mount failed"
         return
     try:
         yield mnt, None
