@@ -125,6 +125,11 @@ static inline w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
  * independent singletons (srun without --mpi=pmix, or no launcher at all)
  * that would each redo the whole run. W2S_ALLOW_SINGLETON=1 allows it. */
 w2s_err w2s_check_launch(w2s_ctx *ctx);
+/* Local, for commands that never start MPI (`w2s merge`): how many copies
+ * of this process a launcher started (mpirun -n N, srun -n N: N; 1 when
+ * not launched), and which one this is (*rank). Read from the launchers'
+ * environment variables, without MPI. */
+int w2s_launched_copies(int *rank);
 
 /* Refuse, before allocating, a run whose estimated need of `bytes` per rank
  * exceeds this node's physical memory: one message, "WHAT needs about X GiB

@@ -1,8 +1,9 @@
 /* io: the results file (HDF5). The only module that calls HDF5.
  *
- * w2s_output_check and w2s_results_write are collective (parallel HDF5 on
- * ctx->comm); w2s_results_read is local and needs no MPI. Layout:
- * docs/FORMAT.md. */
+ * w2s_output_check, w2s_output_not_input and w2s_results_write_sweep are
+ * collective (every rank of ctx->comm calls them and gets the same status;
+ * rank 0 does the file work); w2s_results_read is local and needs no MPI.
+ * Layout: docs/FORMAT.md. */
 #ifndef W2S_IO_H
 #define W2S_IO_H
 
@@ -12,7 +13,9 @@
 #include "w2s/core.h"
 #include "w2s/metrics.h"
 
-enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 2 };
+/* W2S_PATH_LEN bounds every file name w2s keeps (results' path, the
+ * config's output path), with its terminating NUL. */
+enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 2, W2S_PATH_LEN = 1024 };
 
 /* One fitted representation: what its fit saw of it. */
 typedef struct {
@@ -105,9 +108,24 @@ w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
                           w2s_results **out);
 void w2s_results_destroy(w2s_results **res);
 
-/* Collective: refuse early (exit 2) when the output directory is missing or
- * not writable, or the file exists and force is 0. */
+/* Collective (io/publish.c): refuse early (exit 2), before any compute, an
+ * output that could not be written and published as asked: an empty path,
+ * one of W2S_PATH_LEN characters or more, a file name over 255 characters,
+ * a missing or unwritable directory, an existing file without force, and
+ * with force anything but a regular file (a directory, device, FIFO,
+ * socket, or a link to one). */
 w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force);
+/* Local: the longest path MPI-IO can open in a job of `size` ranks. Open
+ * MPI 4.1's sharedfp/lockedfile component formats PATH ".locktest." RANK
+ * into 256 bytes on every open and aborts the job ("buffer overflow
+ * detected") beyond: 244 characters below 10 ranks (measured: 244 opens,
+ * 245 aborts). Only inputs are opened with MPI-IO (outputs are written by
+ * rank 0 alone). */
+size_t w2s_mpio_path_max(int size);
+/* Collective: refuse (exit 2) an output that is one of the command's input
+ * files under any spelling (same device and inode). */
+w2s_err w2s_output_not_input(w2s_ctx *ctx, const char *path,
+                             const char *const *inputs, int n);
 /* A sweep's grid, for the results file: keys and npoints x nkeys values. */
 typedef struct {
   int nkeys;
@@ -123,8 +141,11 @@ typedef struct {
   const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 
-/* Collective: write to a temporary name next to path, then rename; nothing
- * is left under either name on failure. One file for one run (npts = 1,
+/* Collective: write to a temporary name next to path (its disk space
+ * reserved first), then rename it to path, never over a file that appeared
+ * meanwhile unless force (and then only over a regular file); nothing is
+ * left under either name on failure, and a SIGTERM or SIGINT received while
+ * writing stops the publication. One file for one run (npts = 1,
  * sw = NULL) or for several runs (sweep points): /metrics holds every
  * point's pairs with a `sweep` index; each point's coefficients and
  * representations go under /sweep/point_<i>; /sweep/keys and /sweep/values

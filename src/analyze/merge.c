@@ -66,6 +66,9 @@ w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
   w2s_results **r = NULL;
   w2s_err e = W2S_OK;
   if (n < 1) return W2S_FAIL(ctx, W2S_ERR_USAGE, "merge: no input files");
+  /* Refused before anything is read: --force would replace an input. */
+  W2S_CALL(w2s_output_check(ctx, out, force));
+  W2S_CALL(w2s_output_not_input(ctx, out, paths, n));
   W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, r, n)));
   if (ctx->rank == 0) {
     for (int i = 0; i < n && !e; ++i) e = w2s_results_read(ctx, paths[i], &r[i]);

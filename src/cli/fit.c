@@ -43,7 +43,8 @@ static void fit_usage(FILE *f) {
           "                        variance (statistics of the split that "
           "fits its head)\n"
           "  --block-rows B        rows read per block (default 4096)\n"
-          "  --force               overwrite an existing results file\n"
+          "  --force               overwrite an existing results file (a regular\n"
+          "                        file, never one of the inputs)\n"
           "  -q, --quiet / -v, --verbose\n"
           "  -h, --help\n"
           "\n"
@@ -142,6 +143,14 @@ int w2s_cmd_fit(int argc, char **argv) {
     w2s_blas_warn(ctx, "fit");
     w2s_timer_start(ctx, W2S_T_TOTAL);
     e = w2s_output_check(ctx, out, force);
+    if (!e) e = w2s_output_not_input(ctx, out, &o.path, 1);
+    if (!e && strlen(o.path) > w2s_mpio_path_max(ctx->size))
+      e = w2s_agree(ctx, W2S_FAIL(ctx, W2S_ERR_USAGE,
+                                  "%s: a path of %zu characters is longer "
+                                  "than the %zu that MPI-IO opens; use a "
+                                  "shorter path (or a symbolic link)",
+                                  o.path, strlen(o.path),
+                                  w2s_mpio_path_max(ctx->size)));
     if (!e) e = w2s_features_open(ctx, o.path, &feat);
     if (!e && w2s_features_has_split(feat) && (split_arg || o.repeats > 1))
       e = w2s_agree(ctx, W2S_FAIL(ctx, W2S_ERR_USAGE,

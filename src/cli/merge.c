@@ -16,8 +16,10 @@ static void merge_usage(FILE *f) {
           "(/metrics/sweep) and source file\n(/metrics/source_file, "
           "/merge/files). Refuses files whose configuration (apart\nfrom "
           "the output path), sweep grid or format version differ, and "
-          "points given\ntwice. Coefficients stay in the point files. No "
-          "mpirun needed.\n");
+          "points given\ntwice. Coefficients stay in the point files. "
+          "--force replaces an existing\nMERGED.h5 (a regular file, never "
+          "an input). Runs alone: refused under mpirun\nor srun with "
+          "several tasks.\n");
 }
 
 int w2s_cmd_merge(int argc, char **argv) {
@@ -41,6 +43,14 @@ int w2s_cmd_merge(int argc, char **argv) {
       paths[n++] = s;
     }
   }
+  int copy = 0, copies = w2s_launched_copies(&copy);
+  if (!e && !help && copies > 1) {
+    /* N copies would race for one output: refuse, one line from copy 0. */
+    e = W2S_FAIL(ctx, W2S_ERR_USAGE,
+                 "merge was started as %d copies (mpirun/srun -n %d): it runs "
+                 "alone, without mpirun",
+                 copies, copies);
+  }
   if (!e && help) {
     merge_usage(stdout);
   } else {
@@ -52,7 +62,7 @@ int w2s_cmd_merge(int argc, char **argv) {
     if (!e) e = w2s_merge_files(ctx, paths, n, out, force, cmd);
     free(cmd);
   }
-  if (e) w2s_cli_report(ctx, "merge", e);
+  if (e && copy == 0) w2s_cli_report(ctx, "merge", e);
   int code = w2s_err_exit_code(e);
   free(paths);
   w2s_ctx_destroy(&ctx);

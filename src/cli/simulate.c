@@ -42,7 +42,8 @@ static void simulate_usage(FILE *f) {
           "run the rest\n"
           "                           (a point file of another experiment is "
           "an error)\n"
-          "  --force                  overwrite an existing results file\n"
+          "  --force                  overwrite an existing results file (a regular\n"
+          "                           file, never the config)\n"
           "  --help-config            print every config key: type, default, "
           "range, help\n"
           "  -v, --verbose            more log lines (effective config, "
@@ -100,6 +101,13 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
       val = !strncmp(s, "--output=", 9) ? s + 9 : (i + 1 < argc ? argv[++i] : NULL);
       if (!val || !*val)
         return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a file name", s);
+      /* It travels as a config value, which holds fewer characters: refuse
+       * rather than write a truncated name. */
+      if (strlen(val) >= sizeof(((w2s_param *)0)->text))
+        return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                        "%s: a path of %zu characters is too long (at most "
+                        "%zu)",
+                        s, strlen(val), sizeof(((w2s_param *)0)->text) - 1);
       free(a->output_set);
       size_t n = strlen(val) + 16;
       a->output_set = malloc(n);
@@ -294,12 +302,16 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
   }
   e = w2s_agree(ctx, e);
   /* Every point file is judged before anything is discarded or computed:
-   * a directory of another experiment is refused as it was found. */
+   * a directory of another experiment is refused as it was found, and every
+   * point file this run may write is checked (an existing one without
+   * --resume or --force, a directory in its place, ...). */
   int *done = NULL;
   if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, done, sw->npoints));
   if (!e && a->resume)
     e = kept_points(ctx, cfg, sw, (const char *const *)names, first, last,
                     done);
+  for (int64_t p = first; p <= last && !e; ++p)
+    e = w2s_output_check(ctx, names[p], a->force || a->resume);
   if (!e) e = w2s_agree(ctx, discard_partials(ctx, a));
   for (int64_t p = first; p <= last && !e; ++p) {
     if (done[p]) {
@@ -356,6 +368,7 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   if (!e) e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
   if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
   if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force || a->resume);
+  if (!e) e = w2s_output_not_input(ctx, cfg->output_path, &a->config, 1);
   if (!e) {
     w2s_log(ctx, 1, "config %s -> %s%s", a->config, cfg->output_path,
             sw.npoints ? " (sweep)" : "");

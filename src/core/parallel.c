@@ -115,3 +115,34 @@ w2s_err w2s_check_launch(w2s_ctx *ctx) {
                     tasks);
   return W2S_OK;
 }
+
+/* A variable a launcher sets, as a number (-1 when absent). */
+static long env_number(const char *name) {
+  const char *v = getenv(name);
+  char *end = NULL;
+  long n = v && *v ? strtol(v, &end, 10) : -1;
+  return end && *end == '\0' ? n : -1;
+}
+
+int w2s_launched_copies(int *rank) {
+  /* Open MPI's mpirun, then MPICH/Hydra and Slurm's PMI, then an srun step
+   * (SLURM_STEP_ID is a step's number; the batch script, the extern and
+   * interactive steps have none, or ids from 0xfffffff0 up). */
+  static const char *const vars[][2] = {
+      {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
+      {"PMI_SIZE", "PMI_RANK"},
+      {"SLURM_STEP_NUM_TASKS", "SLURM_PROCID"},
+  };
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; ++i) {
+    long n = env_number(vars[i][0]);
+    long step = env_number("SLURM_STEP_ID");
+    if (i == 2 && (step < 0 || step >= 0xfffffff0L)) n = -1;
+    if (n > 1) {
+      long r = env_number(vars[i][1]);
+      *rank = r > 0 ? (int)r : 0;
+      return (int)n;
+    }
+  }
+  *rank = 0;
+  return 1;
+}

@@ -2,12 +2,17 @@
  * one group per key, named by the key's 64-bit FNV-1a hash, holding the
  * vector `params` and the full key as an attribute (checked on reading, so
  * a hash collision is a miss, never wrong weights). Rank 0 does the file
- * work through the serial driver; the others get the result by broadcast. */
+ * work through the serial driver; the others get the result by broadcast.
+ * An update is made in memory and replaces the file whole (io/publish.c),
+ * so a full disk leaves the old cache as it was. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "io/publish.h"
 #include "w2s/io.h"
 #include "w2s/rng.h"
 
@@ -68,13 +73,41 @@ w2s_err w2s_cache_get(w2s_ctx *ctx, const char *path, const char *key,
   return W2S_OK;
 }
 
+/* The open in-memory file f as an image written to tmp (*written set once
+ * tmp exists); f is closed either way. */
+static w2s_err save_image(w2s_ctx *ctx, hid_t f, w2s_err e, const char *tmp,
+                          const char *path, int *written) {
+  ssize_t n = -1;
+  char *buf = NULL;
+  if (!e && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0)
+    n = H5Fget_file_image(f, NULL, 0);
+  if (!e && n <= 0)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot build the file image", path);
+  if (!e) e = W2S_ALLOC(ctx, buf, n);
+  if (!e && H5Fget_file_image(f, buf, (size_t)n) != n)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot build the file image", path);
+  if (H5Fclose(f) < 0 && !e) /* memory only */
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close", path);
+  if (!e) e = w2s_write_image(ctx, tmp, buf, (size_t)n, path);
+  *written = !e;
+  free(buf);
+  return e;
+}
+
 static w2s_err put_local(w2s_ctx *ctx, const char *path, const char *key,
                          const double *params, int64_t n) {
+  char tmp[PATH_MAX + 64];
+  if (w2s_partial_name(path, (long)getpid(), tmp, sizeof tmp) != 0)
+    return W2S_FAIL(ctx, W2S_ERR_IO, "pretrain cache '%s': path too long",
+                    path);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_file_locking(fapl, 0, 1);
+  /* Core driver without backing store: an existing cache is read into
+   * memory and never written in place. */
+  H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
   hid_t f = access(path, F_OK) == 0
                 ? H5Fopen(path, H5F_ACC_RDWR, fapl)
-                : H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+                : H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   if (f < 0)
     return W2S_FAIL(ctx, W2S_ERR_IO, "cannot write pretrain cache '%s'", path);
@@ -91,8 +124,11 @@ static w2s_err put_local(w2s_ctx *ctx, const char *path, const char *key,
                      path);
   if (!e) e = w2s_h5_attr_str(ctx, grp, "key", key, path);
   if (grp >= 0) H5Gclose(grp);
-  if (H5Fclose(f) < 0 && !e)
-    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close", path);
+  int written = 0;
+  e = save_image(ctx, f, e, tmp, path, &written);
+  /* Replacing is the point: the new image holds the old entries too. */
+  if (!e) e = w2s_publish(ctx, tmp, path, 1);
+  if (e && written) unlink(tmp);
   return e;
 }
 

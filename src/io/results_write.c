@@ -1,17 +1,18 @@
-/* The results writer: parallel HDF5, collectively, to a temporary name,
- * renamed when complete. Variable-length strings cannot be written through
- * parallel HDF5 1.10, so rank 0 adds them in a short serial step after the
- * collective part is closed and before the rename. */
-#include <errno.h>
-#include <libgen.h>
+/* The results writer. Rank 0 holds every number the file stores, so it
+ * builds the file in memory (HDF5's core driver, no backing store: nothing
+ * HDF5 does can meet a full disk or leave a half-closed file behind), then
+ * writes the image to a temporary name with plain writes, whose failures
+ * carry errno, and publishes it (io/publish.c). The other ranks wait for
+ * the outcome. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "io/publish.h"
 #include "w2s/blas.h"
 #include "w2s/io.h"
 
@@ -24,30 +25,6 @@
 #ifndef W2S_COMPILER
 #define W2S_COMPILER "unknown"
 #endif
-
-w2s_err w2s_output_check(w2s_ctx *ctx, const char *path, int force) {
-  w2s_err e = W2S_OK;
-  if (ctx->rank == 0) {
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    const char *dir = dirname(copy);
-    struct stat st;
-    if (path[0] == '\0')
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "output path is empty");
-    else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
-                   "output '%s': directory '%s' does not exist", path, dir);
-    else if (access(dir, W_OK | X_OK) != 0)
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
-                   "output '%s': directory '%s' is not writable", path, dir);
-    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "output '%s' is a directory", path);
-    else if (!force && access(path, F_OK) == 0)
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
-                   "output '%s' exists (use --force to overwrite it)", path);
-  }
-  return w2s_agree(ctx, e);
-}
 
 static hid_t group(hid_t loc, const char *name) {
   return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -126,23 +103,16 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
   return e;
 }
 
-/* The collective part: every rank makes the same calls; rank 0's data. */
-static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
+/* The numbers and groups, into the open file f (collective when ctx has a
+ * communicator; the writer calls it with a local one). */
+static w2s_err write_parallel(w2s_ctx *ctx, hid_t f,
+                              const w2s_results *merged,
                               const int64_t *sweep_index, const char *index_name,
                               const int64_t *source, int metrics_only,
                               const int64_t *point_ids,
                               w2s_results *const *pts, int64_t npts,
-                              const char *tmp, const char *path) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (ctx->comm != MPI_COMM_NULL)
-    H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
-  H5Pset_file_locking(fapl, 0, 1);
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  w2s_err e = w2s_agree(
-      ctx, f < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "cannot create '%s'", tmp)
-                 : W2S_OK);
-  if (e) return e;
+                              const char *path) {
+  w2s_err e = W2S_OK;
   int coll = ctx->comm != MPI_COMM_NULL;
   hid_t gm = group(f, "metrics"), gt = group(f, "timing");
   if (gm < 0 || gt < 0)
@@ -203,8 +173,6 @@ static w2s_err write_parallel(w2s_ctx *ctx, const w2s_results *merged,
                         path);
   if (gm >= 0) H5Gclose(gm);
   if (gt >= 0) H5Gclose(gt);
-  if (H5Fclose(f) < 0 && !e)
-    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
   return w2s_agree(ctx, e);
 }
 
@@ -267,16 +235,10 @@ static w2s_err write_identity(w2s_ctx *ctx, hid_t f, const char *config_text,
   return e;
 }
 
-/* Rank 0 only: strings, through the serial driver. */
-static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
+/* The strings and string attributes, into the open file f. Local. */
+static w2s_err write_strings(w2s_ctx *ctx, hid_t f, const w2s_results *merged,
                              w2s_results *const *pts, int64_t npts,
-                             const w2s_sweep_desc *sw, const char *tmp,
-                             const char *path) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_file_locking(fapl, 0, 1);
-  hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
-  H5Pclose(fapl);
-  if (f < 0) return W2S_FAIL(ctx, W2S_ERR_IO, "cannot reopen '%s'", tmp);
+                             const w2s_sweep_desc *sw, const char *path) {
   char created[32];
   time_t now = time(NULL);
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -344,8 +306,6 @@ static w2s_err write_strings(w2s_ctx *ctx, const w2s_results *merged,
       if (gmg >= 0) H5Gclose(gmg);
     }
   }
-  if (H5Fclose(f) < 0 && !e)
-    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
   return e;
 }
 
@@ -401,6 +361,59 @@ static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
   return W2S_OK;
 }
 
+/* Rank 0, with a local context: the whole file in memory, returned as its
+ * image (*buf, *len; the caller frees). */
+static w2s_err build_image(w2s_ctx *ctx, const w2s_results *merged,
+                           const int64_t *sweep_index, const int64_t *source,
+                           w2s_results *const *pts, int64_t npts,
+                           const w2s_sweep_desc *sw, const char *path,
+                           void **buf, size_t *len) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_core(fapl, (size_t)1 << 20, 0 /* no backing store */);
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (f < 0)
+    return W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create the file in memory",
+                    path);
+  w2s_err e = write_parallel(ctx, f, merged, sw ? sweep_index : NULL,
+                             sw && sw->index_name ? sw->index_name : "sweep",
+                             sw && sw->source_files ? source : NULL,
+                             sw ? sw->metrics_only : 0,
+                             sw ? sw->point_ids : NULL, pts, npts, path);
+  if (!e) e = write_strings(ctx, f, merged, pts, npts, sw, path);
+  ssize_t n = -1;
+  if (!e && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0)
+    n = H5Fget_file_image(f, NULL, 0);
+  if (!e && n <= 0)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot build the file image", path);
+  if (!e) e = W2S_ALLOC(ctx, *(char **)buf, n);
+  if (!e && H5Fget_file_image(f, *buf, (size_t)n) != n)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot build the file image", path);
+  if (H5Fclose(f) < 0 && !e) /* memory only: nothing to fail on */
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot close the file", path);
+  *len = e ? 0 : (size_t)n;
+  return e;
+}
+
+/* Rank 0: build the image, write it to tmp. Errors go to ctx. */
+static w2s_err write_file(w2s_ctx *ctx, const w2s_results *merged,
+                          const int64_t *sweep_index, const int64_t *source,
+                          w2s_results *const *pts, int64_t npts,
+                          const w2s_sweep_desc *sw, const char *tmp,
+                          const char *path) {
+  w2s_ctx *local = NULL;
+  void *buf = NULL;
+  size_t len = 0;
+  W2S_CALL(w2s_ctx_create(MPI_COMM_NULL, ctx->verbosity, &local));
+  w2s_err e = build_image(local, merged, sweep_index, source, pts, npts, sw,
+                          path, &buf, &len);
+  if (e) e = W2S_FAIL(ctx, e, "%s", local->msg);
+  w2s_ctx_destroy(&local);
+  if (!e) e = w2s_write_image(ctx, tmp, buf, len, path);
+  free(buf);
+  return e;
+}
+
 w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 int64_t npts, const w2s_sweep_desc *sw,
                                 const char *config_text,
@@ -415,26 +428,39 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   /* The merged record borrows the provenance strings for writing. */
   merged->config_text = (char *)config_text;
   merged->command_line = (char *)command_line;
-  char tmp[4200];
-  int pid = (int)getpid();
-  if (ctx->comm != MPI_COMM_NULL) MPI_Bcast(&pid, 1, MPI_INT, 0, ctx->comm);
-  snprintf(tmp, sizeof tmp, "%s.partial-%d", path, pid);
-  w2s_err e = write_parallel(ctx, merged, sw ? sweep_index : NULL,
-                             sw && sw->index_name ? sw->index_name : "sweep",
-                             sw && sw->source_files ? source : NULL,
-                             sw ? sw->metrics_only : 0, sw ? sw->point_ids : NULL,
-                             pts, npts, tmp, path);
+  char tmp[PATH_MAX + 64];
+  w2s_signal_save signals;
+  w2s_signals_catch(&signals);
+  w2s_err e = W2S_OK;
+  int written = 0;
+  if (ctx->rank == 0) {
+    if (w2s_partial_name(path, (long)getpid(), tmp, sizeof tmp) != 0)
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "output '%s' is too long", path);
+    if (!e)
+      e = write_file(ctx, merged, sweep_index, source, pts, npts, sw, tmp,
+                     path);
+    written = !e;
+  }
+  e = w2s_agree(ctx, e);
+  /* A run told to stop (mpirun forwards SIGTERM and SIGINT to every rank)
+   * reports failure, so it must not publish; decided together, since the
+   * signal reaches the ranks at different moments. */
+  w2s_test_delay_publish();
+  if (!e) {
+    int sig = w2s_signal_caught();
+    e = w2s_agree(ctx, sig ? W2S_FAIL(ctx, W2S_ERR_IO,
+                                      "%s: interrupted by signal %d, not "
+                                      "written",
+                                      path, sig)
+                           : W2S_OK);
+  }
   if (!e) {
     w2s_err local = W2S_OK;
-    if (ctx->rank == 0) {
-      local = write_strings(ctx, merged, pts, npts, sw, tmp, path);
-      if (!local && rename(tmp, path) != 0)
-        local = W2S_FAIL(ctx, W2S_ERR_IO, "cannot rename '%s' to '%s': %s",
-                         tmp, path, strerror(errno));
-    }
+    if (ctx->rank == 0) local = w2s_publish(ctx, tmp, path, force);
     e = w2s_agree(ctx, local);
   }
-  if (e && ctx->rank == 0) unlink(tmp);
+  if (e && written) unlink(tmp);
+  w2s_signals_restore(&signals);
   merged->config_text = NULL;
   merged->command_line = NULL;
   w2s_results_destroy(&merged);

@@ -6,3 +6,9 @@ w2s_add_script_test(theory ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_theory.p
 w2s_add_script_test(ranks ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ranks.py)
 w2s_add_script_test(bad_input ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py)
 w2s_add_script_test(blas ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_blas.py)
+# Writers on a full disk (a tmpfs it mounts: skipped, exit 77, without root),
+# and publication: no clobbering, --force limits, inputs as outputs, long
+# paths, signals while writing, merge under mpirun.
+w2s_add_script_test(io_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_faults.py)
+set_tests_properties(e2e.io_faults PROPERTIES SKIP_RETURN_CODE 77)
+w2s_add_script_test(io_publish ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_publish.py)
