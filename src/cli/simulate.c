@@ -150,20 +150,17 @@ static w2s_err parse_args(w2s_ctx *ctx, int argc, char **argv, sim_args *a) {
 static w2s_err run_points(w2s_ctx *ctx, const sim_args *a,
                           const w2s_config *cfg, const w2s_sweep *sw,
                           const int64_t *ids, int64_t n, w2s_results **pts) {
-  const char **sets = NULL;
-  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, sets, a->nsets + sw->nkeys + 1));
-  for (int i = 0; !e && i < a->nsets; ++i) sets[i] = a->sets[i];
+  w2s_err e = W2S_OK;
   for (int64_t q = 0; q < n && !e; ++q) {
     int64_t p = ids[q];
     char desc[1024] = "";
     for (int i = 0; i < sw->nkeys; ++i) {
-      sets[a->nsets + i] = sw->sets[p * sw->nkeys + i];
       strncat(desc, " ", sizeof desc - strlen(desc) - 1);
       strncat(desc, sw->sets[p * sw->nkeys + i], sizeof desc - strlen(desc) - 1);
     }
     w2s_config *pc = NULL;
-    e = w2s_agree(ctx, w2s_config_parse(ctx, cfg->path, cfg->text, sets,
-                                        a->nsets + sw->nkeys, &pc));
+    e = w2s_agree(ctx, w2s_sweep_point_config(ctx, cfg, a->sets, a->nsets, sw,
+                                              p, &pc));
     if (e) break;
     w2s_log(ctx, 1, "sweep point %lld/%lld:%s", (long long)p + 1,
             (long long)sw->npoints, desc);
@@ -172,7 +169,6 @@ static w2s_err run_points(w2s_ctx *ctx, const sim_args *a,
     memset(ctx->timer_acc, 0, sizeof ctx->timer_acc);
     w2s_config_destroy(&pc);
   }
-  free(sets);
   return e;
 }
 
@@ -281,6 +277,8 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
   w2s_timer_start(ctx, W2S_T_TOTAL);
   w2s_err e = w2s_config_load(ctx, a->config, a->sets, a->nsets, &cfg);
   if (!e) e = w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps, &sw));
+  /* Every point's values, before the first point runs. */
+  if (!e) e = w2s_agree(ctx, w2s_sweep_check(ctx, cfg, a->sets, a->nsets, &sw));
   if (!e) e = w2s_output_check(ctx, cfg->output_path, a->force || a->resume);
   if (!e) {
     w2s_log(ctx, 1, "config %s -> %s%s", a->config, cfg->output_path,

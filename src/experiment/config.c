@@ -498,6 +498,12 @@ static w2s_err check_duplicates(w2s_ctx *ctx, raw_list *l) {
 
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out) {
+  return w2s_config_parse_at(ctx, name, text, sets, NULL, nsets, out);
+}
+
+w2s_err w2s_config_parse_at(w2s_ctx *ctx, const char *name, const char *text,
+                            const char *const *sets, const char *const *wheres,
+                            int nsets, w2s_config **out) {
   /* w2s_config_load passes text on every rank (a local context is only rank
    * 0, which read it); a NULL from any caller is a clear internal error. */
   if (!text)
@@ -538,7 +544,10 @@ w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
     const char *eq = strchr(sets[i], '=');
     char lhs[256];
     char where[300];
-    snprintf(where, sizeof where, "--set %s", sets[i]);
+    if (wheres && wheres[i])
+      snprintf(where, sizeof where, "%s", wheres[i]);
+    else
+      snprintf(where, sizeof where, "--set %s", sets[i]);
     size_t n = eq ? (size_t)(eq - sets[i]) : 0;
     const char *dot = NULL;
     if (eq && n < sizeof lhs) {
