@@ -60,6 +60,9 @@ typedef struct {
   /* ridge selection: 0 all rows, 1 the 80% training part of the split,
    * 2 the 20% held out (rows by a seeded hash of the global index) */
   int cv_mode;
+  /* with several ridge candidates: rows of splits 0 and 1 in the fitting
+   * [0] and the held-out [1] part */
+  int64_t ncv[2][2];
 } fitter;
 
 static int held_out(const fitter *s, int64_t g) {
@@ -165,6 +168,10 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
       sum += w2s_rng_stream_of(buf, 0);
     }
     if (!has_split) splits_of_block(s, s->start + i0, m);
+    if (s->o->nridge > 1)
+      for (int64_t i = 0; i < m; ++i)
+        if (s->split[i] == 0 || s->split[i] == 1)
+          s->ncv[s->split[i]][held_out(s, s->start + i0 + i)]++;
     if (s->o->standardize) {
       int64_t off = 0;
       for (int r = 0; r < R; ++r) {
@@ -187,6 +194,7 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
   W2S_CALL(w2s_min_i64(ctx, bad, 5));
   W2S_CALL(w2s_sum_i64(ctx, counts, 3));
   W2S_CALL(w2s_sum_u64(ctx, &sum, 1));
+  W2S_CALL(w2s_sum_i64(ctx, &s->ncv[0][0], 4));
   if (s->o->standardize) W2S_CALL(w2s_sum(ctx, mom, 2 * nmom + R));
   const char *what[5] = {"/labels", "/strong", "a /weak dataset",
                          "a /weak_predictions dataset", "/split"};
@@ -434,6 +442,33 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
   return e;
 }
 
+/* A head fitted on no rows (a ridge alone makes the system solvable) would
+ * be all zeros and its metrics meaningless: every split that fits a head
+ * needs rows, and with several ridge candidates rows in both its fitting
+ * and its held-out part. Decided from global counts: the same on every
+ * rank. */
+static w2s_err check_rows(w2s_ctx *ctx, const fitter *s) {
+  static const char *what[2] = {"split 0 (weak training)",
+                                "split 1 (weak-to-strong training)"};
+  int weak_fits = 0;
+  for (int j = 0; j < s->J; ++j)
+    weak_fits |= s->pw[j] > 0 && !w2s_features_has_predictions(s->f, j);
+  for (int q = weak_fits ? 0 : 1; q < 2; ++q) {
+    if (s->nsplit[q] == 0)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: %s has no rows; use another --split or /split",
+                      s->o->path, what[q]);
+    if (s->o->nridge > 1 && (s->ncv[q][0] == 0 || s->ncv[q][1] == 0))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: %s has %lld rows to fit and %lld held out to "
+                      "choose among the --ridge values; both need rows (use "
+                      "more rows or one --ridge value)",
+                      s->o->path, what[q], (long long)s->ncv[q][0],
+                      (long long)s->ncv[q][1]);
+  }
+  return W2S_OK;
+}
+
 w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                     int repeat, w2s_fit_scan *scan_out, w2s_results **out) {
   fitter s;
@@ -447,6 +482,7 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     s.nsplit[2] = s.n - s.nsplit[0] - s.nsplit[1];
   }
   if (!e) e = w2s_agree(ctx, scan(ctx, &s, scan_out));
+  if (!e) e = check_rows(ctx, &s);
   /* Enough rows in every split for its fits. */
   for (int j = 0; j < s.J && !e; ++j)
     if (s.pw[j] > 0 && o->ridge[0] == 0.0 && o->nridge == 1 &&
@@ -472,8 +508,13 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     e = W2S_ALLOC(ctx, res->repr, res->nrepr);
   }
   e = w2s_agree(ctx, e);
+  /* One penalty mask for every head: as long as the widest of them (a weak
+   * representation may be wider than the strong one). */
+  int64_t pmax = s.ps > 1 ? s.ps : 2;
+  for (int j = 0; !e && j < s.J; ++j)
+    if (s.pw[j] > pmax) pmax = s.pw[j];
   int *pen = NULL;
-  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, s.ps > 1 ? s.ps : 2));
+  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, pmax));
   char label[160];
   w2s_lsq_info info;
   /* Weak heads on split 0. */
