@@ -122,25 +122,44 @@ static int64_t gather(const fitter *s, int q, int64_t m, const double *X,
   return k;
 }
 
+static int64_t bad_min(const int64_t *v, int64_t n) {
+  int64_t m = INT64_MAX;
+  for (int64_t i = 0; i < n; ++i)
+    if (v[i] < m) m = v[i];
+  return m;
+}
+
 /* Scan pass: finite values, split counts (from /split), label checksum,
  * standardisation moments. */
 static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
-  int64_t bad[5] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
-  /* bad: labels, strong, weak (any), predictions, split value */
+  /* First bad row of each dataset: labels, strong, /split, then weak j
+   * (3 + j) and predictions j (3 + J + j), so the message can name it. */
+  int64_t nbad = 3 + 2 * (int64_t)s->J, *bad = NULL;
+  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, bad, nbad)));
+  for (int64_t k = 0; k < nbad; ++k) bad[k] = INT64_MAX;
   int64_t counts[3] = {0, 0, 0};
   uint64_t sum = 0; /* modulo 2^64: unsigned wrap-around is defined */
   int R = s->J + 1;
   int64_t nmom = s->ds;
   for (int j = 0; j < s->J; ++j) nmom += s->dw[j];
   double *mom = NULL; /* per rep: sum, sum of squares, then the count */
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R)));
+  w2s_err ea = w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R));
+  if (ea) {
+    free(bad);
+    return ea;
+  }
   for (int64_t b = 0; b < s->nblocks; ++b) {
     int64_t m;
     int64_t i0 = b * s->nb;
     double **W = s->W;
     int64_t mm = i0 < s->count ? (s->count - i0 < s->nb ? s->count - i0 : s->nb) : 0;
-    W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, mm, s->y, s->S, W,
-                               s->P, s->split));
+    w2s_err er = w2s_features_read(ctx, s->f, s->start + i0, mm, s->y, s->S,
+                                   W, s->P, s->split);
+    if (er) {
+      free(bad);
+      free(mom);
+      return er;
+    }
     m = mm;
     int has_split = w2s_features_has_split(s->f);
     for (int64_t i = 0; i < m; ++i) {
@@ -150,14 +169,14 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
         if (!isfinite(s->S[c * m + i]) && g < bad[1]) bad[1] = g;
       for (int j = 0; j < s->J; ++j) {
         for (int64_t c = 0; c < s->dw[j]; ++c)
-          if (!isfinite(s->W[j][c * m + i]) && g < bad[2]) bad[2] = g;
+          if (!isfinite(s->W[j][c * m + i]) && g < bad[3 + j]) bad[3 + j] = g;
         if (w2s_features_has_predictions(s->f, j) && !isfinite(s->P[j * m + i]) &&
-            g < bad[3])
-          bad[3] = g;
+            g < bad[3 + s->J + j])
+          bad[3 + s->J + j] = g;
       }
       if (has_split) {
         if (s->split[i] < 0 || s->split[i] > 2) {
-          if (g < bad[4]) bad[4] = g;
+          if (g < bad[2]) bad[2] = g;
         } else {
           counts[s->split[i]]++;
         }
@@ -191,24 +210,43 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
       }
     }
   }
-  W2S_CALL(w2s_min_i64(ctx, bad, 5));
-  W2S_CALL(w2s_sum_i64(ctx, counts, 3));
-  W2S_CALL(w2s_sum_u64(ctx, &sum, 1));
-  W2S_CALL(w2s_sum_i64(ctx, &s->ncv[0][0], 4));
-  if (s->o->standardize) W2S_CALL(w2s_sum(ctx, mom, 2 * nmom + R));
-  const char *what[5] = {"/labels", "/strong", "a /weak dataset",
-                         "a /weak_predictions dataset", "/split"};
-  for (int k = 0; k < 5; ++k)
-    if (bad[k] != INT64_MAX) {
-      free(mom);
-      if (k == 4)
-        return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                        "%s: dataset '/split' has a value outside 0..2 at row "
-                        "%lld", s->o->path, (long long)bad[k]);
+  w2s_err er = w2s_min_i64(ctx, bad, (int)nbad);
+  if (!er) er = w2s_sum_i64(ctx, counts, 3);
+  if (!er) er = w2s_sum_u64(ctx, &sum, 1);
+  if (!er) er = w2s_sum_i64(ctx, &s->ncv[0][0], 4);
+  if (!er && s->o->standardize) er = w2s_sum(ctx, mom, 2 * nmom + R);
+  if (er) {
+    free(bad);
+    free(mom);
+    return er;
+  }
+  /* Labels, strong, split, then the weak dataset with the first bad row. */
+  int64_t k = -1;
+  for (int64_t c = 0; c < nbad && k < 0; ++c)
+    if (bad[c] != INT64_MAX && (c < 3 || bad[c] == bad_min(bad + 3, nbad - 3)))
+      k = c;
+  if (k >= 0) {
+    char name[W2S_NAME_LEN + 32];
+    int64_t row = bad[k];
+    if (k < 3)
+      snprintf(name, sizeof name, "%s",
+               k == 0 ? "/labels" : k == 1 ? "/strong" : "/split");
+    else
+      snprintf(name, sizeof name, "/%s/%s",
+               k < 3 + s->J ? "weak" : "weak_predictions",
+               w2s_features_weak_name(s->f, (int)((k - 3) % s->J)));
+    free(bad);
+    free(mom);
+    if (k == 2)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: %s has a non-finite value (NaN or Inf) at row %lld",
-                      s->o->path, what[k], (long long)bad[k]);
-    }
+                      "%s: dataset '/split' has a value outside 0..2 at row "
+                      "%lld", s->o->path, (long long)row);
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '%s' has a non-finite value (NaN or Inf) at "
+                    "row %lld",
+                    s->o->path, name, (long long)row);
+  }
+  free(bad);
   if (w2s_features_has_split(s->f))
     for (int q = 0; q < 3; ++q) s->nsplit[q] = counts[q];
   out->labels_checksum = sum;
