@@ -5,13 +5,6 @@
 
 #include "cli/cli.h"
 
-#ifndef W2S_VERSION
-#define W2S_VERSION "unknown"
-#endif
-#ifndef W2S_GIT_REVISION
-#define W2S_GIT_REVISION "unknown"
-#endif
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: w2s <command> [options]\n"
@@ -79,7 +72,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-    printf("w2s %s (git %s)\n", W2S_VERSION, W2S_GIT_REVISION);
+    printf("w2s %s (git %s)\n", w2s_version(), w2s_git_revision());
     return 0;
   }
   if (!strcmp(cmd, "simulate")) return w2s_cmd_simulate(argc, argv);
