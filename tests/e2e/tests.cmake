@@ -5,3 +5,7 @@ w2s_add_script_test(format ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_format.p
 w2s_add_script_test(theory ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_theory.py)
 w2s_add_script_test(ranks ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ranks.py)
 w2s_add_script_test(bad_input ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py)
+# --version against CMake's own PROJECT_VERSION and git revision.
+w2s_add_script_test(cli ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cli.py)
+set_tests_properties(e2e.cli PROPERTIES ENVIRONMENT
+  "${W2S_TEST_ENV};W2S_PROJECT_VERSION=${PROJECT_VERSION};W2S_GIT_REVISION=${W2S_GIT_REVISION}")
