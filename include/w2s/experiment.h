@@ -81,8 +81,9 @@ w2s_err w2s_sweep_point_config(w2s_ctx *ctx, const w2s_config *cfg,
                                const char *const *sets, int nsets,
                                const w2s_sweep *sw, int64_t p,
                                w2s_config **out);
-/* Local: configure every point (and discard it), so that a bad value is
- * refused before the first point runs. */
+/* Local: configure every point (and discard it) and check its sample counts
+ * against its heads' parameters, so that a bad value is refused before the
+ * first point runs. */
 w2s_err w2s_sweep_check(w2s_ctx *ctx, const w2s_config *cfg,
                         const char *const *sets, int nsets,
                         const w2s_sweep *sw);

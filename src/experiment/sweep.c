@@ -146,13 +146,44 @@ w2s_err w2s_sweep_point_config(w2s_ctx *ctx, const w2s_config *cfg,
   return e;
 }
 
+/* The sample counts of a point against its heads' parameters, which the
+ * simulation would otherwise refuse only when that point's turn comes. */
+static w2s_err check_samples(w2s_ctx *ctx, const w2s_config *pc,
+                             const w2s_sweep *sw, int64_t p) {
+  char desc[1024] = "";
+  for (int i = 0; i < sw->nkeys; ++i) {
+    strncat(desc, i ? " " : "", sizeof desc - strlen(desc) - 1);
+    strncat(desc, sw->sets[p * sw->nkeys + i], sizeof desc - strlen(desc) - 1);
+  }
+  for (int j = 0; j < pc->nweak; ++j) {
+    int64_t need = w2s_repr_head_params(pc, &pc->weak[j]);
+    if (pc->n_weak_train < need)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: sweep point %lld (%s): data.n_weak_train = %lld is "
+                      "smaller than the %lld parameters of the head of weak "
+                      "model '%s'",
+                      pc->path, (long long)p, desc, (long long)pc->n_weak_train,
+                      (long long)need, pc->weak[j].name);
+  }
+  int64_t need = w2s_repr_head_params(pc, &pc->strong);
+  if (pc->n_w2s_train < need)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: sweep point %lld (%s): data.n_w2s_train = %lld is "
+                    "smaller than the %lld parameters of the strong head",
+                    pc->path, (long long)p, desc, (long long)pc->n_w2s_train,
+                    (long long)need);
+  return W2S_OK;
+}
+
 w2s_err w2s_sweep_check(w2s_ctx *ctx, const w2s_config *cfg,
                         const char *const *sets, int nsets,
                         const w2s_sweep *sw) {
   for (int64_t p = 0; p < sw->npoints; ++p) {
     w2s_config *pc = NULL;
     W2S_CALL(w2s_sweep_point_config(ctx, cfg, sets, nsets, sw, p, &pc));
+    w2s_err e = check_samples(ctx, pc, sw, p);
     w2s_config_destroy(&pc);
+    if (e) return e;
   }
   return W2S_OK;
 }

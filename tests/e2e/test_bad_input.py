@@ -13,8 +13,8 @@ For every case:
   config ...") are allowed but exactly one line may carry "error:";
 - a message that lists the allowed values lists each once;
 - a case may name stderr text that must not appear in either run (a bad
-  sweep value is refused before the first point runs: no "sweep point"
-  progress line);
+  sweep value is refused before the first point runs: no "sweep point
+  1/N" progress line);
 - no file appears at the output path and no OUT.h5.partial-* file is left
   in the output directory (an output that existed before is unchanged).
 Open MPI's own "process exited with non-zero status" banner is suppressed
@@ -164,12 +164,19 @@ def simulate_cases(tmp):
     add("sweep_bad_value", good, ["--sweep data.n_test=200,abc",
                                   "data.n_test", "'abc'"],
         args=["--sweep", "data.n_test=200,abc"], verbose_too=True,
-        lacks=["--set", "sweep point"])
+        lacks=["--set", "sweep point 1/"])
     t = good + "\n[sweep]\ndata.n_test = 200, 300, -4\n"
     n = len(t.split("\n")) - 1
     add("sweep_bad_value_in_file", t, ["sweep_bad_value_in_file.ini:%d" % n,
                                        "[sweep]", "data.n_test", "-4"],
-        verbose_too=True, lacks=["--set", "sweep point"])
+        verbose_too=True, lacks=["--set", "sweep point 1/"])
+    # A point with fewer samples than a head's parameters: refused before
+    # point 0 runs, naming the point's setting.
+    add("sweep_too_few_samples", good, ["sweep point 1",
+                                        "data.n_weak_train=10",
+                                        "parameters"],
+        args=["--sweep", "data.n_weak_train=200,10"], verbose_too=True,
+        lacks=["sweep point 1/"])
     t = good.replace("ridge = 0", "ridge = nan")
     add("nan_value", t, ["nan_value.ini", "fit.ridge", "nan"])
     t = good.replace("input_scale = 500", "input_scale = inf")
