@@ -94,9 +94,9 @@ int w2s_cmd_fit(int argc, char **argv) {
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: a results file name is "
                      "expected, not a directory", s, v);
       out = v, ++i;
-    }
-    else if (!strcmp(s, "--split")) split_arg = v, ++i;
-    else if (!strcmp(s, "--solver")) {
+    } else if (!strcmp(s, "--split")) {
+      split_arg = v, ++i;
+    } else if (!strcmp(s, "--solver")) {
       if (!w2s_lsq_solver_find(v) || strlen(v) >= sizeof o.solver)
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--solver: unknown solver '%s'", v);
       else snprintf(o.solver, sizeof o.solver, "%s", v);
