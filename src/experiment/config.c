@@ -449,15 +449,17 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
   return W2S_OK;
 }
 
-static const raw_list *sort_list; /* qsort has no user pointer */
+/* An entry and its position in the file, for sorting. */
+typedef struct {
+  const raw_entry *e;
+  int pos;
+} ranked_entry;
 
 static int cmp_entry(const void *a, const void *b) {
-  const raw_entry *x = &sort_list->e[*(const int *)a];
-  const raw_entry *y = &sort_list->e[*(const int *)b];
-  int c = strcmp(x->section, y->section);
-  if (!c) c = strcmp(x->key, y->key);
-  return c ? c : (*(const int *)a > *(const int *)b) -
-                     (*(const int *)a < *(const int *)b);
+  const ranked_entry *x = a, *y = b;
+  int c = strcmp(x->e->section, y->e->section);
+  if (!c) c = strcmp(x->e->key, y->e->key);
+  return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
 /* A key given twice in the file, or a section header repeated, would let
@@ -465,22 +467,20 @@ static int cmp_entry(const void *a, const void *b) {
  * this O(n log n) for configs with thousands of entries. */
 static w2s_err check_duplicates(w2s_ctx *ctx, raw_list *l) {
   if (l->n < 2) return W2S_OK;
-  int *idx = malloc(sizeof *idx * (size_t)l->n);
+  ranked_entry *idx = malloc(sizeof *idx * (size_t)l->n);
   if (!idx) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (config)");
-  for (int i = 0; i < l->n; ++i) idx[i] = i;
-  sort_list = l;
+  for (int i = 0; i < l->n; ++i) idx[i] = (ranked_entry){&l->e[i], i};
   qsort(idx, (size_t)l->n, sizeof *idx, cmp_entry);
-  sort_list = NULL;
   /* Runs of equal (section, key) are in file order: the second entry of a
    * run is its first repetition; report the one that comes first. */
   int dup = -1, orig = -1;
   for (int i = 0; i < l->n;) {
     int k = i + 1;
-    while (k < l->n && !strcmp(l->e[idx[k]].section, l->e[idx[i]].section) &&
-           !strcmp(l->e[idx[k]].key, l->e[idx[i]].key))
+    while (k < l->n && !strcmp(idx[k].e->section, idx[i].e->section) &&
+           !strcmp(idx[k].e->key, idx[i].e->key))
       ++k;
-    if (k - i >= 2 && (dup < 0 || idx[i + 1] < dup))
-      dup = idx[i + 1], orig = idx[i];
+    if (k - i >= 2 && (dup < 0 || idx[i + 1].pos < dup))
+      dup = idx[i + 1].pos, orig = idx[i].pos;
     i = k;
   }
   free(idx);
