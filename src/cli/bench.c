@@ -83,7 +83,7 @@ int w2s_cmd_bench(int argc, char **argv) {
       ++i;
     } else if (!parse_num(v, &x)) {
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a number, got '%s'", s, v);
-    } else if (strcmp(s, "--cond") && x != floor(x)) {
+    } else if (strcmp(s, "--cond") != 0 && x != floor(x)) {
       /* Every option but --cond counts something: 1.5 rows is a typo. */
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs an integer, got '%s'", s, v);
     } else {

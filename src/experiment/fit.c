@@ -221,10 +221,11 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
     return er;
   }
   /* Labels, strong, split, then the weak dataset with the first bad row. */
-  int64_t k = -1;
-  for (int64_t c = 0; c < nbad && k < 0; ++c)
-    if (bad[c] != INT64_MAX && (c < 3 || bad[c] == bad_min(bad + 3, nbad - 3)))
-      k = c;
+  int64_t k = -1, first_weak = bad_min(bad + 3, nbad - 3);
+  for (int64_t c = 0; c < 3 && k < 0; ++c)
+    if (bad[c] != INT64_MAX) k = c;
+  for (int64_t c = 3; c < nbad && k < 0 && first_weak != INT64_MAX; ++c)
+    if (bad[c] == first_weak) k = c;
   if (k >= 0) {
     char name[W2S_NAME_LEN + 32];
     int64_t row = bad[k];
