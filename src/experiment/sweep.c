@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "w2s/experiment.h"
+#include "w2s/params.h"
 
 static char *trim(char *s) {
   while (*s == ' ' || *s == '\t') ++s;
@@ -29,11 +30,14 @@ static int split_values(char *list, char **out, int cap) {
 }
 
 /* Two values that configure the same point: equal as numbers when both are
- * numbers ("100" and "1e2"), else equal as text. */
+ * numbers ("100" and "1e2"), as booleans when both are ("true" and "yes"),
+ * else as text. (A value that is neither for its key is refused later.) */
 static int same_value(const char *a, const char *b) {
   char *ea, *eb;
   double x = strtod(a, &ea), y = strtod(b, &eb);
   if (ea != a && *ea == '\0' && eb != b && *eb == '\0') return x == y;
+  int ba = w2s_parse_bool(a), bb = w2s_parse_bool(b);
+  if (ba >= 0 && bb >= 0) return ba == bb;
   return strcmp(a, b) == 0;
 }
 

@@ -161,6 +161,9 @@ def simulate_cases(tmp):
     add("sweep_duplicate_value", good, ["--sweep data.n_test=100,1e2",
                                         "'100'", "'1e2'", "twice"],
         args=["--sweep", "data.n_test=100,1e2"])
+    add("sweep_duplicate_bool", good, ["--sweep fit.intercept=true,YES",
+                                       "'true'", "'YES'", "twice"],
+        args=["--sweep", "fit.intercept=true,YES"])
     add("sweep_bad_value", good, ["--sweep data.n_test=200,abc",
                                   "data.n_test", "'abc'"],
         args=["--sweep", "data.n_test=200,abc"], verbose_too=True,
