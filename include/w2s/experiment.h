@@ -65,8 +65,8 @@ typedef struct {
   char keys[W2S_MAX_SWEEP][128];
   char (*values)[128]; /* npoints x nkeys, the value of each key */
   char (*sets)[300];   /* npoints x nkeys, "section.key=value" */
-  char where[W2S_MAX_SWEEP][300]; /* each key's origin for messages: the
-                                     --sweep option or "file:line [sweep]" */
+  char where[W2S_MAX_SWEEP][300]; /* each key's origin for messages:
+                                     "--sweep KEY" or "file:line [sweep]" */
 } w2s_sweep;
 
 /* Local: the grid of cfg's [sweep] keys plus extra "section.key=v1,v2"

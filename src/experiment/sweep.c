@@ -105,8 +105,13 @@ w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
   out->npoints = npoints;
   for (int i = 0; i < nk; ++i) {
     memcpy(out->keys[i], keys[i].key, sizeof out->keys[i]);
-    snprintf(out->where[i], sizeof out->where[i], "%s%s", keys[i].where,
-             strncmp(keys[i].where, "--sweep", 7) ? " [sweep]" : "");
+    /* The option and its key, not its whole (possibly long) value list:
+     * the message quotes the bad value. */
+    if (!strncmp(keys[i].where, "--sweep", 7))
+      snprintf(out->where[i], sizeof out->where[i], "--sweep %s", keys[i].key);
+    else
+      snprintf(out->where[i], sizeof out->where[i], "%s [sweep]",
+               keys[i].where);
   }
   w2s_err e = W2S_ALLOC(ctx, out->values, npoints * nk);
   if (!e) e = W2S_ALLOC(ctx, out->sets, npoints * nk);

@@ -164,7 +164,7 @@ def simulate_cases(tmp):
     add("sweep_duplicate_bool", good, ["--sweep fit.intercept=true,YES",
                                        "'true'", "'YES'", "twice"],
         args=["--sweep", "fit.intercept=true,YES"])
-    add("sweep_bad_value", good, ["--sweep data.n_test=200,abc",
+    add("sweep_bad_value", good, ["--sweep data.n_test:",
                                   "data.n_test", "'abc'"],
         args=["--sweep", "data.n_test=200,abc"], verbose_too=True,
         lacks=["--set", "sweep point 1/"])
