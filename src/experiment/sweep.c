@@ -108,9 +108,10 @@ w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
     /* The option and its key, not its whole (possibly long) value list:
      * the message quotes the bad value. */
     if (!strncmp(keys[i].where, "--sweep", 7))
-      snprintf(out->where[i], sizeof out->where[i], "--sweep %s", keys[i].key);
+      snprintf(out->where[i], sizeof out->where[i], "--sweep %.127s",
+               keys[i].key);
     else
-      snprintf(out->where[i], sizeof out->where[i], "%s [sweep]",
+      snprintf(out->where[i], sizeof out->where[i], "%.255s [sweep]",
                keys[i].where);
   }
   w2s_err e = W2S_ALLOC(ctx, out->values, npoints * nk);
