@@ -14,6 +14,26 @@
  * the last bit). Relative to the pair's weak_error. */
 #define W2S_ANALYZE_SLACK 1e-9
 
+/* Which of the paper's results applies to a run. Realizable: the strong
+ * representation is h* itself (source = target) and its heads have an
+ * intercept; the task labels are g*.h*(x) + b, so without an intercept the
+ * bias is outside the strong class and gain = misfit on the training split
+ * no longer holds. */
+typedef enum {
+  W2S_THEORY_UNKNOWN,       /* no strong source in the configuration (fit) */
+  W2S_THEORY_REALIZABLE,
+  W2S_THEORY_NONREALIZABLE,
+  W2S_THEORY_MIXED          /* files or sweep points of both kinds */
+} w2s_theory;
+
+/* Local: the theory of a strong source and fit.intercept; the one place
+ * this is decided (w2s simulate warns with it, w2s analyze reports it). */
+w2s_theory w2s_theory_of(const char *strong_source, int intercept);
+/* Local: the same from a run's effective configuration text (the results
+ * file's `config`); UNKNOWN without a [strong] source. */
+w2s_theory w2s_theory_of_config(const char *config_text);
+const char *w2s_theory_name(w2s_theory t);
+
 typedef struct {
   int64_t npairs;
   double slope, intercept, r2; /* gain = slope * misfit + intercept (test) */
@@ -27,6 +47,13 @@ typedef struct {
   double chosen_pred, best_true;
   int64_t n_pgr;
   double median_pgr;
+  w2s_theory theory;
+  int intercept_off; /* a non-realizable file has fit.intercept = false */
+  /* pairs whose train gap |gain - misfit| is within its bound without
+   * realizability, 2 sqrt(misfit_train x strong_ceiling_error_train) (the
+   * weak-to-strong residual times the labels' part outside the strong
+   * class, Cauchy-Schwarz) */
+  int64_t ok_gap_bound;
 } w2s_summary;
 
 w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,

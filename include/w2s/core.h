@@ -37,6 +37,12 @@ int w2s_err_exit_code(w2s_err e);
 const char *w2s_err_name(w2s_err e);
 const char *w2s_err_text(w2s_err e);
 
+/* The build: PROJECT_VERSION of CMakeLists.txt, the short git revision of
+ * the source tree at configure time ("unknown" outside git), the compiler. */
+const char *w2s_version(void);
+const char *w2s_git_revision(void);
+const char *w2s_compiler(void);
+
 /* Named timers, registered here and nowhere else; reported as max over ranks. */
 #define W2S_TIMERS(X)                                                          \
   X(W2S_T_SETUP, "setup")                                                      \

@@ -65,6 +65,8 @@ typedef struct {
   char keys[W2S_MAX_SWEEP][128];
   char (*values)[128]; /* npoints x nkeys, the value of each key */
   char (*sets)[300];   /* npoints x nkeys, "section.key=value" */
+  char where[W2S_MAX_SWEEP][300]; /* each key's origin for messages:
+                                     "--sweep KEY" or "file:line [sweep]" */
 } w2s_sweep;
 
 /* Local: the grid of cfg's [sweep] keys plus extra "section.key=v1,v2"
@@ -72,6 +74,19 @@ typedef struct {
 w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
                          const char *const *extra, int nextra, w2s_sweep *out);
 void w2s_sweep_free(w2s_sweep *sw);
+/* Local: point p's configuration, the base text with `sets` and then the
+ * point's values applied; a bad value's message names its --sweep option
+ * or [sweep] line. */
+w2s_err w2s_sweep_point_config(w2s_ctx *ctx, const w2s_config *cfg,
+                               const char *const *sets, int nsets,
+                               const w2s_sweep *sw, int64_t p,
+                               w2s_config **out);
+/* Local: configure every point (and discard it) and check its sample counts
+ * against its heads' parameters, so that a bad value is refused before the
+ * first point runs. */
+w2s_err w2s_sweep_check(w2s_ctx *ctx, const w2s_config *cfg,
+                        const char *const *sets, int nsets,
+                        const w2s_sweep *sw);
 
 /* Collective. Rank 0 reads `path`; every rank parses the same text. sets are
  * "section.key=value" overrides applied after the file. */
@@ -80,6 +95,11 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
 /* Local: parse INI text (for tests and fuzzing); `name` appears in messages. */
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out);
+/* Local: the same, where wheres[i] (NULL, or a NULL entry: "--set SETS[i]")
+ * names where override i came from in messages. */
+w2s_err w2s_config_parse_at(w2s_ctx *ctx, const char *name, const char *text,
+                            const char *const *sets, const char *const *wheres,
+                            int nsets, w2s_config **out);
 void w2s_config_destroy(w2s_config **cfg);
 /* The table of every key: default, type, range, help. */
 void w2s_config_print_help(FILE *f);

@@ -39,6 +39,8 @@ typedef struct {
 
 /* Parse text for key; on failure records "<where>: key '<section>.<name>' ..."
  * and returns W2S_ERR_INPUT. */
+/* Local: 1 (true/yes/on/1) or 0 (false/no/off/0), any case; -1 otherwise. */
+int w2s_parse_bool(const char *text);
 w2s_err w2s_param_parse(w2s_ctx *ctx, const w2s_key *key, const char *section,
                         const char *text, const char *where, w2s_param *out);
 

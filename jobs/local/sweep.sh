@@ -12,6 +12,9 @@ w2s="${W2S:-$root/build/w2s}"
 ranks="${1:-2}"
 run_dir="${2:-$root/results/sweep-samples}"
 config="${3:-$root/data/configs/sweep-samples.ini}"
+# A fresh clone has no results/ directory: create the run directory (and
+# its parents) before w2s checks the output path inside it.
+mkdir -p "$run_dir"
 mpirun -n "$ranks" "$w2s" simulate "$config" --run-dir "$run_dir" \
   --resume -o "$run_dir/merged.h5"
 "$w2s" analyze "$run_dir/merged.h5" --summary

@@ -141,6 +141,32 @@ static void print_selection(FILE *f, w2s_results *const *files, int n,
           pick == best ? "picks" : "does NOT pick");
 }
 
+/* Which result the numbers below should be read against. */
+static void print_theory(FILE *f, const w2s_summary *s) {
+  switch (s->theory) {
+  case W2S_THEORY_REALIZABLE:
+    fprintf(f, "  theory: realizable (strong = h* with an intercept): gain "
+               ">= misfit, and gain = misfit on train up to rounding\n");
+    break;
+  case W2S_THEORY_NONREALIZABLE:
+    fprintf(f, "  theory: NOT realizable (%s): gain >= misfit is not "
+               "guaranteed; on train |gain - misfit| <= 2 sqrt(misfit x "
+               "strong ceiling error) holds for %lld/%lld pairs\n",
+            s->intercept_off ? "fit.intercept = false: the task labels' bias "
+                               "is outside the strong heads"
+                             : "the strong representation is not h*",
+            (long long)s->ok_gap_bound, (long long)s->npairs);
+    break;
+  case W2S_THEORY_MIXED:
+    fprintf(f, "  theory: mixed (realizable and non-realizable runs or "
+               "sweep points together)\n");
+    break;
+  default:
+    fprintf(f, "  theory: unknown (no strong source in the stored "
+               "configuration, e.g. w2s fit on real features)\n");
+  }
+}
+
 void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
                        const w2s_summary *s, w2s_format fmt, int rows) {
   if (rows) print_rows(f, files, n, fmt);
@@ -167,6 +193,9 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
     json_str(f, s->best);
     fprintf(f, ", \"pgr_count\": %lld, \"median_pgr\": ", (long long)s->n_pgr);
     json_num(f, s->median_pgr);
+    fprintf(f, ", \"theory\": ");
+    json_str(f, w2s_theory_name(s->theory));
+    fprintf(f, ", \"train_gap_within_bound\": %lld", (long long)s->ok_gap_bound);
     fprintf(f, "}}\n");
     return;
   }
@@ -184,6 +213,8 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
             s->best);
     fprintf(f, "pgr_count,%lld\nmedian_pgr,%.17g\n", (long long)s->n_pgr,
             s->median_pgr);
+    fprintf(f, "theory,%s\ntrain_gap_within_bound,%lld\n",
+            w2s_theory_name(s->theory), (long long)s->ok_gap_bound);
     print_selection(f, files, n, fmt);
     return;
   }
@@ -192,6 +223,7 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
   fprintf(f, "  gain vs misfit (test), least squares: gain = %.6g * misfit "
              "%+.6g,  R^2 = %.6g\n",
           s->slope, s->intercept, s->r2);
+  print_theory(f, s);
   fprintf(f, "  gain >= misfit: %lld/%lld on test, %lld/%lld on train "
              "(relative slack %.0e of weak_error)\n",
           (long long)s->ok_test, (long long)s->npairs, (long long)s->ok_train,

@@ -3,7 +3,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ini.h>
+
 #include "w2s/analyze.h"
+#include "w2s/params.h"
+
+w2s_theory w2s_theory_of(const char *strong_source, int intercept) {
+  if (!strong_source || !strong_source[0]) return W2S_THEORY_UNKNOWN;
+  return strcmp(strong_source, "target") == 0 && intercept
+             ? W2S_THEORY_REALIZABLE
+             : W2S_THEORY_NONREALIZABLE;
+}
+
+const char *w2s_theory_name(w2s_theory t) {
+  switch (t) {
+  case W2S_THEORY_REALIZABLE: return "realizable";
+  case W2S_THEORY_NONREALIZABLE: return "non-realizable";
+  case W2S_THEORY_MIXED: return "mixed";
+  default: return "unknown";
+  }
+}
+
+typedef struct {
+  char source[64];
+  int intercept; /* -1: not given */
+} theory_keys;
+
+static int on_theory_key(void *user, const char *section, const char *name,
+                         const char *value) {
+  theory_keys *k = user;
+  if (!strcmp(section, "strong") && !strcmp(name, "source"))
+    snprintf(k->source, sizeof k->source, "%s", value);
+  if (!strcmp(section, "fit") && !strcmp(name, "intercept"))
+    k->intercept = w2s_parse_bool(value);
+  return 1;
+}
+
+static theory_keys read_theory_keys(const char *config_text) {
+  theory_keys k = {"", -1};
+  if (config_text) ini_parse_string(config_text, on_theory_key, &k);
+  return k;
+}
+
+w2s_theory w2s_theory_of_config(const char *config_text) {
+  theory_keys k = read_theory_keys(config_text);
+  /* The effective configuration always states both keys. */
+  return w2s_theory_of(k.source, k.intercept != 0);
+}
+
+/* A file's theory: its configuration's, unless a sweep varies the keys
+ * that decide it (then its points differ). */
+static w2s_theory file_theory(const w2s_results *r, int *intercept_off) {
+  theory_keys k = read_theory_keys(r->config_text);
+  w2s_theory t = w2s_theory_of(k.source, k.intercept != 0);
+  for (int i = 0; r->sweep_keys && i < r->sweep_nkeys; ++i)
+    if (!strcmp(r->sweep_keys[i], "strong.source") ||
+        !strcmp(r->sweep_keys[i], "fit.intercept"))
+      t = W2S_THEORY_MIXED;
+  if (t == W2S_THEORY_NONREALIZABLE && k.intercept == 0) *intercept_off = 1;
+  return t;
+}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -45,9 +104,15 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
       s->ok_train += (gt >= mt - slack_t);
       if (x - y > s->worst_test) s->worst_test = x - y;
       if (mt - gt > s->worst_train) s->worst_train = mt - gt;
+      double ct = r->metric[W2S_M_CEILING_TRAIN][k];
+      s->ok_gap_bound += fabs(gt - mt) <= 2.0 * sqrt(fabs(mt * ct)) + slack_t;
       double p = r->metric[W2S_M_PGR][k];
       if (isfinite(p)) pgr[s->n_pgr++] = p;
     }
+  }
+  for (int f = 0; f < n; ++f) {
+    w2s_theory t = file_theory(files[f], &s->intercept_off);
+    s->theory = f == 0 || t == s->theory ? t : W2S_THEORY_MIXED;
   }
   double nn = (double)s->npairs;
   double vx = sxx - sx * sx / nn, vy = syy - sy * sy / nn,

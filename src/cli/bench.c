@@ -88,6 +88,9 @@ int w2s_cmd_bench(int argc, char **argv) {
       ++i;
     } else if (!parse_num(v, &x)) {
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a number, got '%s'", s, v);
+    } else if (strcmp(s, "--cond") != 0 && x != floor(x)) {
+      /* Every option but --cond counts something: 1.5 rows is a typo. */
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs an integer, got '%s'", s, v);
     } else {
       ++i;
       if (!strcmp(s, "--rows") && x >= 1 && x <= 9e15) o.rows = (int64_t)x;
@@ -96,7 +99,7 @@ int w2s_cmd_bench(int argc, char **argv) {
       else if (!strcmp(s, "--cond") && x >= 1) o.cond = x;
       else if (!strcmp(s, "--repeat") && x >= 1 && x <= 1000) o.repeat = (int)x;
       else if (!strcmp(s, "--block") && x >= 1 && x <= 1e7) o.block = (int64_t)x;
-      else if (!strcmp(s, "--seed") && x >= 0) o.seed = (uint64_t)x;
+      else if (!strcmp(s, "--seed") && x >= 0 && x <= 9e18) o.seed = (uint64_t)x;
       else
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: unknown option or out of "
                      "range (try 'w2s bench --help')", s, v);
@@ -104,11 +107,19 @@ int w2s_cmd_bench(int argc, char **argv) {
   }
   const char *names[16];
   int n = 0;
-  for (char *tok = strtok(solvers_buf, ","); tok && !e; tok = strtok(NULL, ",")) {
-    if (n == 16 || !w2s_lsq_solver_find(tok))
+  /* Split by hand: strtok would skip empty items, and an empty list would
+   * run nothing and print an empty table. */
+  for (char *tok = solvers_buf; tok && !e;) {
+    char *comma = strchr(tok, ',');
+    if (comma) *comma = '\0';
+    if (!*tok)
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: empty solver name (a list "
+                   "like auto,tsqr expected)");
+    else if (n == 16 || !w2s_lsq_solver_find(tok))
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s'", tok);
     else
       names[n++] = tok;
+    tok = comma ? comma + 1 : NULL;
   }
   if (!e && !help && o.rows < o.cols)
     e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--rows %lld < --cols %lld: the problem "

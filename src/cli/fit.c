@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "w2s/fit.h"
@@ -52,6 +53,11 @@ static void fit_usage(FILE *f) {
           "failures.\n");
 }
 
+static int is_directory(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int parse_double(const char *s, double *v) {
   char *end;
   *v = strtod(s, &end);
@@ -84,9 +90,14 @@ int w2s_cmd_fit(int argc, char **argv) {
     } else if (!v)
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a value (or is unknown; try "
                    "'w2s fit --help')", s);
-    else if (!strcmp(s, "-o") || !strcmp(s, "--output")) out = v, ++i;
-    else if (!strcmp(s, "--split")) split_arg = v, ++i;
-    else if (!strcmp(s, "--solver")) {
+    else if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
+      if (!v[0] || v[strlen(v) - 1] == '/' || is_directory(v))
+        e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: a results file name is "
+                     "expected, not a directory", s, v);
+      out = v, ++i;
+    } else if (!strcmp(s, "--split")) {
+      split_arg = v, ++i;
+    } else if (!strcmp(s, "--solver")) {
       if (!w2s_lsq_solver_find(v) || strlen(v) >= sizeof o.solver)
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--solver: unknown solver '%s'", v);
       else snprintf(o.solver, sizeof o.solver, "%s", v);
@@ -109,7 +120,10 @@ int w2s_cmd_fit(int argc, char **argv) {
                !strcmp(s, "--block-rows")) {
       if (!parse_double(v, &x))
         e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a number, got '%s'", s, v);
-      else if (!strcmp(s, "--seed") && x >= 0 && x == floor(x)) o.seed = (uint64_t)x;
+      /* The same range as experiment.seed; beyond 2^64 the conversion to
+       * an integer would be undefined. */
+      else if (!strcmp(s, "--seed") && x >= 0 && x <= 9.0e18 && x == floor(x))
+        o.seed = (uint64_t)x;
       else if (!strcmp(s, "--repeats") && x >= 1 && x <= 1000 && x == floor(x))
         o.repeats = (int)x;
       else if (!strcmp(s, "--block-rows") && x >= 1 && x <= 1e7) o.block_rows = (int64_t)x;
@@ -124,8 +138,11 @@ int w2s_cmd_fit(int argc, char **argv) {
   if (!e && split_arg) {
     double f[3];
     char extra;
+    /* !(f >= 0) also refuses NaN, which every comparison lets through. */
     if (sscanf(split_arg, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &extra) != 3 ||
-        f[0] < 0 || f[1] < 0 || f[2] < 0 || fabs(f[0] + f[1] + f[2] - 1) > 1e-9)
+        !isfinite(f[0]) || !isfinite(f[1]) || !isfinite(f[2]) ||
+        !(f[0] >= 0) || !(f[1] >= 0) || !(f[2] >= 0) ||
+        !(fabs(f[0] + f[1] + f[2] - 1) <= 1e-9))
       e = W2S_FAIL(ctx, W2S_ERR_USAGE,
                    "--split %s: three non-negative fractions summing to 1 "
                    "expected, e.g. 0.25,0.5,0.25", split_arg);

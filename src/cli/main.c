@@ -5,13 +5,6 @@
 
 #include "cli/cli.h"
 
-#ifndef W2S_VERSION
-#define W2S_VERSION "unknown"
-#endif
-#ifndef W2S_GIT_REVISION
-#define W2S_GIT_REVISION "unknown"
-#endif
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: w2s <command> [options]\n"
@@ -83,7 +76,8 @@ int main(int argc, char **argv) {
     char line[256];
     w2s_blas_query(&blas);
     w2s_blas_describe(&blas, line, sizeof line);
-    printf("w2s %s (git %s)\nBLAS: %s\n", W2S_VERSION, W2S_GIT_REVISION, line);
+    printf("w2s %s (git %s)\nBLAS: %s\n", w2s_version(), w2s_git_revision(),
+           line);
     return 0;
   }
   if (!strcmp(cmd, "simulate")) return w2s_cmd_simulate(argc, argv);

@@ -19,6 +19,16 @@ static int choice_ok(const char *choices, const char *text) {
   return 0;
 }
 
+int w2s_parse_bool(const char *text) {
+  static const char *yes[] = {"true", "yes", "on", "1"};
+  static const char *no[] = {"false", "no", "off", "0"};
+  for (int k = 0; k < 4; ++k) {
+    if (strcasecmp(text, yes[k]) == 0) return 1;
+    if (strcasecmp(text, no[k]) == 0) return 0;
+  }
+  return -1;
+}
+
 w2s_err w2s_param_parse(w2s_ctx *ctx, const w2s_key *key, const char *section,
                         const char *text, const char *where, w2s_param *out) {
   out->key = key;
@@ -64,14 +74,9 @@ w2s_err w2s_param_parse(w2s_ctx *ctx, const w2s_key *key, const char *section,
     break;
   }
   case W2S_KEY_BOOL: {
-    static const char *yes[] = {"true", "yes", "on", "1"};
-    static const char *no[] = {"false", "no", "off", "0"};
-    int found = 0;
-    for (int k = 0; k < 4 && !found; ++k) {
-      if (strcasecmp(text, yes[k]) == 0) out->i = 1, found = 1;
-      if (strcasecmp(text, no[k]) == 0) out->i = 0, found = 1;
-    }
-    if (!found)
+    int b = w2s_parse_bool(text);
+    if (b >= 0) out->i = b;
+    if (b < 0)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
                       "%s: key '%s.%s' must be true or false, got '%s'", where,
                       section, key->name, text);

@@ -82,6 +82,8 @@ typedef struct {
   int overflow;
   int long_line;     /* first line longer than inih's buffer, or 0 */
   int long_section;  /* first section header longer than inih's, or 0 */
+  int continuation;  /* first indented line inih would join to a value, or 0 */
+  int after_key;     /* a key was read since the last section header */
 } raw_list;
 
 static int raw_push(raw_list *l, const char *section, const char *key,
@@ -132,6 +134,22 @@ static void note_section(raw_list *l, const char *line) {
   if (raw_push(l, name, "", "", where)) l->e[l->n - 1].used = 1;
 }
 
+/* Whether inih would read `line` as the continuation of the previous key's
+ * value: an indented line with content that is not a comment, after a key
+ * of the same section. Also tracks, for the next line, whether a key was
+ * read since the last section header. */
+static int is_continuation(raw_list *l, const char *line) {
+  const char *p = line;
+  if (l->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+  const char *start = p;
+  while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v')
+    ++p;
+  if (*p == '\0' || *p == '\n' || *p == ';' || *p == '#') return 0;
+  if (p > start && l->after_key) return 1;
+  l->after_key = *p != '[';
+  return 0;
+}
+
 static char *text_reader(char *str, int num, void *stream) {
   raw_list *l = stream;
   if (!l->pos || *l->pos == '\0' || num < 2) return NULL;
@@ -149,6 +167,13 @@ static char *text_reader(char *str, int num, void *stream) {
   memcpy(str, l->pos, take);
   str[take] = '\0';
   l->pos += take;
+  if (is_continuation(l, str)) {
+    /* inih (built with multi-line values) would silently replace the value
+     * of the key above by this line; report it after parsing instead. */
+    if (!l->continuation) l->continuation = l->lineno;
+    str[0] = '\n', str[1] = '\0';
+    return str;
+  }
   note_section(l, str);
   return str;
 }
@@ -424,8 +449,61 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
   return W2S_OK;
 }
 
+/* An entry and its position in the file, for sorting. */
+typedef struct {
+  const raw_entry *e;
+  int pos;
+} ranked_entry;
+
+static int cmp_entry(const void *a, const void *b) {
+  const ranked_entry *x = a, *y = b;
+  int c = strcmp(x->e->section, y->e->section);
+  if (!c) c = strcmp(x->e->key, y->e->key);
+  return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* A key given twice in the file, or a section header repeated, would let
+ * the last value win silently: refuse it, naming both lines. Sorting keeps
+ * this O(n log n) for configs with thousands of entries. */
+static w2s_err check_duplicates(w2s_ctx *ctx, raw_list *l) {
+  if (l->n < 2) return W2S_OK;
+  ranked_entry *idx = malloc(sizeof *idx * (size_t)l->n);
+  if (!idx) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (config)");
+  for (int i = 0; i < l->n; ++i) idx[i] = (ranked_entry){&l->e[i], i};
+  qsort(idx, (size_t)l->n, sizeof *idx, cmp_entry);
+  /* Runs of equal (section, key) are in file order: the second entry of a
+   * run is its first repetition; report the one that comes first. */
+  int dup = -1, orig = -1;
+  for (int i = 0; i < l->n;) {
+    int k = i + 1;
+    while (k < l->n && !strcmp(idx[k].e->section, idx[i].e->section) &&
+           !strcmp(idx[k].e->key, idx[i].e->key))
+      ++k;
+    if (k - i >= 2 && (dup < 0 || idx[i + 1].pos < dup))
+      dup = idx[i + 1].pos, orig = idx[i].pos;
+    i = k;
+  }
+  free(idx);
+  if (dup < 0) return W2S_OK;
+  const raw_entry *d = &l->e[dup];
+  if (d->key[0] == '\0')
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: section [%s] appears twice (first at %s): merge its "
+                    "keys into one section",
+                    d->where, d->section, l->e[orig].where);
+  return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                  "%s: key '%s' is given twice in section [%s] (first at %s)",
+                  d->where, d->key, d->section, l->e[orig].where);
+}
+
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out) {
+  return w2s_config_parse_at(ctx, name, text, sets, NULL, nsets, out);
+}
+
+w2s_err w2s_config_parse_at(w2s_ctx *ctx, const char *name, const char *text,
+                            const char *const *sets, const char *const *wheres,
+                            int nsets, w2s_config **out) {
   /* w2s_config_load passes text on every rank (a local context is only rank
    * 0, which read it); a NULL from any caller is a clear internal error. */
   if (!text)
@@ -454,11 +532,22 @@ w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
   else if (l.overflow)
     e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: a section, key or value is too long",
                  name);
+  else if (l.continuation)
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                 "%s:%d: indented line continues the value above (multi-line "
+                 "values are not accepted): remove the indentation or join "
+                 "the lines",
+                 name, l.continuation);
+  /* Before the --set overrides are added: only the file's entries. */
+  if (!e) e = check_duplicates(ctx, &l);
   for (int i = 0; !e && i < nsets; ++i) {
     const char *eq = strchr(sets[i], '=');
     char lhs[256];
     char where[300];
-    snprintf(where, sizeof where, "--set %s", sets[i]);
+    if (wheres && wheres[i])
+      snprintf(where, sizeof where, "%s", wheres[i]);
+    else
+      snprintf(where, sizeof where, "--set %s", sets[i]);
     size_t n = eq ? (size_t)(eq - sets[i]) : 0;
     const char *dot = NULL;
     if (eq && n < sizeof lhs) {

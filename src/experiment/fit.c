@@ -60,6 +60,9 @@ typedef struct {
   /* ridge selection: 0 all rows, 1 the 80% training part of the split,
    * 2 the 20% held out (rows by a seeded hash of the global index) */
   int cv_mode;
+  /* with several ridge candidates: rows of splits 0 and 1 in the fitting
+   * [0] and the held-out [1] part */
+  int64_t ncv[2][2];
 } fitter;
 
 static int held_out(const fitter *s, int64_t g) {
@@ -119,25 +122,44 @@ static int64_t gather(const fitter *s, int q, int64_t m, const double *X,
   return k;
 }
 
+static int64_t bad_min(const int64_t *v, int64_t n) {
+  int64_t m = INT64_MAX;
+  for (int64_t i = 0; i < n; ++i)
+    if (v[i] < m) m = v[i];
+  return m;
+}
+
 /* Scan pass: finite values, split counts (from /split), label checksum,
  * standardisation moments. */
 static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
-  int64_t bad[5] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
-  /* bad: labels, strong, weak (any), predictions, split value */
+  /* First bad row of each dataset: labels, strong, /split, then weak j
+   * (3 + j) and predictions j (3 + J + j), so the message can name it. */
+  int64_t nbad = 3 + 2 * (int64_t)s->J, *bad = NULL;
+  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, bad, nbad)));
+  for (int64_t k = 0; k < nbad; ++k) bad[k] = INT64_MAX;
   int64_t counts[3] = {0, 0, 0};
   uint64_t sum = 0; /* modulo 2^64: unsigned wrap-around is defined */
   int R = s->J + 1;
   int64_t nmom = s->ds;
   for (int j = 0; j < s->J; ++j) nmom += s->dw[j];
   double *mom = NULL; /* per rep: sum, sum of squares, then the count */
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R)));
+  w2s_err ea = w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R));
+  if (ea) {
+    free(bad);
+    return ea;
+  }
   for (int64_t b = 0; b < s->nblocks; ++b) {
     int64_t m;
     int64_t i0 = b * s->nb;
     double **W = s->W;
     int64_t mm = i0 < s->count ? (s->count - i0 < s->nb ? s->count - i0 : s->nb) : 0;
-    W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, mm, s->y, s->S, W,
-                               s->P, s->split));
+    w2s_err er = w2s_features_read(ctx, s->f, s->start + i0, mm, s->y, s->S,
+                                   W, s->P, s->split);
+    if (er) {
+      free(bad);
+      free(mom);
+      return er;
+    }
     m = mm;
     int has_split = w2s_features_has_split(s->f);
     for (int64_t i = 0; i < m; ++i) {
@@ -147,14 +169,14 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
         if (!isfinite(s->S[c * m + i]) && g < bad[1]) bad[1] = g;
       for (int j = 0; j < s->J; ++j) {
         for (int64_t c = 0; c < s->dw[j]; ++c)
-          if (!isfinite(s->W[j][c * m + i]) && g < bad[2]) bad[2] = g;
+          if (!isfinite(s->W[j][c * m + i]) && g < bad[3 + j]) bad[3 + j] = g;
         if (w2s_features_has_predictions(s->f, j) && !isfinite(s->P[j * m + i]) &&
-            g < bad[3])
-          bad[3] = g;
+            g < bad[3 + s->J + j])
+          bad[3 + s->J + j] = g;
       }
       if (has_split) {
         if (s->split[i] < 0 || s->split[i] > 2) {
-          if (g < bad[4]) bad[4] = g;
+          if (g < bad[2]) bad[2] = g;
         } else {
           counts[s->split[i]]++;
         }
@@ -165,6 +187,10 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
       sum += w2s_rng_stream_of(buf, 0);
     }
     if (!has_split) splits_of_block(s, s->start + i0, m);
+    if (s->o->nridge > 1)
+      for (int64_t i = 0; i < m; ++i)
+        if (s->split[i] == 0 || s->split[i] == 1)
+          s->ncv[s->split[i]][held_out(s, s->start + i0 + i)]++;
     if (s->o->standardize) {
       int64_t off = 0;
       for (int r = 0; r < R; ++r) {
@@ -184,23 +210,44 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
       }
     }
   }
-  W2S_CALL(w2s_min_i64(ctx, bad, 5));
-  W2S_CALL(w2s_sum_i64(ctx, counts, 3));
-  W2S_CALL(w2s_sum_u64(ctx, &sum, 1));
-  if (s->o->standardize) W2S_CALL(w2s_sum(ctx, mom, 2 * nmom + R));
-  const char *what[5] = {"/labels", "/strong", "a /weak dataset",
-                         "a /weak_predictions dataset", "/split"};
-  for (int k = 0; k < 5; ++k)
-    if (bad[k] != INT64_MAX) {
-      free(mom);
-      if (k == 4)
-        return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                        "%s: dataset '/split' has a value outside 0..2 at row "
-                        "%lld", s->o->path, (long long)bad[k]);
+  w2s_err er = w2s_min_i64(ctx, bad, (int)nbad);
+  if (!er) er = w2s_sum_i64(ctx, counts, 3);
+  if (!er) er = w2s_sum_u64(ctx, &sum, 1);
+  if (!er) er = w2s_sum_i64(ctx, &s->ncv[0][0], 4);
+  if (!er && s->o->standardize) er = w2s_sum(ctx, mom, 2 * nmom + R);
+  if (er) {
+    free(bad);
+    free(mom);
+    return er;
+  }
+  /* Labels, strong, split, then the weak dataset with the first bad row. */
+  int64_t k = -1, first_weak = bad_min(bad + 3, nbad - 3);
+  for (int64_t c = 0; c < 3 && k < 0; ++c)
+    if (bad[c] != INT64_MAX) k = c;
+  for (int64_t c = 3; c < nbad && k < 0 && first_weak != INT64_MAX; ++c)
+    if (bad[c] == first_weak) k = c;
+  if (k >= 0) {
+    char name[W2S_NAME_LEN + 32];
+    int64_t row = bad[k];
+    if (k < 3)
+      snprintf(name, sizeof name, "%s",
+               k == 0 ? "/labels" : k == 1 ? "/strong" : "/split");
+    else
+      snprintf(name, sizeof name, "/%s/%s",
+               k < 3 + s->J ? "weak" : "weak_predictions",
+               w2s_features_weak_name(s->f, (int)((k - 3) % s->J)));
+    free(bad);
+    free(mom);
+    if (k == 2)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: %s has a non-finite value (NaN or Inf) at row %lld",
-                      s->o->path, what[k], (long long)bad[k]);
-    }
+                      "%s: dataset '/split' has a value outside 0..2 at row "
+                      "%lld", s->o->path, (long long)row);
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '%s' has a non-finite value (NaN or Inf) at "
+                    "row %lld",
+                    s->o->path, name, (long long)row);
+  }
+  free(bad);
   if (w2s_features_has_split(s->f))
     for (int q = 0; q < 3; ++q) s->nsplit[q] = counts[q];
   out->labels_checksum = sum;
@@ -434,6 +481,33 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
   return e;
 }
 
+/* A head fitted on no rows (a ridge alone makes the system solvable) would
+ * be all zeros and its metrics meaningless: every split that fits a head
+ * needs rows, and with several ridge candidates rows in both its fitting
+ * and its held-out part. Decided from global counts: the same on every
+ * rank. */
+static w2s_err check_rows(w2s_ctx *ctx, const fitter *s) {
+  static const char *what[2] = {"split 0 (weak training)",
+                                "split 1 (weak-to-strong training)"};
+  int weak_fits = 0;
+  for (int j = 0; j < s->J; ++j)
+    weak_fits |= s->pw[j] > 0 && !w2s_features_has_predictions(s->f, j);
+  for (int q = weak_fits ? 0 : 1; q < 2; ++q) {
+    if (s->nsplit[q] == 0)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: %s has no rows; use another --split or /split",
+                      s->o->path, what[q]);
+    if (s->o->nridge > 1 && (s->ncv[q][0] == 0 || s->ncv[q][1] == 0))
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: %s has %lld rows to fit and %lld held out to "
+                      "choose among the --ridge values; both need rows (use "
+                      "more rows or one --ridge value)",
+                      s->o->path, what[q], (long long)s->ncv[q][0],
+                      (long long)s->ncv[q][1]);
+  }
+  return W2S_OK;
+}
+
 w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                     int repeat, w2s_fit_scan *scan_out, w2s_results **out) {
   fitter s;
@@ -447,6 +521,7 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     s.nsplit[2] = s.n - s.nsplit[0] - s.nsplit[1];
   }
   if (!e) e = w2s_agree(ctx, scan(ctx, &s, scan_out));
+  if (!e) e = check_rows(ctx, &s);
   /* Enough rows in every split for its fits. */
   for (int j = 0; j < s.J && !e; ++j)
     if (s.pw[j] > 0 && o->ridge[0] == 0.0 && o->nridge == 1 &&
@@ -472,8 +547,13 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     e = W2S_ALLOC(ctx, res->repr, res->nrepr);
   }
   e = w2s_agree(ctx, e);
+  /* One penalty mask for every head: as long as the widest of them (a weak
+   * representation may be wider than the strong one). */
+  int64_t pmax = s.ps > 1 ? s.ps : 2;
+  for (int j = 0; !e && j < s.J; ++j)
+    if (s.pw[j] > pmax) pmax = s.pw[j];
   int *pen = NULL;
-  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, s.ps > 1 ? s.ps : 2));
+  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, pmax));
   char label[160];
   w2s_lsq_info info;
   /* Weak heads on split 0. */

@@ -245,10 +245,14 @@ static w2s_err read_rows(w2s_ctx *ctx, w2s_features *f, hid_t d, int rank,
   H5Pclose(dxpl);
   H5Sclose(ms);
   H5Sclose(fs);
-  if (st < 0)
+  if (st < 0) {
+    char name[256] = "?";
+    if (H5Iget_name(d, name, sizeof name) < 0) snprintf(name, sizeof name, "?");
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: cannot read rows %lld-%lld (truncated file?)",
-                    f->path, (long long)row0, (long long)(row0 + m - 1));
+                    "%s: dataset '%s': cannot read rows %lld-%lld (truncated "
+                    "file?)",
+                    f->path, name, (long long)row0, (long long)(row0 + m - 1));
+  }
   return W2S_OK;
 }
 

@@ -194,8 +194,20 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: attribute 'format_version' is missing", path);
   hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-  herr_t st = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_INT64, &version);
+  /* One integer: HDF5 would convert a float (1.5 read as 1), and an array
+   * would be read past `version`. */
+  hid_t at = a < 0 ? -1 : H5Aget_type(a), as = a < 0 ? -1 : H5Aget_space(a);
+  int is_int = at >= 0 && as >= 0 && H5Tget_class(at) == H5T_INTEGER &&
+               H5Sget_simple_extent_npoints(as) == 1;
+  herr_t st = is_int ? H5Aread(a, H5T_NATIVE_INT64, &version) : -1;
+  if (at >= 0) H5Tclose(at);
+  if (as >= 0) H5Sclose(as);
   if (a >= 0) H5Aclose(a);
+  if (!is_int)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: attribute 'format_version' is not an integer (one "
+                    "integer expected, this w2s reads %d)",
+                    path, W2S_FORMAT_VERSION);
   if (st < 0 || version != W2S_FORMAT_VERSION)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: format_version %lld is not supported (this w2s "

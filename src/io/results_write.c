@@ -16,16 +16,6 @@
 #include "w2s/blas.h"
 #include "w2s/io.h"
 
-#ifndef W2S_VERSION
-#define W2S_VERSION "unknown"
-#endif
-#ifndef W2S_GIT_REVISION
-#define W2S_GIT_REVISION "unknown"
-#endif
-#ifndef W2S_COMPILER
-#define W2S_COMPILER "unknown"
-#endif
-
 static hid_t group(hid_t loc, const char *name) {
   return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
 }
@@ -243,8 +233,8 @@ static w2s_err write_strings(w2s_ctx *ctx, hid_t f, const w2s_results *merged,
   time_t now = time(NULL);
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   const char *attrs[][2] = {
-      {"format", "w2s-results"},   {"w2s_version", W2S_VERSION},
-      {"git_revision", W2S_GIT_REVISION}, {"compiler", W2S_COMPILER},
+      {"format", "w2s-results"},   {"w2s_version", w2s_version()},
+      {"git_revision", w2s_git_revision()}, {"compiler", w2s_compiler()},
       {"created", created},        {"command_line", merged->command_line},
       {"solver", merged->solver},  {"config", merged->config_text},
   };

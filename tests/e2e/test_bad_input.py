@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Bad input to `w2s simulate` and `w2s analyze`, table-driven.
+"""Bad input to `w2s simulate`, `w2s analyze`, `w2s merge`, `w2s fit` and
+`w2s bench`, table-driven.
 
 For every case:
 - the exit status is the expected one (2: bad usage or bad input);
@@ -11,6 +12,9 @@ For every case:
   with -q; a few again without -q, where progress lines ("[w2s 0.00s]
   config ...") are allowed but exactly one line may carry "error:";
 - a message that lists the allowed values lists each once;
+- a case may name stderr text that must not appear in either run (a bad
+  sweep value is refused before the first point runs: no "sweep point
+  1/N" progress line);
 - no file appears at the output path and no OUT.h5.partial-* file is left
   in the output directory (an output that existed before is unchanged).
 Open MPI's own "process exited with non-zero status" banner is suppressed
@@ -55,12 +59,16 @@ def simulate_cases(tmp):
     cases = []
 
     def add(name, text, subs, args=(), cfgname=None, out=None,
-            config_path=None, extra=None, verbose_too=False, prefix=()):
+            config_path=None, extra=None, verbose_too=False, prefix=(),
+            lacks=()):
         cases.append({"name": name, "text": text, "args": list(args),
                       "subs": subs, "cfgname": cfgname or name + ".ini",
                       "out": out, "config_path": config_path,
                       "extra": extra, "verbose_too": verbose_too,
-                      "prefix": list(prefix)})
+                      "prefix": list(prefix), "lacks": list(lacks)})
+
+    def line_of(text, line):
+        return text.split("\n").index(line) + 1
 
     add("missing_config", None, ["nope.ini", "cannot read config"],
         config_path=os.path.join(tmp, "nope.ini"))
@@ -133,6 +141,45 @@ def simulate_cases(tmp):
         out=os.path.join(tmp, "outdir"))
     add("output_dir_read_only", good, ["readonly", "not writable"],
         out=os.path.join(tmp, "readonly", "out.h5"), prefix=C.as_nobody())
+    # A key or section given twice, and inih's indented continuation line:
+    # the last value used to win silently.
+    t, first = with_line(good, "[data]", "n_test = 300")
+    add("duplicate_key", t, ["duplicate_key.ini:%d" % line_of(t, "n_test = 200"),
+                             "'n_test'", "[data]", "twice",
+                             "(first at", "duplicate_key.ini:%d)" % first])
+    t = good + "\n[data]\nn_test = 300\n"
+    n = len(t.split("\n")) - 2  # the second [data]
+    add("duplicate_section", t, ["duplicate_section.ini:%d" % n, "[data]",
+                                 "twice"])
+    t, n = with_line(good, "n_test = 200", "    300")
+    add("continuation_line", t, ["continuation_line.ini:%d" % n,
+                                 "indented"])
+    # Sweeps: an empty item, a value twice (as numbers), a bad value named
+    # by its --sweep option or [sweep] line, refused before any point runs.
+    add("sweep_empty_item", good, ["--sweep data.n_test=100,,200", "empty"],
+        args=["--sweep", "data.n_test=100,,200"])
+    add("sweep_duplicate_value", good, ["--sweep data.n_test=100,1e2",
+                                        "'100'", "'1e2'", "twice"],
+        args=["--sweep", "data.n_test=100,1e2"])
+    add("sweep_duplicate_bool", good, ["--sweep fit.intercept=true,YES",
+                                       "'true'", "'YES'", "twice"],
+        args=["--sweep", "fit.intercept=true,YES"])
+    add("sweep_bad_value", good, ["--sweep data.n_test:",
+                                  "data.n_test", "'abc'"],
+        args=["--sweep", "data.n_test=200,abc"], verbose_too=True,
+        lacks=["--set", "sweep point 1/"])
+    t = good + "\n[sweep]\ndata.n_test = 200, 300, -4\n"
+    n = len(t.split("\n")) - 1
+    add("sweep_bad_value_in_file", t, ["sweep_bad_value_in_file.ini:%d" % n,
+                                       "[sweep]", "data.n_test", "-4"],
+        verbose_too=True, lacks=["--set", "sweep point 1/"])
+    # A point with fewer samples than a head's parameters: refused before
+    # point 0 runs, naming the point's setting.
+    add("sweep_too_few_samples", good, ["sweep point 1",
+                                        "data.n_weak_train=10",
+                                        "parameters"],
+        args=["--sweep", "data.n_weak_train=200,10"], verbose_too=True,
+        lacks=["sweep point 1/"])
     t = good.replace("ridge = 0", "ridge = nan")
     add("nan_value", t, ["nan_value.ini", "fit.ridge", "nan"])
     t = good.replace("input_scale = 500", "input_scale = inf")
@@ -201,7 +248,10 @@ def run_simulate_case(tmp, c):
                 check(ok, "%s: %s: %r" % (tag, why, line))
             C.note("%-36s exit %s %.1fs  %s" % (c["name"], r.returncode,
                                                 r.seconds, line))
-        else:
+        for bad in c["lacks"]:
+            check(bad not in r.stderr, "%s: stderr has %r: %r"
+                  % (tag, bad, r.stderr[-400:]))
+        if not quiet:
             errs = [ln for ln in r.stderr.splitlines() if "error:" in ln]
             check(r.returncode == 2 and len(errs) == 1,
                   "%s: exit %s, %d error lines: %r" % (
@@ -312,6 +362,14 @@ def analyze_cases(tmp, good):
                          chunks=(4096,))
     add("task_huge_unwritten", p, ["hugetask.h5", "/metrics/task",
                                    "not written"])
+    for tag, value in (("string", "1"), ("float", 1.5),
+                       ("array", np.array([1, 1], dtype=np.int64))):
+        p = os.path.join(tmp, "version_%s.h5" % tag)
+        shutil.copy(good, p)
+        with h5py.File(p, "r+") as f:
+            f.attrs["format_version"] = value
+        add("format_version_" + tag, p, ["version_%s.h5" % tag,
+                                         "format_version", "not an integer"])
     add("format_bogus", good, ["--format", "bogus"],
         args=["--format", "bogus"])
     add("unknown_option", good, ["--frobnicate"], args=["--frobnicate"])
@@ -384,10 +442,25 @@ def fit_cases(tmp):
         ["/weak/a b", "names"])
     nan = rng.normal(size=(n, 4))
     nan[37, 2] = np.nan
-    add("nan", with_("strong", nan), ["fit_nan.h5", "row 37"])
+    add("nan", with_("strong", nan), ["fit_nan.h5", "'/strong'", "row 37"])
     inf = rng.normal(size=n)
     inf[81] = np.inf
-    add("inf", with_("labels", inf), ["fit_inf.h5", "row 81"])
+    add("inf", with_("labels", inf), ["fit_inf.h5", "'/labels'", "row 81"])
+    # The weak dataset with the first bad row is named in full.
+    def weak_nan(f):
+        good(f)
+        a = f["weak/a"][()]
+        a[70, 0] = np.nan
+        del f["weak/a"]
+        f["weak/a"] = a
+        b = rng.normal(size=(n, 3))
+        b[12, 2] = np.inf
+        f["weak/b"] = b
+    add("weak_nan", weak_nan, ["fit_weak_nan.h5", "'/weak/b'", "row 12"])
+    pred = rng.normal(size=n)
+    pred[5] = np.nan
+    add("prediction_nan", with_("weak_predictions/p", pred),
+        ["fit_prediction_nan.h5", "'/weak_predictions/p'", "row 5"])
     add("zero_rows", lambda f: (
         f.create_dataset("labels", shape=(0,), dtype="f8"),
         f.create_dataset("strong", shape=(0, 4), dtype="f8"),
@@ -397,6 +470,21 @@ def fit_cases(tmp):
         ["/split"])
     add("few_rows", good, ["parameters"], ["--split", "0.02,0.9,0.08"])
     add("split_sum", good, ["--split", "sum"], ["--split", "0.5,0.5,0.5"])
+    add("split_nan", good, ["--split nan,0.5,0.5"], ["--split", "nan,0.5,0.5"])
+    add("split_inf", good, ["--split inf,-inf,0"], ["--split", "inf,-inf,0"])
+    # A split without rows fits all-zero heads with a ridge: refused too.
+    add("split0_empty_ridge", good, ["split 0", "no rows"],
+        ["--split", "0,0.5,0.5", "--ridge", "0.1"])
+    add("split1_empty_ridge", good, ["split 1", "no rows"],
+        ["--split", "0.5,0,0.5", "--ridge", "0.1,1"])
+    add("ridge_no_held_out_rows", good, ["split 0", "held out", "--ridge"],
+        ["--split", "0.01,0.5,0.49", "--ridge", "0.1,1"])
+    add("seed_huge", good, ["--seed 1e30"], ["--seed", "1e30"])
+    add("seed_fraction", good, ["--seed 1.5"], ["--seed", "1.5"])
+    add("output_trailing_slash", good, ["fit_newdir/", "directory"],
+        ["-o", os.path.join(tmp, "fit_newdir") + "/"])
+    add("output_existing_directory", good, ["outdir", "directory"],
+        ["-o", os.path.join(tmp, "outdir")])
     add("repeats_zero", good, ["--repeats"], ["--repeats", "0"])
     add("ridge_negative", good, ["--ridge"], ["--ridge", "-1"])
     add("unknown_option", good, ["--frobnicate"], ["--frobnicate"])
@@ -442,12 +530,48 @@ def run_fit_case(tmp, name, path, args, subs, prefix):
     line = check_error_output("fit " + name, r, "fit", subs)
     C.note("%-36s exit %s %.1fs  %s" % ("fit " + name, r.returncode,
                                         r.seconds, line))
-    check(not os.path.exists(out), "fit %s: %s exists after the failure"
-          % (name, out))
+    if name != "output_existing_directory":
+        check(not os.path.exists(out), "fit %s: %s exists after the failure"
+              % (name, out))
+    else:
+        check(os.listdir(out) == [], "fit %s: files written into %s"
+              % (name, out))
     d = os.path.dirname(out)
     if os.path.isdir(d):
         check(not C.partials(d), "fit %s: partial files left: %s"
               % (name, C.partials(d)))
+
+
+def bench_cases():
+    """Options of `w2s bench`: (name, args, expected substrings)."""
+    return [
+        ("solvers_empty", ["--solvers", ""], ["--solvers", "empty"]),
+        ("solvers_empty_item", ["--solvers", "tsqr,,normal"],
+         ["--solvers", "empty"]),
+        ("solvers_unknown", ["--solvers", "tsqr,fast"], ["--solvers", "fast"]),
+        ("rows_fraction", ["--rows", "1000.5"], ["--rows", "integer"]),
+        ("cols_fraction", ["--cols", "2.5"], ["--cols", "integer"]),
+        ("repeat_fraction", ["--repeat", "1.5"], ["--repeat", "integer"]),
+        ("block_fraction", ["--block", "100.25"], ["--block", "integer"]),
+        ("seed_huge", ["--seed", "1e30"], ["--seed"]),
+    ]
+
+
+def merge_cases(tmp, good):
+    """`w2s merge` of a file whose format_version is not an integer."""
+    p = os.path.join(tmp, "merge_version.h5")
+    shutil.copy(good, p)
+    with h5py.File(p, "r+") as f:
+        f.attrs["format_version"] = "1"
+    out = os.path.join(tmp, "merged.h5")
+    r = C.run_w2s(["merge", good, p, "-o", out], timeout=60)
+    line = check_error_output("merge format_version_string", r, "merge",
+                              ["merge_version.h5", "format_version",
+                               "not an integer"])
+    C.note("%-36s exit %s %.1fs  %s" % ("merge format_version_string",
+                                        r.returncode, r.seconds, line))
+    check(not os.path.exists(out), "merge: %s written after the failure" % out)
+    return 1
 
 
 def run_fit_existing(tmp):
@@ -504,9 +628,20 @@ def main():
         for name, path, args, subs, prefix in fit:
             run_fit_case(tmp, name, path, args, subs, prefix)
         run_fit_existing(tmp)
-        n = len(sim) + 1 + len(ana) + len(fit) + 1
-        C.note("%d bad-input cases (%d simulate, %d analyze, %d fit)"
-               % (n, len(sim) + 1, len(ana), len(fit) + 1))
+        bench = bench_cases()
+        for name, args, subs in bench:
+            r = C.run_w2s(["bench"] + args, ranks=2, timeout=SIM_TIMEOUT)
+            line = check_error_output("bench " + name, r, "bench", subs)
+            C.note("%-36s exit %s %.1fs  %s" % ("bench " + name,
+                                                r.returncode, r.seconds,
+                                                line))
+            check(r.stdout == "", "bench %s: printed on stdout: %r"
+                  % (name, r.stdout[:200]))
+        nmerge = merge_cases(tmp, good)
+        n = len(sim) + 1 + len(ana) + len(fit) + 1 + len(bench) + nmerge
+        C.note("%d bad-input cases (%d simulate, %d analyze, %d fit, %d "
+               "bench, %d merge)" % (n, len(sim) + 1, len(ana), len(fit) + 1,
+                                     len(bench), nmerge))
         check(n >= 30, "fewer than 30 cases")
         # the config directory keeps its mode (nothing chmod'ed)
         check(stat.S_ISDIR(os.stat(os.path.join(tmp, "confdir.ini")).st_mode),

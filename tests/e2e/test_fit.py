@@ -11,6 +11,10 @@
   relative on the metrics, which are squared errors of float32 inputs).
 - --repeats 3 (seeded splits) is independent of the number of ranks.
 - /weak_predictions replace a fitted weak head.
+- A weak representation wider than the strong one (21 parameters against
+  4): the numpy metrics at 1 and 3 ranks (the penalty mask of the heads was
+  once sized for the strong head only: a heap overflow that the sanitized
+  build of this test reports).
 Bad features files and options are cases of tests/e2e/test_bad_input.py.
 """
 import os
@@ -182,6 +186,32 @@ def main():
                 for k in ("weak_error", "w2s_error", "misfit"):
                     check(abs(a[name][k] - b[name][k]) <= 1e-4 * abs(b[name][k]),
                           "float32 %s %s: %g vs %g" % (name, k, a[name][k], b[name][k]))
+
+        # A weak representation wider than the strong one.
+        wide = os.path.join(tmp, "wide.h5")
+        rng = np.random.default_rng(11)
+        n = 900
+        S = rng.normal(size=(n, 3))
+        y = S @ rng.normal(size=3) + 0.2 + 0.1 * rng.normal(size=n)
+        with h5py.File(wide, "w") as f:
+            f["labels"] = y
+            f["strong"] = S
+            f["weak/wide"] = np.hstack([S[:, :1], rng.normal(size=(n, 19))])
+            f["split"] = rng.integers(0, 3, size=n).astype(np.int8)
+        wref = reference(wide)
+        for ranks in (1, 3):
+            out = os.path.join(tmp, "wide%d.h5" % ranks)
+            r = run(["fit", wide, "-o", out, "-q"], ranks)
+            check(r.returncode == 0, "wide weak representation at %d ranks: "
+                  "%s" % (ranks, r.stderr[-300:]))
+            if r.returncode:
+                continue
+            got, _ = metrics(out)
+            for k, v in wref["wide"].items():
+                g = got.get("wide", {}).get(k, np.nan)
+                check(abs(g - v) <= 1e-8 * abs(v) + 1e-14,
+                      "wide weak, ranks %d %s: %.12g vs numpy %.12g"
+                      % (ranks, k, g, v))
 
         # Seeded splits and repeats: independent of the rank count.
         nosplit = os.path.join(tmp, "nosplit.h5")

@@ -12,3 +12,7 @@ w2s_add_script_test(blas ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_blas.py)
 w2s_add_script_test(io_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_faults.py)
 set_tests_properties(e2e.io_faults PROPERTIES SKIP_RETURN_CODE 77)
 w2s_add_script_test(io_publish ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_publish.py)
+# --version against CMake's own PROJECT_VERSION and git revision.
+w2s_add_script_test(cli ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cli.py)
+set_tests_properties(e2e.cli PROPERTIES ENVIRONMENT
+  "${W2S_TEST_ENV};W2S_PROJECT_VERSION=${PROJECT_VERSION};W2S_GIT_REVISION=${W2S_GIT_REVISION}")

@@ -182,9 +182,9 @@ static void test_defaults(void **state) {
   assert_string_equal(cfg->weak[0].source->name, "random");
   assert_int_equal(w2s_repr_head_params(cfg, &cfg->weak[0]), 9);
   w2s_config_destroy(&cfg);
-  /* The last of repeated keys wins; a bool accepts yes/no/on/off/1/0 in
-   * any case. */
-  cfg = parse_ok("[weak.w]\nsource = random\n[data]\nn_test = 5\nn_test = 6\n"
+  /* A bool accepts yes/no/on/off/1/0 in any case (repeated keys are
+   * errors: test_duplicates). */
+  cfg = parse_ok("[weak.w]\nsource = random\n[data]\nn_test = 6\n"
                  "[fit]\nintercept = OFF\n",
                  NULL, 0);
   assert_int_equal(cfg->n_test, 6);
@@ -335,6 +335,59 @@ static void test_set_errors(void **state) {
                "out of range", NULL);
 }
 
+/* A key or a section given twice would let the last value win silently:
+ * both are refused, naming the repetition's line and the first one. */
+static void test_duplicates(void **state) {
+  (void)state;
+  expect_error("[weak.a]\n[data]\nn_test = 5\nn_test = 6\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":4: key 'n_test'", "[data]",
+               "first at " NAME ":3");
+  /* In two copies of a section, the section is reported first. */
+  expect_error("[weak.a]\n[data]\nn_test = 5\n[fit]\n[data]\nn_test = 6\n",
+               NULL, 0, W2S_ERR_INPUT, NAME ":5: section [data]", "twice",
+               "first at " NAME ":2");
+  expect_error("[weak.a]\nsource = random\n\n[weak.a]\nwidth = 3\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":4: section [weak.a]", "first at " NAME ":1",
+               NULL);
+  /* The same swept key twice in [sweep]. */
+  expect_error("[weak.a]\n[sweep]\ndata.n_test = 5, 6\ndata.n_test = 7\n",
+               NULL, 0, W2S_ERR_INPUT, NAME ":4", "'data.n_test'", "twice");
+  /* The first repetition in the file is the one reported. */
+  expect_error("[weak.a]\n[data]\nn_test = 5\ninput_dim = 3\ninput_dim = 4\n"
+               "n_test = 6\n",
+               NULL, 0, W2S_ERR_INPUT, NAME ":5", "'input_dim'", NULL);
+  /* --set may override a file's key, and a later --set an earlier one. */
+  const char *sets[] = {"data.n_test=7", "data.n_test=8"};
+  w2s_config *cfg = parse_ok("[weak.a]\n[data]\nn_test = 5\n", sets, 2);
+  assert_int_equal(cfg->n_test, 8);
+  w2s_config_destroy(&cfg);
+}
+
+/* An indented line after a key is, for inih built with multi-line values,
+ * a new value of that key ("n_test = 200" then "    300" ran with 300):
+ * refused by the reader whatever inih's build. */
+static void test_continuation_lines(void **state) {
+  (void)state;
+  expect_error("[weak.a]\n[data]\nn_test = 200\n    300\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":4", "indented", NULL);
+  /* Tabs, and after a blank line or a comment: still a continuation. */
+  expect_error("[weak.a]\n[data]\nn_test = 200\n\n; note\n\t300\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":6", "indented", NULL);
+  /* An indented key or section header after a key, too. */
+  expect_error("[weak.a]\nsource = random\n  width = 3\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":3", "indented", NULL);
+  expect_error("[weak.a]\nsource = random\n  [data]\nn_test = 3\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":3", "indented", NULL);
+  /* Indented comments and blank lines, and an indented key right after a
+   * section header (no value to continue), are fine. */
+  w2s_config *cfg =
+      parse_ok("[weak.a]\nsource = random\n   ; a comment\n  \t \n"
+               "[data]\n  n_test = 9\n",
+               NULL, 0);
+  assert_int_equal(cfg->n_test, 9);
+  w2s_config_destroy(&cfg);
+}
+
 /* Every typed value of two configurations is the same. */
 static void assert_same_config(const w2s_config *a, const w2s_config *b) {
   assert_true(a->seed == b->seed);
@@ -472,6 +525,8 @@ int main(void) {
       cmocka_unit_test(test_round_trip_same_inputs),
       cmocka_unit_test(test_long_weak_names),
       cmocka_unit_test(test_long_lines),
+      cmocka_unit_test(test_duplicates),
+      cmocka_unit_test(test_continuation_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
