@@ -71,6 +71,16 @@ typedef struct w2s_ctx {
   char msg[W2S_MSG_LEN];
   const char *err_file;
   int err_line;
+  /* Allocation fault injection (a testing aid, docs/RELIABILITY.md): the
+   * count of w2s_alloc_at calls made with this context, and the call that
+   * W2S_FAIL_ALLOC="N@R" makes fail (fail_alloc_at = N, 0 for none) on rank
+   * fail_alloc_rank (-1: every rank). Kept here, not in static state, so
+   * that every context counts on its own; W2S_FAIL_ALLOC_COUNT=1 makes
+   * w2s_ctx_destroy print the count. */
+  int64_t alloc_calls;
+  int64_t fail_alloc_at;
+  int fail_alloc_rank;
+  int print_alloc_count;
 } w2s_ctx;
 
 /* Collective. Duplicates comm so that library traffic cannot mix with the
@@ -98,7 +108,9 @@ w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
 
 /* Allocation that records a clear failure. The element size is sizeof(*(ptr))
  * by construction, so it cannot be wrong; for an array of struct pointers
- * bugprone-sizeof-expression takes it for sizeof(A*) on an aggregate. */
+ * bugprone-sizeof-expression takes it for sizeof(A*) on an aggregate.
+ * Every call counts in ctx->alloc_calls; the call W2S_FAIL_ALLOC names fails
+ * as if memory had run out (testing the error paths). Local. */
 void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                    int line);
 #define W2S_ALLOC(ctx, ptr, count)                                             \

@@ -57,6 +57,23 @@ double w2s_wtime(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* W2S_FAIL_ALLOC="N" or "N@R" (testing aid, docs/RELIABILITY.md): the Nth
+ * w2s_alloc_at call with this context fails, on rank R only or on every
+ * rank; anything else leaves allocation alone. */
+static void parse_fail_alloc(w2s_ctx *ctx) {
+  ctx->fail_alloc_rank = -1;
+  const char *v = getenv("W2S_FAIL_ALLOC"), *c = getenv("W2S_FAIL_ALLOC_COUNT");
+  ctx->print_alloc_count = c && !strcmp(c, "1");
+  if (!v || !*v) return;
+  char *end = NULL;
+  long long n = strtoll(v, &end, 10);
+  long r = -1;
+  if (*end == '@') r = strtol(end + 1, &end, 10);
+  if (*end || n < 1) return;
+  ctx->fail_alloc_at = n;
+  ctx->fail_alloc_rank = (int)r;
+}
+
 w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
   w2s_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return W2S_ERR_MEMORY;
@@ -72,6 +89,7 @@ w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
   }
   ctx->verbosity = verbosity;
   ctx->stderr_tty = isatty(STDERR_FILENO);
+  parse_fail_alloc(ctx);
   ctx->t0 = w2s_wtime();
   *out = ctx;
   return W2S_OK;
@@ -79,6 +97,9 @@ w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
 
 void w2s_ctx_destroy(w2s_ctx **ctx) {
   if (!ctx || !*ctx) return;
+  if ((*ctx)->print_alloc_count)
+    fprintf(stderr, "w2s: rank %d made %lld allocations\n", (*ctx)->rank,
+            (long long)(*ctx)->alloc_calls);
   if ((*ctx)->comm != MPI_COMM_NULL) MPI_Comm_free(&(*ctx)->comm);
   free(*ctx);
   *ctx = NULL;
@@ -107,7 +128,14 @@ void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                 "allocation of %zu x %zu bytes overflows", count, elem);
     return NULL;
   }
-  void *p = calloc(count, elem);
+  /* An injected failure looks exactly like calloc returning NULL. */
+  int inject = 0;
+  if (ctx) {
+    ++ctx->alloc_calls;
+    inject = ctx->alloc_calls == ctx->fail_alloc_at &&
+             (ctx->fail_alloc_rank < 0 || ctx->fail_alloc_rank == ctx->rank);
+  }
+  void *p = inject ? NULL : calloc(count, elem);
   if (!p)
     w2s_fail_at(ctx, W2S_ERR_MEMORY, file, line,
                 "out of memory allocating %.3g MiB on rank %d",
