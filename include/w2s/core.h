@@ -3,8 +3,8 @@
  * collectives; the numerical modules call the helpers below.
  *
  * Collective (every rank of ctx->comm must call): w2s_ctx_create,
- * w2s_ctx_destroy, w2s_agree, w2s_sum, w2s_max, w2s_bcast_*. Everything else is
- * local. */
+ * w2s_ctx_destroy, w2s_agree, w2s_check_memory, w2s_sum, w2s_max,
+ * w2s_bcast_*. Everything else is local. */
 #ifndef W2S_CORE_H
 #define W2S_CORE_H
 
@@ -138,11 +138,12 @@ static inline w2s_err w2s_agree(w2s_ctx *ctx, w2s_err local) {
  * that would each redo the whole run. W2S_ALLOW_SINGLETON=1 allows it. */
 w2s_err w2s_check_launch(w2s_ctx *ctx);
 
-/* Refuse, before allocating, a run whose estimated need of `bytes` per rank
- * exceeds this node's physical memory: one message, "WHAT needs about X GiB
- * per rank, more than this node's Y GiB of memory", WHAT formatted from fmt
- * (the file and the key or dataset responsible). Every rank must pass the
- * same estimate, so the decision is collective without communication. */
+/* Collective: refuse, before allocating, a run whose estimated need of
+ * `bytes` per rank exceeds the physical memory of the smallest node of the
+ * job (the largest estimate over ranks counts): one message, "WHAT needs
+ * about X GiB per rank, more than the Y GiB of memory of the smallest node",
+ * WHAT formatted from fmt (the file and the key or dataset responsible).
+ * Every rank gets the same verdict. */
 w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -177,7 +178,8 @@ w2s_err w2s_sum_u64(w2s_ctx *ctx, uint64_t *buf, int64_t n);
  * allreduce need not guarantee that), for state every rank updates. */
 w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n);
 w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root);
-/* Rank root's string is copied to every rank (malloc'ed, caller frees). */
+/* Rank root's string is copied to every rank (malloc'ed, caller frees, on
+ * failure too). */
 w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root);
 /* Allreduce with a user reduction that is associative but not commutative;
  * applied in rank order. */

@@ -1,6 +1,7 @@
 /* Context, errors, logging and timers. */
 #include "w2s/core.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +24,40 @@ static const char *const w2s_timer_names[] = {
 #undef W2S_X_TNAME
 };
 
-w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...) {
+/* This rank's physical memory in bytes (0: unknown). W2S_TEST_NODE_MEMORY=
+ * "GIB@R" makes rank R report GIB GiB instead: a testing aid to stand for
+ * one small node in a mixed allocation (docs/RELIABILITY.md). */
+static double node_memory(const w2s_ctx *ctx) {
+  const char *fake = getenv("W2S_TEST_NODE_MEMORY");
+  if (fake && *fake) {
+    char *end = NULL;
+    double gib = strtod(fake, &end);
+    if (end != fake && *end == '@' && strtol(end + 1, NULL, 10) == ctx->rank &&
+        gib > 0.0)
+      return gib * 1073741824.0;
+  }
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  double node = pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
-  if (node <= 0.0 || bytes <= node) return W2S_OK;
+  return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+}
+
+w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...) {
+  /* The largest estimate against the smallest node, over all ranks, so that
+   * every rank refuses or none does (ranks on nodes of different sizes
+   * would otherwise split: some refuse, the others enter a collective). */
+  double node = node_memory(ctx);
+  double v[2] = {bytes, node > 0.0 ? -node : -HUGE_VAL};
+  W2S_CALL(w2s_max(ctx, v, 2));
+  bytes = v[0];
+  node = -v[1];
+  if (!(node < HUGE_VAL) || bytes <= node) return W2S_OK;
   char what[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                  "%s needs about %.3g GiB per rank, more than this node's "
-                  "%.3g GiB of memory",
+                  "%s needs about %.3g GiB per rank, more than the %.3g GiB "
+                  "of memory of the smallest node",
                   what, bytes / 1073741824.0, node / 1073741824.0);
 }
 
