@@ -72,8 +72,10 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_bench_opts *o, bench *b) {
   W2S_CALL(W2S_ALLOC(ctx, b->Gb, nb * d));
   /* V: Q of a random Gaussian matrix; M = S V^T. */
   double *V = NULL, *tau = NULL;
-  W2S_CALL(W2S_ALLOC(ctx, V, d * d));
-  W2S_CALL(W2S_ALLOC(ctx, tau, d));
+  if (W2S_ALLOC(ctx, V, d * d) || W2S_ALLOC(ctx, tau, d)) {
+    free(V);
+    return W2S_ERR_MEMORY;
+  }
   w2s_rng_normal(o->seed, STREAM_BENCH_SETUP, 0, 0, 0, d * d, V);
   int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)d, (int)d, V, (int)d, tau);
   if (!info)
@@ -281,8 +283,9 @@ w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
     double peak = peak_mib();
     if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, &peak, 1);
     r->peak_rss_mib = peak;
-    if (e) {
-      /* A failing solver is a result, not the end of the benchmark. */
+    if (e == W2S_ERR_NUMERIC) {
+      /* A solver refusing its problem is a result, not the end of the
+       * benchmark; memory or MPI failing is (below). */
       snprintf(r->note, sizeof r->note, "failed: %s", ctx->msg);
       snprintf(r->method, sizeof r->method, "%s", solvers[s]);
       ctx->err = W2S_OK;
@@ -290,6 +293,7 @@ w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
       e = W2S_OK;
       continue;
     }
+    if (e) goto done;
     r->ok = 1;
     qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
     r->time_s = o->repeat % 2 ? times[o->repeat / 2]
