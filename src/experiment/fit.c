@@ -130,14 +130,16 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
   int64_t nmom = s->ds;
   for (int j = 0; j < s->J; ++j) nmom += s->dw[j];
   double *mom = NULL; /* per rep: sum, sum of squares, then the count */
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R)));
-  for (int64_t b = 0; b < s->nblocks; ++b) {
+  /* Every exit below frees mom, on the ranks whose allocation worked too. */
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R));
+  for (int64_t b = 0; b < s->nblocks && !e; ++b) {
     int64_t m;
     int64_t i0 = b * s->nb;
     double **W = s->W;
     int64_t mm = i0 < s->count ? (s->count - i0 < s->nb ? s->count - i0 : s->nb) : 0;
-    W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, mm, s->y, s->S, W,
-                               s->P, s->split));
+    e = w2s_features_read(ctx, s->f, s->start + i0, mm, s->y, s->S, W, s->P,
+                          s->split); /* collective, agreed */
+    if (e) break;
     m = mm;
     int has_split = w2s_features_has_split(s->f);
     for (int64_t i = 0; i < m; ++i) {
@@ -184,10 +186,14 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
       }
     }
   }
-  W2S_CALL(w2s_min_i64(ctx, bad, 5));
-  W2S_CALL(w2s_sum_i64(ctx, counts, 3));
-  W2S_CALL(w2s_sum_u64(ctx, &sum, 1));
-  if (s->o->standardize) W2S_CALL(w2s_sum(ctx, mom, 2 * nmom + R));
+  if (!e) e = w2s_min_i64(ctx, bad, 5);
+  if (!e) e = w2s_sum_i64(ctx, counts, 3);
+  if (!e) e = w2s_sum_u64(ctx, &sum, 1);
+  if (!e && s->o->standardize) e = w2s_sum(ctx, mom, 2 * nmom + R);
+  if (e) {
+    free(mom);
+    return e;
+  }
   const char *what[5] = {"/labels", "/strong", "a /weak dataset",
                          "a /weak_predictions dataset", "/split"};
   for (int k = 0; k < 5; ++k)
@@ -387,8 +393,11 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
   int64_t p = strong ? s->ps : s->pw[rep], k = strong ? 1 + s->J : 1;
   double *C = NULL, err[8] = {0};
   w2s_lsq_info info;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, C, p * k * o->nridge)));
-  w2s_err e = W2S_OK;
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, C, p * k * o->nridge));
+  if (e) {
+    free(C); /* allocated where another rank's allocation failed */
+    return e;
+  }
   s->cv_mode = 1;
   for (int l = 0; l < o->nridge && !e; ++l)
     e = fit_one(ctx, s, q, rep, strong, o->ridge[l], pen, label, C + l * p * k,
