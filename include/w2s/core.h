@@ -76,7 +76,7 @@ typedef struct w2s_ctx {
    * W2S_FAIL_ALLOC="N@R" makes fail (fail_alloc_at = N, 0 for none) on rank
    * fail_alloc_rank (-1: every rank). Kept here, not in static state, so
    * that every context counts on its own; W2S_FAIL_ALLOC_COUNT=1 makes
-   * w2s_ctx_destroy print the count. */
+   * w2s_ctx_destroy print the count, =2 also prints every call's site. */
   int64_t alloc_calls;
   int64_t fail_alloc_at;
   int fail_alloc_rank;

@@ -86,7 +86,7 @@ double w2s_wtime(void) {
 static void parse_fail_alloc(w2s_ctx *ctx) {
   ctx->fail_alloc_rank = -1;
   const char *v = getenv("W2S_FAIL_ALLOC"), *c = getenv("W2S_FAIL_ALLOC_COUNT");
-  ctx->print_alloc_count = c && !strcmp(c, "1");
+  if (c && (!strcmp(c, "1") || !strcmp(c, "2"))) ctx->print_alloc_count = c[0] - '0';
   if (!v || !*v) return;
   char *end = NULL;
   long long n = strtoll(v, &end, 10);
@@ -155,6 +155,9 @@ void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
   int inject = 0;
   if (ctx) {
     ++ctx->alloc_calls;
+    if (ctx->print_alloc_count == 2) /* every call's site, for a test's sweep */
+      fprintf(stderr, "w2s: rank %d allocation %lld at %s:%d\n", ctx->rank,
+              (long long)ctx->alloc_calls, file, line);
     inject = ctx->alloc_calls == ctx->fail_alloc_at &&
              (ctx->fail_alloc_rank < 0 || ctx->fail_alloc_rank == ctx->rank);
   }
