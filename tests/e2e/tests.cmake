@@ -5,3 +5,4 @@ w2s_add_script_test(format ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_format.p
 w2s_add_script_test(theory ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_theory.py)
 w2s_add_script_test(ranks ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ranks.py)
 w2s_add_script_test(bad_input ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py)
+w2s_add_script_test(alloc_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_alloc_faults.py)
