@@ -6,3 +6,5 @@ w2s_add_script_test(theory ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_theory.p
 w2s_add_script_test(ranks ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ranks.py)
 w2s_add_script_test(bad_input ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py)
 w2s_add_script_test(alloc_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_alloc_faults.py)
+# Hundreds of short runs; under tests/sanitize/run.sh each costs ~3 s.
+set_tests_properties(e2e.alloc_faults PROPERTIES TIMEOUT 1500)
