@@ -75,8 +75,10 @@ static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
    * still reports its training curve. */
   double *entry = NULL, *loss;
   w2s_err e = w2s_mlp_create(ctx, env->input_dim, env->width, env->depth, out);
-  if (!e) np = w2s_mlp_nparams(*out);
-  if (!e) e = W2S_ALLOC(ctx, entry, np + epochs);
+  if (!e) {
+    np = w2s_mlp_nparams(*out);
+    e = W2S_ALLOC(ctx, entry, np + epochs);
+  }
   /* The cache and the training are collective: every rank goes on, or none. */
   e = w2s_agree(ctx, e);
   if (e) {
