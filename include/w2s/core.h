@@ -3,8 +3,8 @@
  * collectives; the numerical modules call the helpers below.
  *
  * Collective (every rank of ctx->comm must call): w2s_ctx_create,
- * w2s_ctx_destroy, w2s_agree, w2s_sum, w2s_max, w2s_bcast_*. Everything else is
- * local. */
+ * w2s_ctx_destroy, w2s_agree, w2s_check_memory, w2s_sum, w2s_max,
+ * w2s_bcast_*. Everything else is local. */
 #ifndef W2S_CORE_H
 #define W2S_CORE_H
 
@@ -77,6 +77,16 @@ typedef struct w2s_ctx {
   char msg[W2S_MSG_LEN];
   const char *err_file;
   int err_line;
+  /* Allocation fault injection (a testing aid, docs/RELIABILITY.md): the
+   * count of w2s_alloc_at calls made with this context, and the call that
+   * W2S_FAIL_ALLOC="N@R" makes fail (fail_alloc_at = N, 0 for none) on rank
+   * fail_alloc_rank (-1: every rank). Kept here, not in static state, so
+   * that every context counts on its own; W2S_FAIL_ALLOC_COUNT=1 makes
+   * w2s_ctx_destroy print the count, =2 also prints every call's site. */
+  int64_t alloc_calls;
+  int64_t fail_alloc_at;
+  int fail_alloc_rank;
+  int print_alloc_count;
 } w2s_ctx;
 
 /* Collective. Duplicates comm so that library traffic cannot mix with the
@@ -104,7 +114,9 @@ w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
 
 /* Allocation that records a clear failure. The element size is sizeof(*(ptr))
  * by construction, so it cannot be wrong; for an array of struct pointers
- * bugprone-sizeof-expression takes it for sizeof(A*) on an aggregate. */
+ * bugprone-sizeof-expression takes it for sizeof(A*) on an aggregate.
+ * Every call counts in ctx->alloc_calls; the call W2S_FAIL_ALLOC names fails
+ * as if memory had run out (testing the error paths). Local. */
 void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                    int line);
 #define W2S_ALLOC(ctx, ptr, count)                                             \
@@ -137,11 +149,12 @@ w2s_err w2s_check_launch(w2s_ctx *ctx);
  * environment variables, without MPI. */
 int w2s_launched_copies(int *rank);
 
-/* Refuse, before allocating, a run whose estimated need of `bytes` per rank
- * exceeds this node's physical memory: one message, "WHAT needs about X GiB
- * per rank, more than this node's Y GiB of memory", WHAT formatted from fmt
- * (the file and the key or dataset responsible). Every rank must pass the
- * same estimate, so the decision is collective without communication. */
+/* Collective: refuse, before allocating, a run whose estimated need of
+ * `bytes` per rank exceeds the physical memory of the smallest node of the
+ * job (the largest estimate over ranks counts): one message, "WHAT needs
+ * about X GiB per rank, more than the Y GiB of memory of the smallest node",
+ * WHAT formatted from fmt (the file and the key or dataset responsible).
+ * Every rank gets the same verdict. */
 w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -176,7 +189,8 @@ w2s_err w2s_sum_u64(w2s_ctx *ctx, uint64_t *buf, int64_t n);
  * allreduce need not guarantee that), for state every rank updates. */
 w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n);
 w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root);
-/* Rank root's string is copied to every rank (malloc'ed, caller frees). */
+/* Rank root's string is copied to every rank (malloc'ed, caller frees, on
+ * failure too). */
 w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root);
 /* Allreduce with a user reduction that is associative but not commutative;
  * applied in rank order. */

@@ -306,7 +306,7 @@ static w2s_err run_dir_points(w2s_ctx *ctx, const sim_args *a,
   int64_t first = a->sweep_point >= 0 ? a->sweep_point : 0;
   int64_t last = a->sweep_point >= 0 ? a->sweep_point : sw->npoints - 1;
   char **names = NULL;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, names, sw->npoints)));
+  e = w2s_agree(ctx, W2S_ALLOC(ctx, names, sw->npoints)); /* freed below */
   for (int64_t p = 0; p < sw->npoints && !e; ++p) {
     e = W2S_ALLOC(ctx, names[p], 4096);
     if (!e) snprintf(names[p], 4096, "%s/point-%05lld.h5", a->run_dir, (long long)p);

@@ -1,6 +1,7 @@
 /* Context, errors, logging and timers. */
 #include "w2s/core.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +24,40 @@ static const char *const w2s_timer_names[] = {
 #undef W2S_X_TNAME
 };
 
-w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...) {
+/* This rank's physical memory in bytes (0: unknown). W2S_TEST_NODE_MEMORY=
+ * "GIB@R" makes rank R report GIB GiB instead: a testing aid to stand for
+ * one small node in a mixed allocation (docs/RELIABILITY.md). */
+static double node_memory(const w2s_ctx *ctx) {
+  const char *fake = getenv("W2S_TEST_NODE_MEMORY");
+  if (fake && *fake) {
+    char *end = NULL;
+    double gib = strtod(fake, &end);
+    if (end != fake && *end == '@' && strtol(end + 1, NULL, 10) == ctx->rank &&
+        gib > 0.0)
+      return gib * 1073741824.0;
+  }
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  double node = pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
-  if (node <= 0.0 || bytes <= node) return W2S_OK;
+  return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+}
+
+w2s_err w2s_check_memory(w2s_ctx *ctx, double bytes, const char *fmt, ...) {
+  /* The largest estimate against the smallest node, over all ranks, so that
+   * every rank refuses or none does (ranks on nodes of different sizes
+   * would otherwise split: some refuse, the others enter a collective). */
+  double node = node_memory(ctx);
+  double v[2] = {bytes, node > 0.0 ? -node : -HUGE_VAL};
+  W2S_CALL(w2s_max(ctx, v, 2));
+  bytes = v[0];
+  node = -v[1];
+  if (!(node < HUGE_VAL) || bytes <= node) return W2S_OK;
   char what[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                  "%s needs about %.3g GiB per rank, more than this node's "
-                  "%.3g GiB of memory",
+                  "%s needs about %.3g GiB per rank, more than the %.3g GiB "
+                  "of memory of the smallest node",
                   what, bytes / 1073741824.0, node / 1073741824.0);
 }
 
@@ -57,6 +80,23 @@ double w2s_wtime(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* W2S_FAIL_ALLOC="N" or "N@R" (testing aid, docs/RELIABILITY.md): the Nth
+ * w2s_alloc_at call with this context fails, on rank R only or on every
+ * rank; anything else leaves allocation alone. */
+static void parse_fail_alloc(w2s_ctx *ctx) {
+  ctx->fail_alloc_rank = -1;
+  const char *v = getenv("W2S_FAIL_ALLOC"), *c = getenv("W2S_FAIL_ALLOC_COUNT");
+  if (c && (!strcmp(c, "1") || !strcmp(c, "2"))) ctx->print_alloc_count = c[0] - '0';
+  if (!v || !*v) return;
+  char *end = NULL;
+  long long n = strtoll(v, &end, 10);
+  long r = -1;
+  if (*end == '@') r = strtol(end + 1, &end, 10);
+  if (*end || n < 1) return;
+  ctx->fail_alloc_at = n;
+  ctx->fail_alloc_rank = (int)r;
+}
+
 w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
   w2s_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return W2S_ERR_MEMORY;
@@ -72,6 +112,7 @@ w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
   }
   ctx->verbosity = verbosity;
   ctx->stderr_tty = isatty(STDERR_FILENO);
+  parse_fail_alloc(ctx);
   ctx->t0 = w2s_wtime();
   *out = ctx;
   return W2S_OK;
@@ -79,6 +120,9 @@ w2s_err w2s_ctx_create(MPI_Comm comm, int verbosity, w2s_ctx **out) {
 
 void w2s_ctx_destroy(w2s_ctx **ctx) {
   if (!ctx || !*ctx) return;
+  if ((*ctx)->print_alloc_count)
+    fprintf(stderr, "w2s: rank %d made %lld allocations\n", (*ctx)->rank,
+            (long long)(*ctx)->alloc_calls);
   if ((*ctx)->comm != MPI_COMM_NULL) MPI_Comm_free(&(*ctx)->comm);
   free(*ctx);
   *ctx = NULL;
@@ -107,7 +151,17 @@ void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                 "allocation of %zu x %zu bytes overflows", count, elem);
     return NULL;
   }
-  void *p = calloc(count, elem);
+  /* An injected failure looks exactly like calloc returning NULL. */
+  int inject = 0;
+  if (ctx) {
+    ++ctx->alloc_calls;
+    if (ctx->print_alloc_count == 2) /* every call's site, for a test's sweep */
+      fprintf(stderr, "w2s: rank %d allocation %lld at %s:%d\n", ctx->rank,
+              (long long)ctx->alloc_calls, file, line);
+    inject = ctx->alloc_calls == ctx->fail_alloc_at &&
+             (ctx->fail_alloc_rank < 0 || ctx->fail_alloc_rank == ctx->rank);
+  }
+  void *p = inject ? NULL : calloc(count, elem);
   if (!p)
     w2s_fail_at(ctx, W2S_ERR_MEMORY, file, line,
                 "out of memory allocating %.3g MiB on rank %d",

@@ -73,10 +73,13 @@ w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root) {
 w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root) {
   int64_t len = (ctx->rank == root && *str) ? (int64_t)strlen(*str) : 0;
   W2S_CALL(w2s_bcast_bytes(ctx, &len, sizeof len, root));
+  w2s_err e = W2S_OK;
   if (ctx->rank != root || !*str) { /* the root may broadcast "nothing" */
     if (ctx->rank != root) free(*str);
-    W2S_CALL(W2S_ALLOC(ctx, *str, len + 1));
+    e = W2S_ALLOC(ctx, *str, len + 1);
   }
+  /* A rank without its buffer must not leave the others in the broadcast. */
+  W2S_CALL(w2s_agree(ctx, e));
   W2S_CALL(w2s_bcast_bytes(ctx, *str, len, root));
   (*str)[len] = '\0';
   return W2S_OK;

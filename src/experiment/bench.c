@@ -374,8 +374,9 @@ w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
     double peak = peak_mib();
     if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, &peak, 1);
     r->peak_rss_mib = peak;
-    if (e) {
-      /* A failing solver is a result, not the end of the benchmark. */
+    if (e == W2S_ERR_NUMERIC) {
+      /* A solver refusing its problem is a result, not the end of the
+       * benchmark; memory or MPI failing is (below). */
       snprintf(r->note, sizeof r->note, "failed: %s", ctx->msg);
       snprintf(r->method, sizeof r->method, "%s", solvers[s]);
       ctx->err = W2S_OK;
@@ -383,6 +384,7 @@ w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
       e = W2S_OK;
       continue;
     }
+    if (e) goto done;
     r->ok = 1;
     qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
     r->time_s = o->repeat % 2 ? times[o->repeat / 2]

@@ -135,7 +135,11 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
   /* First bad row of each dataset: labels, strong, /split, then weak j
    * (3 + j) and predictions j (3 + J + j), so the message can name it. */
   int64_t nbad = 3 + 2 * (int64_t)s->J, *bad = NULL;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, bad, nbad)));
+  w2s_err eb = w2s_agree(ctx, W2S_ALLOC(ctx, bad, nbad));
+  if (eb) { /* on the ranks whose own allocation worked */
+    free(bad);
+    return eb;
+  }
   for (int64_t k = 0; k < nbad; ++k) bad[k] = INT64_MAX;
   int64_t counts[3] = {0, 0, 0};
   uint64_t sum = 0; /* modulo 2^64: unsigned wrap-around is defined */
@@ -144,8 +148,9 @@ static w2s_err scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out) {
   for (int j = 0; j < s->J; ++j) nmom += s->dw[j];
   double *mom = NULL; /* per rep: sum, sum of squares, then the count */
   w2s_err ea = w2s_agree(ctx, W2S_ALLOC(ctx, mom, 2 * nmom + R));
-  if (ea) {
+  if (ea) { /* mom too: on the ranks whose own allocation worked */
     free(bad);
+    free(mom);
     return ea;
   }
   for (int64_t b = 0; b < s->nblocks; ++b) {
@@ -434,8 +439,11 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
   int64_t p = strong ? s->ps : s->pw[rep], k = strong ? 1 + s->J : 1;
   double *C = NULL, err[8] = {0};
   w2s_lsq_info info;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, C, p * k * o->nridge)));
-  w2s_err e = W2S_OK;
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, C, p * k * o->nridge));
+  if (e) {
+    free(C); /* allocated where another rank's allocation failed */
+    return e;
+  }
   s->cv_mode = 1;
   for (int l = 0; l < o->nridge && !e; ++l)
     e = fit_one(ctx, s, q, rep, strong, o->ridge[l], pen, label, C + l * p * k,

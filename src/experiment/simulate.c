@@ -179,18 +179,21 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
   s->J = c->nweak;
   s->nrep = 1 + c->nweak;
   s->tw = c->target_width;
-  W2S_CALL(w2s_mlp_create(ctx, c->input_dim, c->target_width, c->target_depth,
-                          &s->target));
+  w2s_err e = w2s_mlp_create(ctx, c->input_dim, c->target_width,
+                             c->target_depth, &s->target);
+  if (!e) e = W2S_ALLOC(ctx, s->heads, (s->tw + 1) * c->tasks);
+  if (!e) e = W2S_ALLOC(ctx, s->rep, s->nrep);
+  if (!e) e = W2S_ALLOC(ctx, s->p, s->nrep);
+  if (!e) e = W2S_ALLOC(ctx, s->F, s->nrep);
+  if (!e) e = W2S_ALLOC(ctx, s->Cw, s->J);
+  /* The sources below may be collective (pre-training, its cache): every
+   * rank goes on to them, or none; sim_free releases what was allocated. */
+  W2S_CALL(w2s_agree(ctx, e));
   w2s_mlp_init_uniform(s->target, c->seed, W2S_STREAM_TARGET);
-  W2S_CALL(W2S_ALLOC(ctx, s->heads, (s->tw + 1) * c->tasks));
   double bound = 1.0 / sqrt((double)s->tw);
   for (int64_t t = 0; t < c->tasks; ++t)
     w2s_rng_uniform(c->seed, W2S_STREAM_TASK_HEADS, (uint64_t)t, 0, 0,
                     s->tw + 1, -bound, bound, s->heads + t * (s->tw + 1));
-  W2S_CALL(W2S_ALLOC(ctx, s->rep, s->nrep));
-  W2S_CALL(W2S_ALLOC(ctx, s->p, s->nrep));
-  W2S_CALL(W2S_ALLOC(ctx, s->F, s->nrep));
-  W2S_CALL(W2S_ALLOC(ctx, s->Cw, s->J));
   int64_t wmax = c->target_width > c->input_dim ? c->target_width : c->input_dim;
   int64_t work_rows_per = 2 * wmax;
   for (int r = 0; r < s->nrep; ++r) {
@@ -198,7 +201,9 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
     w2s_repr_env env = {rc->section,   c->seed,       c->input_dim,
                         s->target,     rc->depth_p.i, rc->width_p.i,
                         rc->own,       c->input_scale, &hooks};
-    W2S_CALL(rc->source->create(ctx, &env, &s->rep[r]));
+    /* A source that failed on one rank must stop the next source's
+     * collectives on every rank. */
+    W2S_CALL(w2s_agree(ctx, rc->source->create(ctx, &env, &s->rep[r])));
     s->p[r] = rep_dim(s, r) + (c->intercept ? 1 : 0);
     if (s->p[r] > s->pmax) s->pmax = s->p[r];
     int64_t per = w2s_mlp_work_size(s->rep[r], 1);
@@ -287,9 +292,10 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   w2s_lsq_opts opts = {c->ridge, NULL, c->rank_tol, NULL};
   char label[160];
   label[0] = '\0';
-  w2s_err e = W2S_OK;
   int *pen = NULL;
-  W2S_CALL(W2S_ALLOC(ctx, pen, s->pmax));
+  /* Agreed before the first collective below; freed on every rank. */
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, s->pmax));
+  if (e) goto done;
   for (int64_t i = 0; i < s->pmax; ++i) pen[i] = 1;
   opts.penalize = pen;
 
@@ -463,6 +469,7 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
     res->nrepr = 1 + c->nweak;
     e = W2S_ALLOC(ctx, res->repr, res->nrepr);
   }
+  e = w2s_agree(ctx, e); /* setup is collective: all ranks enter it or none */
   if (!e) e = setup(ctx, c, &s, res);
   if (!e) e = fill_results(ctx, &s, res); /* names and shapes; the
                                              coefficients once fitted */

@@ -183,7 +183,11 @@ w2s_err w2s_features_open(w2s_ctx *ctx, const char *path, w2s_features **out) {
   }
   W2S_CALL(w2s_agree(ctx, e));
   w2s_features *f = NULL;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, f, 1)));
+  e = w2s_agree(ctx, W2S_ALLOC(ctx, f, 1));
+  if (e) {
+    free(f); /* allocated where another rank's allocation failed */
+    return e;
+  }
   e = w2s_agree(ctx, open_local(ctx, path, f));
   if (e) {
     w2s_features_close(&f);
@@ -258,13 +262,20 @@ static w2s_err read_rows(w2s_ctx *ctx, w2s_features *f, hid_t d, int rank,
 
 static w2s_err read_matrix(w2s_ctx *ctx, w2s_features *f, hid_t d,
                            int64_t cols, int64_t row0, int64_t m, double *out) {
+  w2s_err e = W2S_OK;
   if (m * cols > f->cap) {
     free(f->buf);
     f->buf = NULL;
-    f->cap = m * cols;
-    W2S_CALL(W2S_ALLOC(ctx, f->buf, f->cap));
+    f->cap = 0;
+    if (!(e = W2S_ALLOC(ctx, f->buf, m * cols))) f->cap = m * cols;
   }
-  W2S_CALL(read_rows(ctx, f, d, 2, cols, row0, m, H5T_NATIVE_DOUBLE, f->buf));
+  /* The read is collective: without a buffer, take part selecting nothing
+   * (the caller agrees on the failure after the last read). */
+  double none = 0.0;
+  w2s_err t = read_rows(ctx, f, d, 2, cols, row0, e ? 0 : m, H5T_NATIVE_DOUBLE,
+                        e ? &none : f->buf);
+  W2S_CALL(e);
+  W2S_CALL(t);
   for (int64_t r = 0; r < m; ++r) /* row-major -> column-major */
     for (int64_t c = 0; c < cols; ++c) out[c * m + r] = f->buf[r * cols + c];
   return W2S_OK;

@@ -220,13 +220,17 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
 
   int64_t K = -1;
   int64_t *task = NULL;
-  W2S_CALL(read_1d(ctx, f, "metrics/task", H5T_NATIVE_INT64, H5T_INTEGER, &K,
-                   (void **)&task, path));
+  w2s_err e = read_1d(ctx, f, "metrics/task", H5T_NATIVE_INT64, H5T_INTEGER,
+                      &K, (void **)&task, path);
+  if (e) {
+    free(task); /* read_1d allocates before the read that can fail */
+    return e;
+  }
   hid_t vs = H5Tcopy(H5T_C_S1);
   H5Tset_size(vs, H5T_VARIABLE);
   char **names = NULL;
-  w2s_err e = read_1d(ctx, f, "metrics/weak_model", vs, H5T_STRING, &K,
-                      (void **)&names, path);
+  e = read_1d(ctx, f, "metrics/weak_model", vs, H5T_STRING, &K,
+              (void **)&names, path);
   /* Distinct weak-model names in order of first appearance. */
   w2s_results *r = NULL;
   int64_t nweak = 0, ntasks = 0;

@@ -20,6 +20,17 @@ static hid_t group(hid_t loc, const char *name) {
   return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
 }
 
+/* The columns of /representations; agreed, since every rank then writes
+ * them collectively (on failure the caller frees what was allocated). */
+static w2s_err alloc_repr_columns(w2s_ctx *ctx, int64_t n, int64_t **dim,
+                                  int64_t **rk, double **ridge, double **cond) {
+  w2s_err e = W2S_ALLOC(ctx, *dim, n);
+  if (!e) e = W2S_ALLOC(ctx, *rk, n);
+  if (!e) e = W2S_ALLOC(ctx, *ridge, n);
+  if (!e) e = W2S_ALLOC(ctx, *cond, n);
+  return w2s_agree(ctx, e);
+}
+
 /* What one run (or one sweep point) owns: coefficients, representations'
  * numbers, pre-training curves, under `parent`. Collective. */
 static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
@@ -46,10 +57,8 @@ static w2s_err write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
   int64_t nr[1] = {r->nrepr};
   int64_t *dim = NULL, *rk = NULL;
   double *cond = NULL, *ridge = NULL;
-  if (!e && (e = W2S_ALLOC(ctx, dim, nr[0])) == W2S_OK &&
-      (e = W2S_ALLOC(ctx, rk, nr[0])) == W2S_OK &&
-      (e = W2S_ALLOC(ctx, ridge, nr[0])) == W2S_OK &&
-      (e = W2S_ALLOC(ctx, cond, nr[0])) == W2S_OK) {
+  if (!e &&
+      (e = alloc_repr_columns(ctx, nr[0], &dim, &rk, &ridge, &cond)) == W2S_OK) {
     for (int i = 0; i < r->nrepr; ++i) {
       dim[i] = r->repr[i].dim;
       rk[i] = r->repr[i].rank;
@@ -413,8 +422,14 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
   W2S_CALL(w2s_output_check(ctx, path, force));
   w2s_results *merged = NULL;
   int64_t *sweep_index = NULL, *source = NULL;
-  W2S_CALL(w2s_agree(ctx, merge(ctx, pts, npts, sw, &merged, &sweep_index,
-                                &source)));
+  w2s_err me = w2s_agree(ctx, merge(ctx, pts, npts, sw, &merged, &sweep_index,
+                                    &source));
+  if (me) { /* merge may have allocated these before failing */
+    w2s_results_destroy(&merged);
+    free(sweep_index);
+    free(source);
+    return me;
+  }
   /* The merged record borrows the provenance strings for writing. */
   merged->config_text = (char *)config_text;
   merged->command_line = (char *)command_line;

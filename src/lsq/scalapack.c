@@ -118,6 +118,9 @@ static w2s_err sl_factor(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st) {
   double *tau = NULL, *work = NULL, q = 0.0;
   w2s_err e = w2s_lapack_info(ctx, info, "descinit");
   if (!e) e = W2S_ALLOC(ctx, tau, p);
+  /* PDGEQRF and PDORMQR are collective: a rank without its buffers must
+   * not leave the others in them. */
+  e = w2s_agree(ctx, e);
   int lwork = -1;
   if (!e) {
     pdgeqrf_(&M, &p, st->A, &one, &one, descA, tau, &q, &lwork, &info);
@@ -126,7 +129,7 @@ static w2s_err sl_factor(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st) {
       pdormqr_("L", "T", &M, &k, &p, st->A, &one, &one, descA, tau, st->B,
                &one, &one, descB, &q2, &lwork, &info, 1, 1);
     lwork = (int)(q > q2 ? q : q2) + 1;
-    e = W2S_ALLOC(ctx, work, lwork);
+    e = w2s_agree(ctx, W2S_ALLOC(ctx, work, lwork));
   }
   if (!e) {
     pdgeqrf_(&M, &p, st->A, &one, &one, descA, tau, work, &lwork, &info);

@@ -91,14 +91,18 @@ static w2s_err tsqr_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
   if (ctx->comm == MPI_COMM_NULL || ctx->size == 1) return W2S_OK;
   size_t len = 3 + (size_t)p * p + (size_t)p * k;
   double *buf = NULL;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, buf, len)));
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, buf, len));
+  if (e) {
+    free(buf); /* allocated where another rank's allocation failed */
+    return e;
+  }
   buf[0] = (double)p;
   buf[1] = (double)k;
   buf[2] = 0.0;
   memcpy(buf + 3, st->R, sizeof(double) * (size_t)(p * p));
   memcpy(buf + 3 + p * p, st->C, sizeof(double) * (size_t)(p * k));
-  w2s_err e = w2s_allreduce_op(ctx, buf, (int64_t)(len * sizeof(double)),
-                               tsqr_combine);
+  e = w2s_allreduce_op(ctx, buf, (int64_t)(len * sizeof(double)),
+                       tsqr_combine);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && buf[2] < 0)
     e = W2S_FAIL(ctx, W2S_ERR_NUMERIC,

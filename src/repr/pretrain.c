@@ -66,7 +66,7 @@ w2s_err w2s_pretrain(w2s_ctx *ctx, const w2s_pretrain_opts *o,
       (e = W2S_ALLOC(ctx, work, 3 * B * (width > in ? width : in))) ||
       (e = W2S_ALLOC(ctx, tmp, n * (tw > in ? tw : in))) ||
       (e = W2S_ALLOC(ctx, row, in)))
-    goto done;
+    goto decide;
   /* The pre-training set: T tasks x samples, each labelled by its task's
    * frozen random head on h* (the same heads the student is trained
    * through). Every rank holds it: it is small, and any rank may need any
@@ -83,7 +83,7 @@ w2s_err w2s_pretrain(w2s_ctx *ctx, const w2s_pretrain_opts *o,
   }
   {
     double *fwork = NULL;
-    if ((e = W2S_ALLOC(ctx, fwork, w2s_mlp_work_size(target, n)))) goto done;
+    if ((e = W2S_ALLOC(ctx, fwork, w2s_mlp_work_size(target, n)))) goto decide;
     w2s_mlp_forward(target, n, X, n, tmp, n, fwork);
     free(fwork);
     for (int64_t s = 0; s < n; ++s) {
@@ -98,8 +98,13 @@ w2s_err w2s_pretrain(w2s_ctx *ctx, const w2s_pretrain_opts *o,
                  "pretrain: the network's width %lld must equal the target's "
                  "%lld (the frozen task heads act on it)",
                  (long long)width, (long long)tw);
-    goto done;
+    goto decide;
   }
+decide:
+  /* The training loop reduces every step: a rank that failed above must
+   * not leave the others in the first reduction. */
+  e = w2s_agree(ctx, e);
+  if (e) goto done;
   double *params = w2s_mlp_params(net);
   int64_t step = 0, nbatches = (n + B - 1) / B;
   for (int64_t ep = 0; ep < o->epochs && !e; ++ep) {

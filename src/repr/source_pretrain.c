@@ -70,7 +70,22 @@ static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
   /* The cache key names the entry layout version too; the network's
    * initialisation depends on the settings alone. */
   snprintf(key, sizeof key, "w2s-pretrain-v2 %s", settings);
-  W2S_CALL(w2s_mlp_create(ctx, env->input_dim, env->width, env->depth, out));
+  int64_t epochs = p[K_EPOCHS].i, np = 0;
+  /* The cache entry is [weights | loss per epoch], so a reused network
+   * still reports its training curve. */
+  double *entry = NULL, *loss;
+  w2s_err e = w2s_mlp_create(ctx, env->input_dim, env->width, env->depth, out);
+  if (!e) {
+    np = w2s_mlp_nparams(*out);
+    e = W2S_ALLOC(ctx, entry, np + epochs);
+  }
+  /* The cache and the training are collective: every rank goes on, or none. */
+  e = w2s_agree(ctx, e);
+  if (e) {
+    free(entry);
+    w2s_mlp_destroy(out);
+    return e;
+  }
   /* The initial weights depend on the settings, not the section's name, so
    * the same settings give the same network wherever they appear. */
   w2s_mlp_init_uniform(*out, env->seed, w2s_rng_stream_of(settings, 0));
@@ -78,15 +93,6 @@ static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
   int use_cache = strcmp(cache, "none") != 0 && env->hooks &&
                   env->hooks->cache_get;
   int found = 0;
-  int64_t np = w2s_mlp_nparams(*out), epochs = p[K_EPOCHS].i;
-  /* The cache entry is [weights | loss per epoch], so a reused network
-   * still reports its training curve. */
-  double *entry = NULL, *loss;
-  w2s_err e = W2S_ALLOC(ctx, entry, np + epochs);
-  if (e) {
-    w2s_mlp_destroy(out);
-    return e;
-  }
   loss = entry + np;
   if (use_cache)
     e = env->hooks->cache_get(env->hooks->host, ctx, cache, key, entry,

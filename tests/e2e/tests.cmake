@@ -16,3 +16,6 @@ w2s_add_script_test(io_publish ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_io_p
 w2s_add_script_test(cli ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cli.py)
 set_tests_properties(e2e.cli PROPERTIES ENVIRONMENT
   "${W2S_TEST_ENV};W2S_PROJECT_VERSION=${PROJECT_VERSION};W2S_GIT_REVISION=${W2S_GIT_REVISION}")
+w2s_add_script_test(alloc_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_alloc_faults.py)
+# Hundreds of short runs; under tests/sanitize/run.sh each costs ~3 s.
+set_tests_properties(e2e.alloc_faults PROPERTIES TIMEOUT 1500)
