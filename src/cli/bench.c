@@ -31,6 +31,8 @@ static void bench_usage(FILE *f) {
           "stores)\n"
           "  --seed S        (default 1)\n"
           "  --format table|csv|json   (default table)\n"
+          "  -q, --quiet     no warnings on stderr (the generic-BLAS-kernel "
+          "one)\n"
           "  -h, --help\n"
           "\n"
           "columns: time_s (median seconds), gflops (flops of the algorithm "
@@ -74,6 +76,8 @@ int w2s_cmd_bench(int argc, char **argv) {
       help = 1;
     } else if (!strcmp(s, "--stream")) {
       o.stream = 1;
+    } else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
+      ctx->verbosity = 0;
     } else if (!v) {
       e = W2S_FAIL(ctx, W2S_ERR_USAGE, "unknown option or missing value: '%s' "
                    "(try 'w2s bench --help')", s);

@@ -138,7 +138,7 @@ def commands(d):
         "simulate": (["simulate", cfg, "-o", sim_out, "-q"], sim_out),
         "fit": (["fit", feats, "-o", fit_out, "-q", "--ridge", "0,0.1"],
                 fit_out),
-        "bench": (["bench", "--rows", "400", "--cols", "8", "--rhs", "2",
+        "bench": (["bench", "-q", "--rows", "400", "--cols", "8", "--rhs", "2",
                    "--repeat", "1", "--solvers", "auto,tsqr,scalapack",
                    "--format", "csv"], None),
     }

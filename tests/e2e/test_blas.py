@@ -101,6 +101,11 @@ def main():
                   % j.get("blas_kernel"))
             check(len(warnings_of(r.stderr)) == (1 if wide else 0),
                   "bench warning: %r" % r.stderr)
+        r = C.run_w2s(["bench", "-q", "--rows", "4000", "--cols", "8",
+                       "--rhs", "2", "--repeat", "1", "--solvers", "tsqr"],
+                      ranks=1)
+        check(r.returncode == 0 and not warnings_of(r.stderr),
+              "bench -q silences the warning: %r" % r.stderr)
         # A merge keeps the BLAS its points were computed with, not the
         # merging process's (which runs the default kernel here).
         pts = []
