@@ -160,6 +160,19 @@ def simulate(config, out, ranks=2, sets=(), extra=(), timeout=120):
     return r
 
 
+def sweep_points(directory, config, name="point%d.h5"):
+    """Points 0 and 1 of a 2-point sweep over experiment.seed, each a
+    1-rank `w2s simulate --sweep-point` file in directory: inputs for
+    `w2s merge`. Returns their paths."""
+    paths = []
+    for p in (0, 1):
+        pt = os.path.join(directory, name % p)
+        simulate(config, pt, ranks=1, extra=["--sweep", "experiment.seed=1,2",
+                                              "--sweep-point", str(p)])
+        paths.append(pt)
+    return paths
+
+
 def default_weak():
     return {
         "perturb_small": {"source": "perturb", "perturb_scale": "0.05"},

@@ -211,12 +211,7 @@ def run_all(tmp, mnt):
     feats = os.path.join(tmp, "features.h5")
     make_features(feats)
     # merge inputs: two points of one sweep, written on the ordinary disk
-    points = []
-    for p in (0, 1):
-        pt = os.path.join(tmp, "point%d.h5" % p)
-        C.simulate(cfg, pt, ranks=1, extra=["--sweep", "experiment.seed=1,2",
-                                            "--sweep-point", str(p)])
-        points.append(pt)
+    points = C.sweep_points(tmp, cfg, "point%d.h5")
     writers = [
         ("simulate", 1, lambda o: ["simulate", cfg, "-o", o, "-q"]),
         ("simulate", 2, lambda o: ["simulate", cfg, "-o", o, "-q"]),

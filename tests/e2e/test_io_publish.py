@@ -218,12 +218,7 @@ def inputs_as_outputs(tmp, cfg):
     feats = os.path.join(d, "f.h5")
     make_features(feats)
     os.link(feats, os.path.join(d, "hard.h5"))
-    pts = []
-    for p in (0, 1):
-        pt = os.path.join(d, "p%d.h5" % p)
-        C.simulate(cfg, pt, ranks=1, extra=["--sweep", "experiment.seed=1,2",
-                                            "--sweep-point", str(p)])
-        pts.append(pt)
+    pts = C.sweep_points(d, cfg, "p%d.h5")
     conf = C.write_file(os.path.join(d, "c.ini"), open(cfg).read())
     saved = {p: digest(p) for p in [feats, conf] + pts}
     cases = [
