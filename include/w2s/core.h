@@ -4,7 +4,7 @@
  *
  * Collective (every rank of ctx->comm must call): w2s_ctx_create,
  * w2s_ctx_destroy, w2s_agree, w2s_check_memory, w2s_sum, w2s_max,
- * w2s_bcast_*. Everything else is local. */
+ * w2s_bcast_*, w2s_barrier, w2s_mpi_start/stop. Everything else is local. */
 #ifndef W2S_CORE_H
 #define W2S_CORE_H
 
@@ -196,5 +196,16 @@ w2s_err w2s_bcast_string(w2s_ctx *ctx, char **str, int root);
  * applied in rank order. */
 w2s_err w2s_allreduce_op(w2s_ctx *ctx, void *buf, int64_t nbytes,
                          MPI_User_function *fn);
+/* Collective: wait for every rank (a no-op on a local context). */
+w2s_err w2s_barrier(w2s_ctx *ctx);
+
+/* The MPI life cycle of a command that runs under mpirun, so that no file
+ * outside core calls MPI: w2s_mpi_start initialises MPI and returns a
+ * context on MPI_COMM_WORLD (verbosity 1), aborting the job with one line
+ * naming `cmd` if it cannot; w2s_mpi_stop destroys the context, finalises
+ * MPI and returns `code` (for `return w2s_mpi_stop(&ctx, code);`).
+ * Both collective. */
+w2s_ctx *w2s_mpi_start(int *argc, char ***argv, const char *cmd);
+int w2s_mpi_stop(w2s_ctx **ctx, int code);
 
 #endif

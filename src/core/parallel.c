@@ -149,3 +149,26 @@ int w2s_launched_copies(int *rank) {
   *rank = 0;
   return 1;
 }
+
+w2s_err w2s_barrier(w2s_ctx *ctx) {
+  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
+  if (MPI_Barrier(ctx->comm) != MPI_SUCCESS)
+    return W2S_FAIL(ctx, W2S_ERR_MPI, "MPI_Barrier failed");
+  return W2S_OK;
+}
+
+w2s_ctx *w2s_mpi_start(int *argc, char ***argv, const char *cmd) {
+  MPI_Init(argc, argv);
+  w2s_ctx *ctx = NULL;
+  if (w2s_ctx_create(MPI_COMM_WORLD, 1, &ctx) != W2S_OK) {
+    fprintf(stderr, "w2s %s: error: cannot create the MPI context\n", cmd);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return ctx;
+}
+
+int w2s_mpi_stop(w2s_ctx **ctx, int code) {
+  w2s_ctx_destroy(ctx);
+  MPI_Finalize();
+  return code;
+}
