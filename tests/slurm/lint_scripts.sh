@@ -2,8 +2,13 @@
 # Every shell script of the project passes `bash -n` and shellcheck; cppcheck
 # and clang-tidy are clean on the C code. Argument: the build directory whose
 # compile_commands.json clang-tidy uses (default build/).
+# With the format check on, every C file under src/, include/ and tests/ is
+# also as clang-format (.clang-format) would write it.
 set -euo pipefail
 builddir=${1:-build}
+# The format check: 1 = on. W2S_FORMAT_CHECK=1 in the environment turns it on
+# for one run.
+format_check=${W2S_FORMAT_CHECK:-0}
 command -v shellcheck >/dev/null || { echo "FAIL: shellcheck is not installed"; exit 1; }
 status=0
 for f in jobs/slurm/* jobs/local/*.sh scripts/*.sh .ci/run tests/slurm/*.sh tests/sanitize/*.sh tests/fuzz/*.sh tests/valgrind/*.sh; do
@@ -46,5 +51,19 @@ else
   printf '%s\0' src/*/*.c tests/unit/*.c tests/mpi/*.c | xargs -0 -n1 -P2 bash -c 'tidy_file "$@"' _ "$builddir" ||
     { echo "FAIL: clang-tidy"; status=1; }
   echo "clang-tidy: $((SECONDS - start)) s"
+fi
+# clang-format: the tree as scripts/format.sh would leave it.
+if [ "$format_check" != 1 ]; then
+  echo "SKIP: clang-format check (off: format_check=0 in $0)"
+elif ! command -v clang-format >/dev/null; then
+  echo "SKIP: clang-format check: clang-format is not installed (scripts/setup.sh installs it)"
+else
+  mapfile -t cfiles < <(find src include tests -name '*.[ch]' | sort)
+  if ((${#cfiles[@]} == 0)); then
+    echo "FAIL: clang-format: no C files found (run from the source tree)"; status=1
+  elif ! clang-format --dry-run -Werror "${cfiles[@]}"; then
+    echo "FAIL: clang-format: the files above are not formatted (run scripts/format.sh)"
+    status=1
+  fi
 fi
 exit $status
