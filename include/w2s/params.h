@@ -1,7 +1,12 @@
 /* params: typed option tables. Every option is declared once, in a table of
  * w2s_key (name, type, default, range, one-line help); values are parsed and
  * range-checked against that declaration. Modules that own options (the
- * experiment, each representation source) declare their own tables. Local. */
+ * experiment, each representation source) declare their own tables.
+ *
+ * Everything here is local (no MPI) and allocates nothing: key tables are
+ * static data of the module that declares them, a w2s_param is the caller's
+ * (its key pointer borrows the table entry), and strings are copied into
+ * its fixed buffers. */
 #ifndef W2S_PARAMS_H
 #define W2S_PARAMS_H
 
@@ -37,14 +42,25 @@ typedef struct {
   char where[256];  /* "file:line" or "--set ..." for messages */
 } w2s_param;
 
-/* Parse text for key; on failure records "<where>: key '<section>.<name>' ..."
- * and returns W2S_ERR_INPUT. */
-/* Local: 1 (true/yes/on/1) or 0 (false/no/off/0), any case; -1 otherwise. */
+/* Local: 1 (true/yes/on/1) or 0 (false/no/off/0), any case; -1 otherwise.
+ * Cannot fail. */
 int w2s_parse_bool(const char *text);
+/* Local. Parses text as a value of key into *out: out->key and out->where
+ * (the caller's "file:line" or "--set ..." for messages) are always set,
+ * out->text unless text is too long; then INT sets out->i (1e6-style
+ * integers accepted) and
+ * out->r = i, REAL sets out->r, BOOL sets out->i = 0 or 1 and out->r;
+ * CHOICE and STRING only keep the text. out->set and the other fields are
+ * left as they were (the caller marks a value given in the file). Errors:
+ * W2S_ERR_INPUT, recorded as "<where>: key '<section>.<name>' ..." (not a
+ * number, out of [min, max], not one of the choices, empty, or longer than
+ * out->text). */
 w2s_err w2s_param_parse(w2s_ctx *ctx, const w2s_key *key, const char *section,
                         const char *text, const char *where, w2s_param *out);
 
-/* The help table: one line per key. */
+/* Local. The help table: one line per key to f (name as section.key,
+ * type, default, range or choices, help). Cannot fail (write errors on f
+ * are the caller's to check). */
 void w2s_keys_print(FILE *f, const char *section, const w2s_key *keys, int n);
 
 #endif

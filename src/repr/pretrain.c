@@ -1,6 +1,7 @@
 /* Pre-training with AdamW (decoupled weight decay, PyTorch's defaults),
  * mini-batches of global sample indices, MSE loss through frozen task heads,
- * one gradient allreduce per step. */
+ * one gradient reduction per step: a sum to rank 0 and a broadcast
+ * (w2s_sum_bcast), so every rank applies bit-identical updates. */
 #include "repr/pretrain.h"
 
 #include <math.h>
