@@ -128,7 +128,8 @@ typedef struct {
                           const double *values, int64_t n);
 } w2s_repr_hooks;
 
-/* What a source gets to build a representation from. */
+/* What a source gets to build a representation from; every pointer is
+ * borrowed for the duration of the call. */
 typedef struct {
   const char *section;    /* "strong" or "weak.NAME"; perturb and random
                            * derive their RNG stream from it */
@@ -139,7 +140,7 @@ typedef struct {
   const w2s_param *params; /* the source's own keys, in its table's order */
   double input_scale;     /* x ~ N(0, input_scale^2 I) */
   const w2s_repr_hooks *hooks; /* may be NULL */
-} w2s_repr_env; /* every pointer is borrowed for the call only */
+} w2s_repr_env;
 
 typedef struct {
   const char *name; /* the value of `source = ...` */
