@@ -54,7 +54,7 @@ else
 fi
 # clang-format: the tree as scripts/format.sh would leave it.
 if [ "$format_check" != 1 ]; then
-  echo "SKIP: clang-format check (off: format_check=0 in $0)"
+  echo "SKIP: clang-format check (off: format_check defaults to 0 in $0; W2S_FORMAT_CHECK=1 runs it)"
 elif ! command -v clang-format >/dev/null; then
   echo "SKIP: clang-format check: clang-format is not installed (scripts/setup.sh installs it)"
 else
