@@ -119,12 +119,15 @@ w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
  * as if memory had run out (testing the error paths). Local. */
 void *w2s_alloc_at(w2s_ctx *ctx, size_t count, size_t elem, const char *file,
                    int line);
+/* The suppression brackets the whole definition, so that it holds however
+ * the lines are broken (clang-tidy looks at the macro's spelling lines). */
+/* NOLINTBEGIN(bugprone-sizeof-expression) */
 #define W2S_ALLOC(ctx, ptr, count)                                             \
-  (((ptr) = w2s_alloc_at((ctx), (size_t)(count),                               \
-                         sizeof(*(ptr)), /* NOLINT(bugprone-sizeof-expression) */ \
-                         __FILE__, __LINE__)) == NULL                          \
+  (((ptr) = w2s_alloc_at((ctx), (size_t)(count), sizeof(*(ptr)), __FILE__,     \
+                         __LINE__)) == NULL                                    \
        ? W2S_ERR_MEMORY                                                        \
        : W2S_OK)
+/* NOLINTEND(bugprone-sizeof-expression) */
 
 /* Collective failure decision: every rank passes its local status; every rank
  * gets the same code back, and the message of the lowest failing rank is
