@@ -92,13 +92,4 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
                        const char *path);
 void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
                              w2s_format fmt);
-/* Collective (rank 0 reads, every rank writes): sweep-point files of ONE
- * experiment (equal stored identities: configuration without [output]
- * path, sweep keys and grid, format version; no point twice) into one file:
- * their metrics with the sweep point and the source file of every pair
- * (/metrics/source_file, /merge/files). Coefficients stay in the point
- * files. */
-w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
-                        const char *out, int force, const char *command_line);
-
 #endif

@@ -11,68 +11,11 @@
 #include <stdint.h>
 
 #include "w2s/core.h"
-#include "w2s/metrics.h"
+#include "w2s/results.h"
 
-/* W2S_PATH_LEN bounds every file name w2s keeps (results' path, the
- * config's output path), with its terminating NUL. */
-enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 2, W2S_PATH_LEN = 1024 };
-
-/* One fitted representation: what its fit saw of it. */
-typedef struct {
-  char name[W2S_NAME_LEN + 8]; /* config section: "strong", "weak.NAME" */
-  char role[8];                /* "strong" or "weak" */
-  char source[16];
-  int64_t dim;     /* features (without the intercept) */
-  int64_t rank;    /* smallest numerical rank over task groups */
-  double cond;     /* largest condition number of the equilibrated design */
-  double ridge;    /* the ridge its head was fitted with */
-} w2s_repr_record;
-
-/* Everything a run produced (plain data, owned by the struct). */
-typedef struct {
-  int64_t ntasks, nweak, npairs;
-  char (*weak_names)[W2S_NAME_LEN]; /* nweak */
-  int64_t *pair_task;               /* npairs */
-  int64_t *pair_weak;               /* npairs, index into weak_names */
-  double *metric[W2S_M_COUNT];      /* npairs each */
-  int64_t strong_p;                 /* coefficients per strong head */
-  double *coef_ceiling;             /* ntasks x strong_p, row-major */
-  double *coef_w2s;                 /* npairs x strong_p */
-  int64_t *weak_p;                  /* nweak */
-  double **coef_weak;               /* nweak x (ntasks x weak_p[j]) */
-  int nrepr;
-  w2s_repr_record *repr;
-  double timing[W2S_T_COUNT];
-  double peak_rss_mib; /* max over ranks of the peak resident set (0: unknown) */
-  /* named curves (pre-training loss per epoch), written under /pretrain */
-  int ncurves;
-  char (*curve_name)[W2S_NAME_LEN + 8];
-  double **curve;
-  int64_t *curve_len;
-  /* provenance */
-  uint64_t seed;
-  int mpi_ranks;
-  char solver[32];
-  /* The BLAS that computed the record, as the attributes blas,
-   * blas_library, blas_version, blas_kernel, blas_config (docs/FORMAT.md);
-   * all empty: the writer records its own. */
-  char blas[5][256];
-  char *config_text;
-  char *command_line;
-  char path[1024]; /* set by the reader */
-  /* `w2s fit` provenance (written when input_file is not empty) */
-  char input_file[1024];
-  uint64_t labels_checksum;
-  /* set by the reader for sweep files (else NULL / 0) */
-  int64_t *pair_sweep;    /* npairs */
-  int sweep_nkeys;
-  int64_t sweep_npoints;
-  char (*sweep_keys)[128];
-  char (*sweep_values)[128]; /* npoints x nkeys */
-  /* set by the reader: the stored experiment identity (docs/FORMAT.md) */
-  char *identity_config;
-  uint64_t identity_hash;
-} w2s_results;
+/* The results file's layout version (docs/FORMAT.md); the reader also
+ * takes W2S_FORMAT_OLDEST .. W2S_FORMAT_VERSION - 1. */
+enum { W2S_FORMAT_VERSION = 3, W2S_FORMAT_OLDEST = 2 };
 
 /* The root attributes of w2s_results.blas, in its order. */
 extern const char *const w2s_results_blas_attr[5];
@@ -92,9 +35,11 @@ typedef struct {
  * [sweep] section (the grid stands for it) and [output] path; malloc'ed,
  * NULL when out of memory. */
 char *w2s_identity_config(const char *effective);
-/* Local: 64-bit FNV-1a of the format version, id->config, keys and grid
- * (id->hash is not read). */
+/* Local: 64-bit FNV-1a of the format version W2S_FORMAT_VERSION, id->config,
+ * keys and grid (id->hash is not read); w2s_identity_hash_of takes the
+ * version (a file of an older one). */
 uint64_t w2s_identity_hash(const w2s_identity *id);
+uint64_t w2s_identity_hash_of(const w2s_identity *id, int format_version);
 /* Local: 0 when a and b are one experiment, else 1 and `why` names the
  * first difference, labelling each side ("experiment.seed = '9' LA, '1'
  * LB", a swept key, a grid value). */
@@ -103,10 +48,6 @@ int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
                          size_t len);
 /* Local: the identity a reader stored in r (pointers into r). */
 w2s_identity w2s_results_identity(const w2s_results *r);
-
-w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
-                          w2s_results **out);
-void w2s_results_destroy(w2s_results **res);
 
 /* Collective (io/publish.c): refuse early (exit 2), before any compute, an
  * output that could not be written and published as asked: an empty path,
@@ -155,9 +96,33 @@ w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 const char *config_text,
                                 const char *command_line, const char *path,
                                 int force);
-/* Local: read the metrics, pair labels and provenance of a results file
- * (coefficients are not read). */
+/* Local: read the metrics, pair labels, sweep grid, identity and
+ * provenance of a results file of format version W2S_FORMAT_OLDEST ..
+ * W2S_FORMAT_VERSION (coefficients, representations, curves and timings
+ * are not read). A table metric the file does not hold (an older file) is
+ * absent in the record (metric[m] == NULL); a metric the file holds but
+ * this build's table does not know is skipped. Errors (W2S_ERR_INPUT, one
+ * line naming path and the dataset or attribute): not HDF5, not a w2s
+ * results file, an unsupported format version, a missing, mistyped,
+ * misshapen, unwritten or checksum-damaged dataset, metrics that break
+ * their identities (docs/FORMAT.md), a damaged identity; W2S_ERR_MEMORY.
+ * *out is the caller's (w2s_results_destroy), NULL on failure. */
 w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out);
+
+/* Collective (rank 0 reads, every rank calls the writer; io/merge.c):
+ * sweep-point files of ONE experiment (equal stored identities:
+ * configuration without [output] path, sweep keys and grid, format
+ * version; no point twice) into one results file `out`, published like
+ * w2s_results_write_sweep: their metrics with the sweep point and the
+ * source file of every pair (/metrics/source_file, /merge/files).
+ * Coefficients stay in the point files. Runs on one rank: a communicator
+ * of several ranks is W2S_ERR_USAGE. Errors: those of w2s_output_check,
+ * w2s_output_not_input, w2s_results_read and w2s_results_write_sweep;
+ * W2S_ERR_INPUT for a file that is not a sweep point file, files of
+ * different experiments (naming the first difference) or a point held by
+ * two files. */
+w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
+                        const char *out, int force, const char *command_line);
 
 /* Collective: a cache of named parameter vectors in an HDF5 file (rank 0
  * reads or writes it, the result is broadcast). A missing file or key is a
@@ -166,10 +131,6 @@ w2s_err w2s_cache_get(w2s_ctx *ctx, const char *path, const char *key,
                       double *params, int64_t n, int *found);
 w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
                       const double *params, int64_t n);
-/* Local: append a copy of a curve to res. */
-w2s_err w2s_results_add_curve(w2s_ctx *ctx, w2s_results *res, const char *name,
-                              const double *values, int64_t n);
-
 /* A features file (`w2s fit` input, docs/FORMAT.md): /labels [n],
  * /strong [n, d_s], /weak/NAME [n, d_w], /weak_predictions/NAME [n],
  * /split [n] (int, optional). Opened collectively with parallel HDF5; every

@@ -11,6 +11,16 @@
 #include "w2s/io.h"
 #include "w2s/lsq.h"
 
+/* The context's timers, max over ranks, as r's named timings. Collective. */
+static w2s_err store_timers(w2s_ctx *ctx, w2s_results *r) {
+  double secs[W2S_T_COUNT];
+  const char *names[W2S_T_COUNT];
+  for (int t = 0; t < W2S_T_COUNT; ++t) names[t] = w2s_timer_name((w2s_timer)t);
+  W2S_CALL(w2s_timers_max(ctx, secs));
+  return w2s_agree(ctx,
+                   w2s_results_set_timing(ctx, r, W2S_T_COUNT, names, secs));
+}
+
 static void fit_usage(FILE *f) {
   fprintf(f,
           "usage: [mpirun -n P] w2s fit FEATURES.h5 [options]\n"
@@ -190,7 +200,7 @@ int w2s_cmd_fit(int argc, char **argv) {
     }
     if (!e) {
       w2s_timer_stop(ctx, W2S_T_TOTAL);
-      e = w2s_timers_max(ctx, pts[0]->timing);
+      e = store_timers(ctx, pts[0]);
     }
     if (!e) {
       char cfg[2048], ridge_text[256] = "";

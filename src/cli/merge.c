@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "w2s/analyze.h"
+#include "w2s/io.h"
 
 static void merge_usage(FILE *f) {
   fprintf(f,

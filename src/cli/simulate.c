@@ -13,6 +13,16 @@
 #include "w2s/experiment.h"
 #include "w2s/io.h"
 
+/* The context's timers, max over ranks, as r's named timings. Collective. */
+static w2s_err store_timers(w2s_ctx *ctx, w2s_results *r) {
+  double secs[W2S_T_COUNT];
+  const char *names[W2S_T_COUNT];
+  for (int t = 0; t < W2S_T_COUNT; ++t) names[t] = w2s_timer_name((w2s_timer)t);
+  W2S_CALL(w2s_timers_max(ctx, secs));
+  return w2s_agree(ctx,
+                   w2s_results_set_timing(ctx, r, W2S_T_COUNT, names, secs));
+}
+
 static void simulate_usage(FILE *f) {
   fprintf(f,
           "usage: [mpirun -n P] w2s simulate CONFIG.ini [options]\n"
@@ -190,7 +200,7 @@ static w2s_err run_points(w2s_ctx *ctx, const sim_args *a,
             (long long)sw->npoints, desc);
     warn_theory(ctx, pc, desc);
     e = w2s_simulate(ctx, pc, &pts[q]);
-    if (!e) e = w2s_timers_max(ctx, pts[q]->timing);
+    if (!e) e = store_timers(ctx, pts[q]);
     memset(ctx->timer_acc, 0, sizeof ctx->timer_acc);
     w2s_config_destroy(&pc);
   }
@@ -416,7 +426,7 @@ static w2s_err run(w2s_ctx *ctx, int argc, char **argv, const sim_args *a) {
     warn_theory(ctx, cfg, "");
     e = w2s_simulate(ctx, cfg, &pts[0]);
     w2s_timer_stop(ctx, W2S_T_TOTAL);
-    if (!e) e = w2s_timers_max(ctx, pts[0]->timing);
+    if (!e) e = store_timers(ctx, pts[0]);
   }
   if (!e && !a->run_dir && a->sweep_point < 0) {
     double t = w2s_wtime();

@@ -16,6 +16,9 @@
 #include "w2s/blas.h"
 #include "w2s/io.h"
 
+const char *const w2s_results_blas_attr[5] = {
+    "blas", "blas_library", "blas_version", "blas_kernel", "blas_config"};
+
 static hid_t group(hid_t loc, const char *name) {
   return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
 }
@@ -129,12 +132,13 @@ static w2s_err write_parallel(w2s_ctx *ctx, hid_t f,
   if (!e && source)
     e = w2s_h5_write(ctx, gm, "source_file", H5T_NATIVE_INT64, 1, K, source,
                      coll, path);
-  for (int t = 0; t < W2S_T_COUNT && !e; ++t) {
+  for (int t = 0; t < pts[0]->ntimers && !e; ++t) {
     int64_t one[1] = {1};
+    const char *name = pts[0]->timer_name[t];
     double sum = 0.0;
-    for (int64_t p = 0; p < npts; ++p) sum += pts[p]->timing[t];
-    e = w2s_h5_write(ctx, gt, w2s_timer_name((w2s_timer)t), H5T_NATIVE_DOUBLE,
-                     1, one, &sum, coll, path);
+    for (int64_t p = 0; p < npts; ++p) sum += w2s_results_timing(pts[p], name);
+    e = w2s_h5_write(ctx, gt, name, H5T_NATIVE_DOUBLE, 1, one, &sum, coll,
+                     path);
   }
   double peak = 0.0;
   for (int64_t p = 0; p < npts; ++p)
@@ -317,7 +321,7 @@ static w2s_err merge(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
   for (int64_t p = 0; p < npts; ++p) K += pts[p]->npairs, J += pts[p]->nweak;
   w2s_results *m = NULL;
   W2S_CALL(w2s_results_alloc(ctx, 0, 0, &m));
-  for (int q = 0; q < W2S_M_COUNT; ++q) free(m->metric[q]), m->metric[q] = NULL;
+  for (int q = 0; q < W2S_M_MAX; ++q) free(m->metric[q]), m->metric[q] = NULL;
   free(m->pair_task), free(m->pair_weak), free(m->weak_names);
   free(m->coef_weak), free(m->weak_p); /* the merged record has none */
   m->pair_task = NULL, m->pair_weak = NULL, m->weak_names = NULL;

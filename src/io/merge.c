@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "w2s/analyze.h"
+#include "w2s/io.h"
 
 typedef struct {
   int64_t point;
