@@ -22,6 +22,7 @@
 #ifndef W2S_LSQ_H
 #define W2S_LSQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "w2s/core.h"
@@ -42,19 +43,57 @@ typedef struct {
   double cond_kept;    /* s_max / smallest singular value kept */
   char method[32];     /* what ran: "tsqr", "cholqr2", "auto:normal", ... */
   int passes;          /* passes over the rows */
+  /* The table entry whose algorithm ran: the solver itself, or for auto
+   * the sub-solver it chose (auto:normal -> normal, auto:tsqr -> tsqr). Its
+   * flop model and accuracy class describe this solve. Set on every rank
+   * by w2s_lsq_solve (a pointer into this process' table: never send it
+   * to another rank or store it). */
+  const struct w2s_lsq_solver *ran;
 } w2s_lsq_info;
 
 typedef struct w2s_lsq w2s_lsq;
 
-typedef struct {
-  const char *name;
-  const char *help;
+/* One solver: one file in src/lsq/ defines one of these, and one line in
+ * the table (src/lsq/lsq.c) lists it. Everything else (fit.solver's help
+ * and validation, the CLI help texts, bench's default list and flop
+ * counts, the MPI and end-to-end solver tests) iterates over the table and
+ * reads these fields; nothing else names a solver. */
+typedef struct w2s_lsq_solver {
+  const char *name;  /* the fit.solver / --solvers value */
+  const char *help;  /* one line for help texts */
+  /* Local: a fresh accumulator (see w2s_lsq_create). */
   w2s_err (*create)(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out);
+  /* Passes over the rows, over every design (auto: 1 when the normal
+   * equations suffice, up to 4 when shifted CholeskyQR3 falls back to
+   * TSQR). w2s_lsq_info.passes lies in [passes_min, passes_max]. */
+  int passes_min, passes_max;
+  /* The accuracy contract: for cond(A) <= cond_max (INFINITY: any) the
+   * solver returns, and its forward error is at most ~c cond^error_order
+   * eps (1: QR-type, backward stable: ~c cond eps (1 + cond rho); 2: the
+   * normal equations, ~c cond^2 eps). Beyond cond_max it may refuse with
+   * W2S_ERR_NUMERIC (or return a less accurate result). auto's entry is its worst case over the
+   * sub-solvers it may pick; info.ran names the one that ran. */
+  double cond_max;
+  int error_order;
+  /* 1: memory O(p^2 + p k) per rank, independent of n (the rows are
+   * streamed); 0: the rows are stored (scalapack). */
+  int streams;
+  /* Flop count of one solve of an n x d design with k right-hand sides
+   * (leading terms): what bench divides by the time for GFLOP/s. For auto,
+   * bench uses info.ran's model (auto's own is that of its costliest
+   * Gram path, for estimates before a solve). Local, pure. */
+  double (*flops)(double n, double d, double k);
 } w2s_lsq_solver;
 
-extern const w2s_lsq_solver *const w2s_lsq_solvers[]; /* NULL-terminated */
-/* NULL if the name is unknown ("auto" is a solver of its own). */
+/* The table, NULL-terminated, in help-text order. */
+extern const w2s_lsq_solver *const w2s_lsq_solvers[];
+/* Local. The entry of that name (owned by the table, static), or NULL if
+ * the name is unknown ("auto" is a solver of its own). */
 const w2s_lsq_solver *w2s_lsq_solver_find(const char *name);
+/* Local. The table's names joined by sep (e.g. "|" gives
+ * "auto|cholqr2|..."), into buf (len bytes, always NUL-terminated,
+ * truncated if too small; 256 bytes hold today's table). */
+void w2s_lsq_solver_names(char *buf, size_t len, const char *sep);
 
 /* Local: start an accumulator for p columns and k right-hand sides. */
 w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,

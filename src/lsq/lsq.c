@@ -10,17 +10,38 @@
 #include "lsq/lsq_impl.h"
 
 extern const w2s_lsq_solver w2s_lsq_solver_auto;
-extern const w2s_lsq_solver w2s_lsq_solver_cholqr2;
-extern const w2s_lsq_solver w2s_lsq_solver_scholqr3;
-extern const w2s_lsq_solver w2s_lsq_solver_tsqr;
-extern const w2s_lsq_solver w2s_lsq_solver_normal;
 extern const w2s_lsq_solver w2s_lsq_solver_scalapack;
 
+/* A test build appends one solver through the compile definition
+ * W2S_LSQ_EXTRA_SOLVER=<its w2s_lsq_solver's name> (tests/lsq_dummy_solver.c):
+ * the table line is all a solver needs. */
+#ifdef W2S_LSQ_EXTRA_SOLVER
+extern const w2s_lsq_solver W2S_LSQ_EXTRA_SOLVER;
+#endif
+
+/* The table: one line per solver, in help-text order. */
 const w2s_lsq_solver *const w2s_lsq_solvers[] = {
-    &w2s_lsq_solver_auto,   &w2s_lsq_solver_cholqr2, &w2s_lsq_solver_scholqr3,
-    &w2s_lsq_solver_tsqr,   &w2s_lsq_solver_normal,  &w2s_lsq_solver_scalapack,
+    &w2s_lsq_solver_auto,
+    &w2s_lsq_solver_cholqr2,
+    &w2s_lsq_solver_scholqr3,
+    &w2s_lsq_solver_tsqr,
+    &w2s_lsq_solver_normal,
+    &w2s_lsq_solver_scalapack,
+#ifdef W2S_LSQ_EXTRA_SOLVER
+    &W2S_LSQ_EXTRA_SOLVER,
+#endif
     NULL,
 };
+
+void w2s_lsq_solver_names(char *buf, size_t len, const char *sep) {
+  if (len == 0) return;
+  buf[0] = '\0';
+  for (int k = 0; w2s_lsq_solvers[k]; ++k) {
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, "%s%s", k ? sep : "",
+             w2s_lsq_solvers[k]->name);
+  }
+}
 
 const w2s_lsq_solver *w2s_lsq_solver_find(const char *name) {
   for (int k = 0; w2s_lsq_solvers[k]; ++k)
@@ -38,7 +59,9 @@ w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
     return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "lsq: bad shape p=%lld k=%lld",
                     (long long)p, (long long)k);
   W2S_CALL(w2s_lapack_int_check(ctx, p * p + p * k, "least-squares factor size"));
-  return s->create(ctx, p, k, out);
+  W2S_CALL(s->create(ctx, p, k, out));
+  (*out)->ran = s;
+  return W2S_OK;
 }
 
 w2s_err w2s_lsq_create_with(w2s_ctx *ctx, const char *solver, int64_t p,
@@ -190,6 +213,7 @@ w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
   w2s_err e = w2s_agree(ctx, ls->ops->solve(ctx, ls, opts, X, info));
   snprintf(info->method, sizeof info->method, "%s", ls->method);
   info->passes = ls->passes;
+  info->ran = ls->ran;
   return e;
 }
 
