@@ -50,6 +50,15 @@ extern const char *const w2s_fit_phases[W2S_FIT_NPHASES];
 w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                     int repeat, w2s_fit_scan *scan, w2s_results **out);
 
+/* Local: "F0,F1,F2", three non-negative finite fractions summing to 1,
+ * into split; W2S_ERR_USAGE naming `opt` and the text otherwise. */
+w2s_err w2s_fit_parse_split(w2s_ctx *ctx, const char *opt, const char *text,
+                            double split[3]);
+/* Local: "L[,L2,...]", 1 to 8 non-negative finite ridge values, into
+ * o->ridge and o->nridge; W2S_ERR_USAGE naming `opt` otherwise. */
+w2s_err w2s_fit_parse_ridge(w2s_ctx *ctx, const char *opt, const char *text,
+                            w2s_fit_opts *o);
+
 /* What `w2s fit` was asked. */
 typedef struct {
   w2s_fit_opts o;

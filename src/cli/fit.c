@@ -1,5 +1,4 @@
 /* w2s fit: argv -> the fit job's plan -> the driver -> report. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +30,7 @@ static w2s_err set_output(w2s_ctx *ctx, const char *opt, const char *v,
 static w2s_err set_split(w2s_ctx *ctx, const char *opt, const char *v,
                          void *target) {
   w2s_fit_args *a = &((fit_cli *)target)->a;
-  double f[3];
-  char extra;
-  /* !(f >= 0) also refuses NaN, which every comparison lets through. */
-  if (sscanf(v, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &extra) != 3 ||
-      !isfinite(f[0]) || !isfinite(f[1]) || !isfinite(f[2]) || !(f[0] >= 0) ||
-      !(f[1] >= 0) || !(f[2] >= 0) || !(fabs(f[0] + f[1] + f[2] - 1) <= 1e-9))
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: three non-negative fractions "
-                    "summing to 1 expected, e.g. 0.25,0.5,0.25", opt, v);
-  memcpy(a->o.split, f, sizeof f);
+  W2S_CALL(w2s_fit_parse_split(ctx, opt, v, a->o.split));
   a->split_arg = v;
   return W2S_OK;
 }
@@ -55,19 +46,7 @@ static w2s_err set_solver(w2s_ctx *ctx, const char *opt, const char *v,
 
 static w2s_err set_ridge(w2s_ctx *ctx, const char *opt, const char *v,
                          void *target) {
-  w2s_fit_opts *o = &((fit_cli *)target)->a.o;
-  char buf[512], *end;
-  snprintf(buf, sizeof buf, "%s", v);
-  o->nridge = 0;
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    double x = strtod(tok, &end);
-    if (o->nridge == 8 || end == tok || *end || !isfinite(x) || x < 0)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: 1 to 8 non-negative "
-                      "numbers expected", opt, v);
-    o->ridge[o->nridge++] = x;
-  }
-  return o->nridge ? W2S_OK
-                   : W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a value", opt);
+  return w2s_fit_parse_ridge(ctx, opt, v, &((fit_cli *)target)->a.o);
 }
 
 /* The table; help receives the --solver line (the solver table's names). */

@@ -44,16 +44,17 @@ static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
   return W2S_OK;
 }
 
-/* Rows of the block in split q, compacted: A (k x d [+1]) from X. */
+/* Rows of the block in split q, compacted: A (k x d + 1, the last column
+ * the intercept's ones) from X. */
 static int64_t gather(const fitter *s, int q, int64_t m, const double *X,
-                      int64_t d, int intercept, double *A) {
+                      int64_t d, double *A) {
   int64_t k = 0;
   for (int64_t i = 0; i < m; ++i) k += s->split[i] == q;
   int64_t r = 0;
   for (int64_t i = 0; i < m; ++i) {
     if (s->split[i] != q) continue;
     for (int64_t c = 0; c < d; ++c) A[c * k + r] = X[c * m + i];
-    if (intercept) A[d * k + r] = 1.0;
+    A[d * k + r] = 1.0;
     ++r;
   }
   return k;
@@ -150,7 +151,7 @@ static int64_t weak_labels(fitter *s, int q, int64_t m, double *out) {
       for (int64_t i = 0; i < m; ++i)
         if (s->split[i] == q) out[j * k + r++] = s->P[j * m + i];
     } else {
-      int64_t kk = gather(s, q, m, s->W[j], s->dw[j], 1, s->A);
+      int64_t kk = gather(s, q, m, s->W[j], s->dw[j], s->A);
       if (kk > 0)
         cblas_dgemv(CblasColMajor, CblasNoTrans, (int)kk, (int)s->pw[j], 1.0,
                     s->A, (int)kk, s->cw[j], 1, 0.0, out + j * k, 1);
@@ -159,8 +160,18 @@ static int64_t weak_labels(fitter *s, int q, int64_t m, double *out) {
   return k;
 }
 
-static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls, int q,
-                             int rep, int strong, const char *label) {
+/* One head to fit: weak model rep on split q, or the strong head (rep 0)
+ * on split 1; its penalty mask and message label. */
+typedef struct {
+  int q, rep, strong;
+  int *pen;
+  const char *label;
+} head;
+
+static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls,
+                             const head *h) {
+  int q = h->q, rep = h->rep, strong = h->strong;
+  const char *label = h->label;
   for (int more = 1; more;) {
     w2s_lsq_set_context(ls, label, 0);
     w2s_err e = W2S_OK;
@@ -174,12 +185,12 @@ static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls, int q,
         int64_t kk = 0;
         for (int64_t i = 0; i < m; ++i) kk += s->split[i] == q;
         weak_labels(s, q, m, s->B + kk);
-        k = gather(s, q, m, s->S, s->ds, 1, s->A);
+        k = gather(s, q, m, s->S, s->ds, s->A);
         int64_t r = 0;
         for (int64_t i = 0; i < m; ++i)
           if (s->split[i] == q) s->B[r++] = s->y[i];
       } else {
-        k = gather(s, q, m, s->W[rep], s->dw[rep], 1, s->A);
+        k = gather(s, q, m, s->W[rep], s->dw[rep], s->A);
         int64_t r = 0;
         for (int64_t i = 0; i < m; ++i)
           if (s->split[i] == q) s->B[r++] = s->y[i];
@@ -193,15 +204,14 @@ static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls, int q,
 }
 
 /* One head (weak model rep, or the strong one) with the given ridge. */
-static w2s_err fit_one(w2s_ctx *ctx, fitter *s, int q, int rep, int strong,
-                       double ridge, int *pen, const char *label, double *coef,
-                       w2s_lsq_info *info) {
-  int64_t p = strong ? s->ps : s->pw[rep], k = strong ? 1 + s->J : 1;
-  w2s_lsq_opts lo = {ridge, pen, 0.0, label};
+static w2s_err fit_one(w2s_ctx *ctx, fitter *s, const head *h, double ridge,
+                       double *coef, w2s_lsq_info *info) {
+  int64_t p = h->strong ? s->ps : s->pw[h->rep], k = h->strong ? 1 + s->J : 1;
+  w2s_lsq_opts lo = {ridge, h->pen, 0.0, h->label};
   w2s_lsq *ls = NULL;
   w2s_err e =
       w2s_agree(ctx, w2s_lsq_create_with(ctx, s->o->solver, p, k, &lo, &ls));
-  if (!e) e = fit_pass_loop(ctx, s, ls, q, rep, strong, label);
+  if (!e) e = fit_pass_loop(ctx, s, ls, h);
   if (!e) e = w2s_lsq_solve(ctx, ls, &lo, coef, info);
   w2s_lsq_destroy(&ls);
   return e;
@@ -211,10 +221,11 @@ static w2s_err fit_one(w2s_ctx *ctx, fitter *s, int q, int rep, int strong,
  * score on the held-out 20% (weak heads against the true labels, the strong
  * head against the weak labels only, so no ground truth of the weak-to-
  * strong split is used), and return the best; then the caller refits. */
-static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
-                            int strong, int *pen, const char *label,
+static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, const head *h,
                             double *best) {
   const w2s_fit_opts *o = s->o;
+  int q = h->q, rep = h->rep, strong = h->strong;
+  const char *label = h->label;
   int64_t p = strong ? s->ps : s->pw[rep], k = strong ? 1 + s->J : 1;
   double *C = NULL, err[8] = {0};
   w2s_lsq_info info;
@@ -225,8 +236,7 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
   }
   s->cv_mode = 1;
   for (int l = 0; l < o->nridge && !e; ++l)
-    e = fit_one(ctx, s, q, rep, strong, o->ridge[l], pen, label, C + l * p * k,
-                &info);
+    e = fit_one(ctx, s, h, o->ridge[l], C + l * p * k, &info);
   s->cv_mode = 2;
   double *pred = NULL;
   if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pred, s->nb * k));
@@ -241,7 +251,7 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, int q, int rep,
     int64_t r = 0;
     for (int64_t i = 0; i < m; ++i)
       if (s->split[i] == q) s->B[r++] = s->y[i];
-    gather(s, q, m, strong ? s->S : s->W[rep], strong ? s->ds : s->dw[rep], 1,
+    gather(s, q, m, strong ? s->S : s->W[rep], strong ? s->ds : s->dw[rep],
            s->A);
     for (int l = 0; l < o->nridge; ++l) {
       cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)kk, (int)k,
@@ -369,8 +379,9 @@ static w2s_err fit_weak_heads(w2s_ctx *ctx, fitter *s, int *pen,
     snprintf(label, sizeof label, "%s: weak model '%s'", o->path,
              w2s_features_weak_name(f, j));
     double ridge = o->ridge[0];
-    if (o->nridge > 1) e = choose_ridge(ctx, s, 0, j, 0, pen, label, &ridge);
-    if (!e) e = fit_one(ctx, s, 0, j, 0, ridge, pen, label, s->cw[j], &info);
+    head h = {0, j, 0, pen, label};
+    if (o->nridge > 1) e = choose_ridge(ctx, s, &h, &ridge);
+    if (!e) e = fit_one(ctx, s, &h, ridge, s->cw[j], &info);
     if (!e) rec->rank = info.rank, rec->cond = info.cond, rec->ridge = ridge;
   }
   return e;
@@ -385,8 +396,9 @@ static w2s_err fit_strong_head(w2s_ctx *ctx, fitter *s, int *pen,
   for (int64_t c = 0; c < s->ps; ++c) pen[c] = c < s->ds;
   snprintf(label, sizeof label, "%s: strong representation", o->path);
   double ridge = o->ridge[0];
-  if (o->nridge > 1) W2S_CALL(choose_ridge(ctx, s, 1, 0, 1, pen, label, &ridge));
-  W2S_CALL(fit_one(ctx, s, 1, 0, 1, ridge, pen, label, s->cs, &info));
+  head h = {1, 0, 1, pen, label};
+  if (o->nridge > 1) W2S_CALL(choose_ridge(ctx, s, &h, &ridge));
+  W2S_CALL(fit_one(ctx, s, &h, ridge, s->cs, &info));
   w2s_repr_record *rec = &res->repr[0];
   snprintf(rec->name, sizeof rec->name, "strong");
   snprintf(rec->role, sizeof rec->role, "strong");
@@ -406,7 +418,7 @@ static w2s_err fit_metrics(w2s_ctx *ctx, fitter *s, w2s_results *res) {
     e = read_block(ctx, s, b, &m, 1, 1);
     for (int q = 1; q <= 2 && !e; ++q) {
       int64_t k = weak_labels(s, q, m, s->Fw);
-      gather(s, q, m, s->S, s->ds, 1, s->A);
+      gather(s, q, m, s->S, s->ds, s->A);
       int64_t r = 0;
       for (int64_t i = 0; i < m; ++i)
         if (s->split[i] == q) s->Yc[r++] = s->y[i];

@@ -1,6 +1,7 @@
 /* `w2s fit` as a plan for the driver: the output and the features file
  * checked and opened once, the effective options as INI text, and the
  * producer whose point p is repeat p (split permutation p of the seed). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,37 @@ w2s_err w2s_fit_job_create(w2s_ctx *ctx, const w2s_fit_args *a,
                                    "not apply (the file fixes the split)",
                                    path));
   return make_plan(ctx, j);
+}
+
+w2s_err w2s_fit_parse_split(w2s_ctx *ctx, const char *opt, const char *text,
+                            double split[3]) {
+  double f[3];
+  char extra;
+  /* !(f >= 0) also refuses NaN, which every comparison lets through. */
+  if (sscanf(text, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &extra) != 3 ||
+      !isfinite(f[0]) || !isfinite(f[1]) || !isfinite(f[2]) || !(f[0] >= 0) ||
+      !(f[1] >= 0) || !(f[2] >= 0) || !(fabs(f[0] + f[1] + f[2] - 1) <= 1e-9))
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: three non-negative fractions "
+                    "summing to 1 expected, e.g. 0.25,0.5,0.25", opt, text);
+  memcpy(split, f, sizeof f);
+  return W2S_OK;
+}
+
+w2s_err w2s_fit_parse_ridge(w2s_ctx *ctx, const char *opt, const char *text,
+                            w2s_fit_opts *o) {
+  char buf[512], *end, *save = NULL;
+  snprintf(buf, sizeof buf, "%s", text);
+  o->nridge = 0;
+  for (char *tok = strtok_r(buf, ",", &save); tok;
+       tok = strtok_r(NULL, ",", &save)) {
+    double x = strtod(tok, &end);
+    if (o->nridge == 8 || end == tok || *end || !isfinite(x) || x < 0)
+      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: 1 to 8 non-negative "
+                      "numbers expected", opt, text);
+    o->ridge[o->nridge++] = x;
+  }
+  return o->nridge ? W2S_OK
+                   : W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a value", opt);
 }
 
 const w2s_run_plan *w2s_fit_job_plan(const w2s_fit_job *j) { return &j->plan; }

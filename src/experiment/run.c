@@ -33,11 +33,12 @@ w2s_err w2s_run_one(w2s_ctx *ctx, const w2s_run_plan *plan, int64_t p,
 
 w2s_err w2s_run_write_points(w2s_ctx *ctx, const w2s_run_plan *plan,
                              w2s_results *const *pts, const int64_t *ids,
-                             int64_t n, const char *path, int force) {
+                             int64_t n, const char *path) {
   w2s_sweep_desc d = *plan->grid;
   d.point_ids = ids;
   return w2s_results_write_sweep(ctx, pts, n, &d, plan->config_text,
-                                 plan->command_line, path, force);
+                                 plan->command_line, path,
+                                 plan->force || plan->resume);
 }
 
 /* Every point (or plan->point alone) into one file. */
@@ -49,8 +50,7 @@ static w2s_err run_file(w2s_ctx *ctx, const w2s_run_plan *plan) {
   for (int64_t q = 0; q < n && !e; ++q)
     e = w2s_run_one(ctx, plan, single ? plan->point : q, &pts[q]);
   if (!e && single) {
-    e = w2s_run_write_points(ctx, plan, pts, &plan->point, 1, plan->output,
-                             plan->force);
+    e = w2s_run_write_points(ctx, plan, pts, &plan->point, 1, plan->output);
   } else if (!e) {
     double t = w2s_wtime();
     e = w2s_results_write_sweep(ctx, pts, n, plan->grid, plan->config_text,

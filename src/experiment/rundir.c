@@ -160,8 +160,7 @@ static w2s_err run_points(w2s_ctx *ctx, const w2s_run_plan *plan,
     w2s_results *pt = NULL;
     e = w2s_run_one(ctx, plan, p, &pt);
     if (!e)
-      e = w2s_run_write_points(ctx, plan, &pt, &p, 1, names[p],
-                               plan->force || plan->resume);
+      e = w2s_run_write_points(ctx, plan, &pt, &p, 1, names[p]);
     w2s_results_destroy(&pt);
   }
   return e;

@@ -22,12 +22,19 @@
 const char *const w2s_simulate_phases[W2S_SIM_NPHASES] = {
     "setup", "weak_fit", "strong_fit", "train_metrics", "test_metrics"};
 
-/* Inputs, target labels for tasks [t0, t0 + Tg), and the features (with the
- * intercept column) of every representation, for global rows [i0, i0 + m)
- * of split/group. */
-static void gen_block(sim *s, int split, int64_t group, int64_t i0, int64_t m,
-                      int64_t t0, int64_t Tg) {
+/* A block of rows: global rows [i0, i0 + m) of split `split` of task
+ * group `group`, whose tasks are [t0, t0 + Tg). */
+typedef struct {
+  int split;
+  int64_t group, t0, Tg, i0, m;
+} block;
+
+/* Inputs, target labels for the block's tasks, and the features (with the
+ * intercept column) of every representation, for the block's rows. */
+static void gen_block(sim *s, const block *bk) {
   const w2s_config *c = s->cfg;
+  int split = bk->split;
+  int64_t group = bk->group, i0 = bk->i0, m = bk->m, t0 = bk->t0, Tg = bk->Tg;
   for (int64_t r = 0; r < m; ++r) {
     w2s_rng_normal(c->seed, W2S_STREAM_SAMPLES, (uint64_t)split,
                    (uint64_t)group, (uint64_t)(i0 + r), c->input_dim, s->row);
@@ -51,9 +58,17 @@ static void gen_block(sim *s, int split, int64_t group, int64_t i0, int64_t m,
   }
 }
 
+/* Columns [t0, t0 + Tg) of a coefficient matrix C (p_r x ...). */
+typedef struct {
+  const double *C;
+  int64_t t0, Tg;
+} cols;
+
 /* out (m x Tg, column stride ldo, first column at out) = F_r C[:, t0..t0+Tg) */
-static void predict(const sim *s, int r, const double *C, int64_t t0,
-                    int64_t Tg, int64_t m, double *out, int64_t ldo) {
+static void predict(const sim *s, int r, cols cc, int64_t m, double *out,
+                    int64_t ldo) {
+  const double *C = cc.C;
+  int64_t t0 = cc.t0, Tg = cc.Tg;
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)Tg,
               (int)s->p[r], 1.0, s->F[r], (int)m, C + t0 * s->p[r],
               (int)s->p[r], 0.0, out, (int)ldo);
@@ -64,7 +79,7 @@ static void predict(const sim *s, int r, const double *C, int64_t t0,
 static void weak_labels(const sim *s, int64_t t0, int64_t Tg, int64_t m,
                         double *P) {
   for (int j = 0; j < s->J; ++j)
-    predict(s, 1 + j, s->Cw[j], t0, Tg, m, P + (int64_t)j * m,
+    predict(s, 1 + j, (cols){s->Cw[j], t0, Tg}, m, P + (int64_t)j * m,
             (int64_t)s->J * m);
 }
 
@@ -129,7 +144,7 @@ static w2s_err weak_passes(w2s_ctx *ctx, sim *s, group *gr, w2s_lsq **lw) {
     progress pr = {ctx, "weak fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, SPLIT_WEAK, gr->g, start + i, m, gr->t0, gr->Tg);
+      gen_block(s, &(block){SPLIT_WEAK, gr->g, gr->t0, gr->Tg, start + i, m});
       for (int j = 0; j < J && !e; ++j) {
         if (!more[j]) continue;
         copy_cols(s->A, s->F[1 + j], m, s->p[1 + j]);
@@ -199,7 +214,7 @@ static w2s_err strong_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
     progress pr = {ctx, "strong fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, gr->w2s_split, gr->g, start + i, m, t0, Tg);
+      gen_block(s, &(block){gr->w2s_split, gr->g, t0, Tg, start + i, m});
       copy_cols(s->B, s->Y, m, Tg);
       weak_labels(s, t0, Tg, m, s->B + Tg * m);
       copy_cols(s->A, s->F[0], m, s->p[0]);
@@ -248,10 +263,10 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, const group *gr,
     progress pr = {ctx, q ? "test metrics" : "train metrics", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, splits[q], gr->g, start + i, m, t0, Tg);
+      gen_block(s, &(block){splits[q], gr->g, t0, Tg, start + i, m});
       weak_labels(s, t0, Tg, m, s->Pw);
-      predict(s, 0, s->Csw, t0 * J, Kg, m, s->Psw, m);
-      predict(s, 0, s->Cceil, t0, Tg, m, s->Ps, m);
+      predict(s, 0, (cols){s->Csw, t0 * J, Kg}, m, s->Psw, m);
+      predict(s, 0, (cols){s->Cceil, t0, Tg}, m, s->Ps, m);
       w2s_metric_sums_add(&sums[q], m, s->Y, m, s->Pw, m, s->Psw, m, s->Ps, m);
       tick(&pr, m);
     }
