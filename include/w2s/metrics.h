@@ -56,7 +56,7 @@
   X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train",                        \
     "w2s training split: the strong ceiling's residual (eps of the bound)",   \
     "squared label units",                                                    \
-    "|gain - misfit| <= 2 sqrt(misfit eps) (train, non-realizable)",          \
+    "gain - misfit within 2 sqrt(misfit eps) (train, non-realizable)",        \
     W2S_FAMILY_SQ)
 
 typedef enum {
