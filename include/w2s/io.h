@@ -1,9 +1,14 @@
-/* io: the results file (HDF5). The only module that calls HDF5.
+/* io: serialisation. The results file (a w2s_results record, results.h,
+ * to and from HDF5), the features file `w2s fit` reads and the
+ * pre-training cache. The only module that calls HDF5. Layout:
+ * docs/FORMAT.md.
  *
- * w2s_output_check, w2s_output_not_input and w2s_results_write_sweep are
- * collective (every rank of ctx->comm calls them and gets the same status;
- * rank 0 does the file work); w2s_results_read is local and needs no MPI.
- * Layout: docs/FORMAT.md. */
+ * Collective functions are called by every rank of ctx->comm, which all
+ * get the same status (rank 0 does the file work of the writers); local
+ * ones need no MPI. Errors carry one line in ctx naming the file and the
+ * dataset or attribute: W2S_ERR_INPUT for a bad input file, W2S_ERR_IO for
+ * a failed write, W2S_ERR_USAGE for an output refused as asked,
+ * W2S_ERR_MEMORY. */
 #ifndef W2S_IO_H
 #define W2S_IO_H
 
@@ -17,7 +22,8 @@
  * takes W2S_FORMAT_OLDEST .. W2S_FORMAT_VERSION - 1. */
 enum { W2S_FORMAT_VERSION = 3, W2S_FORMAT_OLDEST = 2 };
 
-/* The root attributes of w2s_results.blas, in its order. */
+/* The root attributes of w2s_results.blas, in its order (static
+ * strings). */
 extern const char *const w2s_results_blas_attr[5];
 /* What two results files must share to hold points of one experiment: the
  * canonical configuration (w2s_identity_config), the sweep keys and grid,
@@ -46,7 +52,8 @@ uint64_t w2s_identity_hash_of(const w2s_identity *id, int format_version);
 int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
                          const char *la, const char *lb, char *why,
                          size_t len);
-/* Local: the identity a reader stored in r (pointers into r). */
+/* Local: the identity a reader stored in r (pointers into r, valid while
+ * r is). Its hash is of r->format_version. */
 w2s_identity w2s_results_identity(const w2s_results *r);
 
 /* Collective (io/publish.c): refuse early (exit 2), before any compute, an
@@ -82,7 +89,10 @@ typedef struct {
   const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 
-/* Collective: write to a temporary name next to path (its disk space
+/* Collective: write the points pts[0..npts) (borrowed; every table metric
+ * each holds, the timers of pts[0] summed over the points by name) with
+ * the given configuration and command line as provenance, in the current
+ * format version. Writes to a temporary name next to path (its disk space
  * reserved first), then rename it to path, never over a file that appeared
  * meanwhile unless force (and then only over a regular file); nothing is
  * left under either name on failure, and a SIGTERM or SIGINT received while
@@ -90,7 +100,9 @@ typedef struct {
  * sw = NULL) or for several runs (sweep points): /metrics holds every
  * point's pairs with a `sweep` index; each point's coefficients and
  * representations go under /sweep/point_<i>; /sweep/keys and /sweep/values
- * describe the grid. sw == NULL with one point is the plain layout. */
+ * describe the grid. sw == NULL with one point is the plain layout.
+ * Errors: those of w2s_output_check; W2S_ERR_IO (naming the file) for a
+ * write, a full disk, a publication or a signal; W2S_ERR_MEMORY. */
 w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 int64_t npts, const w2s_sweep_desc *sw,
                                 const char *config_text,
@@ -126,7 +138,8 @@ w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
 
 /* Collective: a cache of named parameter vectors in an HDF5 file (rank 0
  * reads or writes it, the result is broadcast). A missing file or key is a
- * miss (*found = 0); a file that is not HDF5 is an error. */
+ * miss (*found = 0); a file that is not HDF5 is W2S_ERR_INPUT, a failed
+ * write W2S_ERR_IO. params (n values) is the caller's. */
 w2s_err w2s_cache_get(w2s_ctx *ctx, const char *path, const char *key,
                       double *params, int64_t n, int *found);
 w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
@@ -137,9 +150,12 @@ w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
  * rank reads only its own rows. */
 typedef struct w2s_features w2s_features;
 
-/* Collective: open and validate every dataset's presence, type and shape. */
+/* Collective: open and validate every dataset's presence, type and shape
+ * (W2S_ERR_INPUT naming the dataset). *out is the caller's
+ * (w2s_features_close, collective); NULL on failure. */
 w2s_err w2s_features_open(w2s_ctx *ctx, const char *path, w2s_features **out);
 void w2s_features_close(w2s_features **f);
+/* Local accessors; strings are owned by f. */
 int64_t w2s_features_rows(const w2s_features *f);
 int64_t w2s_features_strong_dim(const w2s_features *f);
 int w2s_features_nweak(const w2s_features *f);

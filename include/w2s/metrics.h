@@ -9,6 +9,8 @@
  * gain is accumulated directly as mean(d^2 + 2 d e) with d = f_w - f_sw and
  * e = f_sw - y, never as a difference of two large means, so gain - misfit
  * (= 2 mean(d e), zero when the theory's identity holds) keeps its digits.
+ * The metrics written to the results file, with what each checks, are the
+ * table below (W2S_METRICS; docs/FORMAT.md lists it).
  * Only w2s_metric_sums_reduce is collective. */
 #ifndef W2S_METRICS_H
 #define W2S_METRICS_H
@@ -56,7 +58,7 @@
   X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train",                        \
     "w2s training split: the strong ceiling's residual (eps of the bound)",   \
     "squared label units",                                                    \
-    "|gain - misfit| <= 2 sqrt(misfit eps) (train, non-realizable)",          \
+    "gain - misfit within 2 sqrt(misfit eps) (train, non-realizable)",        \
     W2S_FAMILY_SQ)
 
 typedef enum {
@@ -96,8 +98,12 @@ typedef struct {
   double *ceiling;   /* T */
 } w2s_metric_sums;
 
+/* Local: zeroed sums for T tasks x J weak models in s (one allocation,
+ * owned by s: w2s_metric_sums_free, also after a failure).
+ * W2S_ERR_MEMORY. */
 w2s_err w2s_metric_sums_init(w2s_ctx *ctx, int64_t T, int64_t J,
                              w2s_metric_sums *s);
+/* Local: free s's buffer (s may be zeroed or freed already). */
 void w2s_metric_sums_free(w2s_metric_sums *s);
 /* Local. Column-major blocks of m rows: Y m x T, Fw and Fsw m x (T*J) in pair
  * order, Fs m x T (or NULL: no ceiling on this split). */
@@ -105,7 +111,8 @@ void w2s_metric_sums_add(w2s_metric_sums *s, int64_t m, const double *Y,
                          int64_t ldy, const double *Fw, int64_t ldw,
                          const double *Fsw, int64_t ldsw, const double *Fs,
                          int64_t lds);
-/* Collective: sum over ranks. */
+/* Collective: sum over ranks (every rank then holds the global sums and
+ * row count). Errors: those of w2s_sum (MPI). */
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s);
 
 /* Local: metrics for pairs [k0, k0 + T*J) of out[W2S_M_COUNT][*] from the
