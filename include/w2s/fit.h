@@ -59,6 +59,11 @@ w2s_err w2s_fit_parse_split(w2s_ctx *ctx, const char *opt, const char *text,
 w2s_err w2s_fit_parse_ridge(w2s_ctx *ctx, const char *opt, const char *text,
                             w2s_fit_opts *o);
 
+/* Local: a name of the solver table (lsq.h) into o->solver;
+ * W2S_ERR_USAGE "OPT: unknown solver 'NAME'" otherwise. */
+w2s_err w2s_fit_parse_solver(w2s_ctx *ctx, const char *opt, const char *name,
+                             w2s_fit_opts *o);
+
 /* What `w2s fit` was asked. */
 typedef struct {
   w2s_fit_opts o;

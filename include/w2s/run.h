@@ -30,7 +30,8 @@ typedef struct {
   w2s_err (*configure)(w2s_ctx *ctx, void *self, int64_t p);
   /* Run the configured point; *out (caller-owned, freed with
    * w2s_results_destroy) holds everything it produced, with its
-   * provenance. On failure *out is untouched. */
+   * provenance set through w2s_results_set_provenance (the driver adds
+   * the timings). On failure *out is untouched. */
   w2s_err (*run)(w2s_ctx *ctx, void *self, w2s_results **out);
   /* Release what configure made (also after a failure). Local. */
   void (*release)(void *self);

@@ -37,11 +37,7 @@ static w2s_err set_split(w2s_ctx *ctx, const char *opt, const char *v,
 
 static w2s_err set_solver(w2s_ctx *ctx, const char *opt, const char *v,
                           void *target) {
-  w2s_fit_opts *o = &((fit_cli *)target)->a.o;
-  if (!w2s_lsq_solver_find(v) || strlen(v) >= sizeof o->solver)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s: unknown solver '%s'", opt, v);
-  snprintf(o->solver, sizeof o->solver, "%s", v);
-  return W2S_OK;
+  return w2s_fit_parse_solver(ctx, opt, v, &((fit_cli *)target)->a.o);
 }
 
 static w2s_err set_ridge(w2s_ctx *ctx, const char *opt, const char *v,

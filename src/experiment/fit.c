@@ -441,12 +441,10 @@ static w2s_err fit_metrics(w2s_ctx *ctx, fitter *s, w2s_results *res) {
   return e;
 }
 
-/* The coefficients and provenance into the record. */
+/* The coefficients into the record (the provenance is the producer's,
+ * fit_job.c). */
 static w2s_err fill_results(w2s_ctx *ctx, const fitter *s, w2s_results *res) {
   res->strong_p = s->ps;
-  res->seed = s->o->seed;
-  res->mpi_ranks = ctx->size;
-  snprintf(res->solver, sizeof res->solver, "%s", s->o->solver);
   w2s_err e = W2S_ALLOC(ctx, res->coef_ceiling, s->ps);
   if (!e) e = W2S_ALLOC(ctx, res->coef_w2s, s->ps * s->J);
   if (!e) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "w2s/fit.h"
+#include "w2s/lsq.h"
 
 struct w2s_fit_job {
   w2s_fit_args a;
@@ -125,6 +126,14 @@ w2s_err w2s_fit_parse_split(w2s_ctx *ctx, const char *opt, const char *text,
     return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: three non-negative fractions "
                     "summing to 1 expected, e.g. 0.25,0.5,0.25", opt, text);
   memcpy(split, f, sizeof f);
+  return W2S_OK;
+}
+
+w2s_err w2s_fit_parse_solver(w2s_ctx *ctx, const char *opt, const char *name,
+                             w2s_fit_opts *o) {
+  if (!w2s_lsq_solver_find(name) || strlen(name) >= sizeof o->solver)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s: unknown solver '%s'", opt, name);
+  snprintf(o->solver, sizeof o->solver, "%s", name);
   return W2S_OK;
 }
 

@@ -35,8 +35,9 @@ static inline int64_t sim_rep_dim(const sim *s, int r) {
 w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
                   w2s_results *res);
 void sim_free(sim *s);
-/* Local: names, shapes and provenance of the record (the coefficients'
- * storage; their values once fitted). */
+/* Local: names, shapes and provenance (w2s_results_set_provenance: seed,
+ * ranks, solver, the effective configuration) of the record, and the
+ * coefficients' storage (their values once fitted). */
 w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res);
 
 #endif

@@ -176,9 +176,6 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
 w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
   const w2s_config *c = s->cfg;
   res->strong_p = s->p[0];
-  res->seed = c->seed;
-  res->mpi_ranks = ctx->size;
-  snprintf(res->solver, sizeof res->solver, "%s", c->solver);
   for (int j = 0; j < s->J; ++j) {
     snprintf(res->weak_names[j], W2S_NAME_LEN, "%s", c->weak[j].name);
     res->weak_p[j] = s->p[1 + j];
@@ -195,9 +192,8 @@ w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
     rec->dim = sim_rep_dim(s, r);
     rec->ridge = c->ridge;
   }
-  size_t len = strlen(c->effective) + 1;
-  W2S_CALL(W2S_ALLOC(ctx, res->config_text, len));
-  memcpy(res->config_text, c->effective, len);
-  return W2S_OK;
+  w2s_provenance pv = {c->seed, ctx->size, c->solver, c->effective, NULL,
+                       NULL, 0};
+  return w2s_results_set_provenance(ctx, res, &pv);
 }
 
