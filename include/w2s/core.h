@@ -4,7 +4,8 @@
  *
  * Collective (every rank of ctx->comm must call): w2s_ctx_create,
  * w2s_ctx_destroy, w2s_agree, w2s_check_memory, w2s_sum, w2s_max,
- * w2s_bcast_*, w2s_barrier, w2s_mpi_start/stop. Everything else is local. */
+ * w2s_bcast_*, w2s_barrier, w2s_timers_max, w2s_mpi_start/stop. Everything
+ * else is local. */
 #ifndef W2S_CORE_H
 #define W2S_CORE_H
 
