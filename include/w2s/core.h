@@ -208,4 +208,15 @@ w2s_err w2s_barrier(w2s_ctx *ctx);
 w2s_ctx *w2s_mpi_start(int *argc, char ***argv, const char *cmd);
 int w2s_mpi_stop(w2s_ctx **ctx, int code);
 
+/* "Did you mean ...?": the index of the candidate nearest to word (the
+ * fewest edits: insert, delete, replace or swap two adjacent characters,
+ * case-insensitive), provided it is within a typo's reach of word (1 edit
+ * for words of up to 4 characters, 2 up to 8, 3 beyond, and never every
+ * character); the one candidate that word abbreviates (word of 3 or more
+ * characters, a prefix of exactly one candidate) wins over a match of two
+ * or more edits; else -1.
+ * Ties go to the earlier candidate; NULL candidates are skipped. Local,
+ * allocates nothing, raises no error. */
+int w2s_suggest(const char *word, const char *const *cands, int n);
+
 #endif

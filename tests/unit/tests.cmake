@@ -4,3 +4,7 @@ w2s_add_unit(test_mlp)
 w2s_add_unit(test_lsq)
 w2s_add_unit(test_config)
 w2s_add_unit(test_metrics)
+w2s_add_unit(test_suggest)
+# The option parser is the command-line program's, not the library's.
+w2s_add_unit(test_opts)
+target_sources(test_opts PRIVATE ${CMAKE_SOURCE_DIR}/src/cli/opts.c)
