@@ -43,7 +43,7 @@ static const w2s_config_key fixed_keys[] = {
     {"target", {"width", W2S_KEY_INT, "16", 1, 1e5, NULL,
                 "width of every layer of h*"}},
     {"fit", {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
-             "least-squares solver: auto|cholqr2|scholqr3|tsqr|normal|scalapack"}},
+             "least-squares solver (one of the fit.solver list below)"}},
     {"fit", {"ridge", W2S_KEY_REAL, "0", 0, 1e12, NULL,
              "ridge lambda per sample, (1/n)|Ac-b|^2 + lambda |w|^2"}},
     {"fit", {"intercept", W2S_KEY_BOOL, "true", 0, 0, NULL,
@@ -367,11 +367,8 @@ static w2s_err build(w2s_ctx *ctx, raw_list *l, w2s_config *cfg) {
   const w2s_param *solver = &fixed[k++];
   if (strlen(solver->text) >= sizeof cfg->solver ||
       !w2s_lsq_solver_find(solver->text)) {
-    char list[256] = "";
-    for (int s = 0; w2s_lsq_solvers[s]; ++s) {
-      if (s) strncat(list, "|", sizeof list - strlen(list) - 1);
-      strncat(list, w2s_lsq_solvers[s]->name, sizeof list - strlen(list) - 1);
-    }
+    char list[256];
+    w2s_lsq_solver_names(list, sizeof list, "|");
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: key 'fit.solver' must be one of %s, got '%s'",
                     solver->where, list, solver->text);
@@ -663,6 +660,10 @@ void w2s_config_print_help(FILE *f) {
     prev = fixed_keys[k].section;
     w2s_keys_print(f, fixed_keys[k].section, &fixed_keys[k].key, 1);
   }
+  fprintf(f, "\n  fit.solver (also w2s fit --solver, w2s bench --solvers):\n");
+  for (int s = 0; w2s_lsq_solvers[s]; ++s)
+    fprintf(f, "    %-10s %s\n", w2s_lsq_solvers[s]->name,
+            w2s_lsq_solvers[s]->help);
   fprintf(f, "\n  [sweep]: one line per swept key, 'section.key = v1, v2, ...' "
              "(or --sweep section.key=v1,v2,...);\n  the run covers the grid "
              "of all combinations and writes one results file.\n");
