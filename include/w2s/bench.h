@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "w2s/core.h"
+#include "w2s/lsq.h"
 
 enum { W2S_BENCH_MAX_SOLVERS = 16 };
 
@@ -18,12 +19,13 @@ typedef enum { W2S_BENCH_TABLE, W2S_BENCH_CSV, W2S_BENCH_JSON } w2s_bench_format
 typedef struct {
   int64_t rows, cols, rhs;
   double cond;
-  int repeat;
+  int64_t repeat;
   int64_t block;  /* rows per add_rows call */
   int stream;     /* regenerate rows every pass instead of storing them */
   uint64_t seed;
-  /* Comma-separated solver names (the defaults: the whole table). */
-  char solvers[512];
+  /* Comma-separated solver names (at most 511 characters; not owned);
+   * NULL: the whole table, in its order. */
+  const char *solvers;
 } w2s_bench_opts;
 
 /* The defaults of `w2s bench` (n = 200000, d = 256, K = 64, cond 1e3, 3
@@ -72,6 +74,13 @@ typedef struct {
  * (W2S_ERR_MEMORY, W2S_ERR_MPI) on every rank. */
 w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
                       w2s_bench_result *res);
+
+/* Local. o->solvers resolved into table entries (out: room for
+ * W2S_BENCH_MAX_SOLVERS, owned by the table), *n of them; W2S_ERR_USAGE
+ * naming --solvers for an empty or unknown name (with the nearest one), a
+ * list too long or with too many names. */
+w2s_err w2s_bench_solvers(w2s_ctx *ctx, const w2s_bench_opts *o,
+                          const w2s_lsq_solver **out, int *n);
 
 /* Local (call on one rank). The result as a fixed-width table (with a
  * header naming the sizes, the DGEMM rate, the BLAS and the bounds), as

@@ -26,16 +26,13 @@ static const char bench_epilogue[] =
     "conditioning allows) and\nerror_bound (cond eps (1 + cond rho), rho = "
     "||B - AX*|| / (||A|| ||X*||)). The header names\nthe BLAS library and "
     "kernel that ran (OPENBLAS_CORETYPE selects OpenBLAS's).\n"
-    "--list-solvers prints the solver table: passes, the conditioning each "
-    "is accurate for\n(cond_max, error ~ cond^error_order eps), whether it "
-    "streams, and its flop count at\n--rows, --cols, --rhs (what gflops "
-    "divides by the time).";
+    "--list-solvers: passes, cond_max, error_order (error ~ cond^order eps), "
+    "streams, flops\n(the model gflops uses, at --rows, --cols, --rhs).";
 
 typedef struct {
   w2s_bench_opts o;
-  int64_t repeat, seed;
+  int64_t seed;
   int fmt, list, help;
-  const char *solvers;
   char solvers_help[384], stream_help[256];
 } bench_args;
 
@@ -69,8 +66,8 @@ static w2s_err parse(w2s_ctx *ctx, bench_args *a, int argc, char **argv) {
        .lo = 1, .hi = 1e308,
        .help = "condition number of the matrix (default 1e3)"},
       {.name = "solvers", .arg = "LIST", .kind = W2S_OPT_STRING,
-       .target = &a->solvers, .help = a->solvers_help},
-      {.name = "repeat", .arg = "R", .kind = W2S_OPT_INT, .target = &a->repeat,
+       .target = &a->o.solvers, .help = a->solvers_help},
+      {.name = "repeat", .arg = "R", .kind = W2S_OPT_INT, .target = &a->o.repeat,
        .lo = 1, .hi = 1000,
        .help = "repeats per solver, median reported (default 3)"},
       {.name = "block", .arg = "B", .kind = W2S_OPT_INT, .target = &a->o.block,
@@ -100,17 +97,11 @@ static w2s_err parse(w2s_ctx *ctx, bench_args *a, int argc, char **argv) {
 int w2s_cmd_bench(int argc, char **argv) {
   w2s_ctx *ctx = w2s_mpi_start(&argc, &argv, "bench");
   bench_args a = {.o = w2s_bench_defaults()};
-  a.repeat = a.o.repeat;
   a.seed = (int64_t)a.o.seed;
   table_help(&a);
   w2s_err e = w2s_check_launch(ctx);
   if (!e) e = parse(ctx, &a, argc, argv);
-  a.o.repeat = (int)a.repeat;
   a.o.seed = (uint64_t)a.seed;
-  if (!e && a.solvers && strlen(a.solvers) >= sizeof a.o.solvers)
-    e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: the list is longer than "
-                 "%zu characters", sizeof a.o.solvers - 1);
-  if (!e && a.solvers) snprintf(a.o.solvers, sizeof a.o.solvers, "%s", a.solvers);
   if (!e && a.list && !a.help && ctx->rank == 0)
     w2s_bench_list_solvers(stdout, &a.o);
   w2s_bench_result res;

@@ -333,43 +333,6 @@ static w2s_err conditioning(w2s_ctx *ctx, bench *b, const double *Xs,
  * the ScaLAPACK baseline of ratio_vs_scalapack. */
 static const char *const householder = "tsqr", *const baseline = "scalapack";
 
-static w2s_err unknown_solver(w2s_ctx *ctx, const char *name) {
-  const char *names[W2S_BENCH_MAX_SOLVERS];
-  int n = 0;
-  while (n < W2S_BENCH_MAX_SOLVERS && w2s_lsq_solvers[n])
-    names[n] = w2s_lsq_solvers[n]->name, ++n;
-  int k = w2s_suggest(name, names, n);
-  if (k >= 0)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s' "
-                    "(did you mean %s?)", name, names[k]);
-  return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s'", name);
-}
-
-/* o->solvers split into the table's entries. Split by hand: strtok would
- * skip empty items, and an empty list would run nothing and print an empty
- * table. */
-static w2s_err pick_solvers(w2s_ctx *ctx, const w2s_bench_opts *o,
-                            const w2s_lsq_solver **out, int *n) {
-  *n = 0;
-  char buf[sizeof o->solvers];
-  memcpy(buf, o->solvers, sizeof buf);
-  for (char *tok = buf; tok;) {
-    char *comma = strchr(tok, ',');
-    if (comma) *comma = '\0';
-    const w2s_lsq_solver *s = w2s_lsq_solver_find(tok);
-    if (!*tok)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: empty solver name (a "
-                      "list like auto,tsqr expected)");
-    if (*n == W2S_BENCH_MAX_SOLVERS)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: more than %d solvers",
-                      W2S_BENCH_MAX_SOLVERS);
-    if (!s) return unknown_solver(ctx, tok);
-    out[(*n)++] = s;
-    tok = comma ? comma + 1 : NULL;
-  }
-  return W2S_OK;
-}
-
 /* What the bench allows a solver whose algorithm has this error order:
  * 10x Householder's error, or 10x cond^order eps when Householder happens
  * to be more accurate than that. */
@@ -385,14 +348,14 @@ static w2s_err bench_solver(w2s_ctx *ctx, bench *b, const w2s_lsq_solver *sv,
   const w2s_bench_opts *o = b->o;
   double *X = b->X, *times = b->times;
   int64_t d = o->cols, k = o->rhs;
-  w2s_lsq_info info;
+  w2s_lsq_info info = {0};
   w2s_err e = W2S_OK;
   memset(r, 0, sizeof *r);
   snprintf(r->solver, sizeof r->solver, "%s", sv->name);
   r->time_s = r->flops = r->gflops = r->ratio_vs_gemm = r->rel_error =
       r->residual = r->ratio_vs_scalapack = NAN;
   peak_reset();
-  for (int rep = 0; rep < o->repeat && !e; ++rep)
+  for (int64_t rep = 0; rep < o->repeat && !e; ++rep)
     e = solve_once(ctx, b, sv->name, X, &info, &times[rep]);
   double peak = peak_mib();
   if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, &peak, 1);
@@ -414,14 +377,15 @@ static w2s_err bench_solver(w2s_ctx *ctx, bench *b, const w2s_lsq_solver *sv,
                             : 0.5 * (times[o->repeat / 2 - 1] +
                                      times[o->repeat / 2]);
   snprintf(r->method, sizeof r->method, "%s", info.method);
-  snprintf(r->ran, sizeof r->ran, "%s", info.ran->name);
+  const w2s_lsq_solver *ran = info.ran ? info.ran : sv;
+  snprintf(r->ran, sizeof r->ran, "%s", ran->name);
   r->passes = info.passes;
-  r->flops = info.ran->flops((double)o->rows, (double)d, (double)k);
+  r->flops = ran->flops((double)o->rows, (double)d, (double)k);
   r->gflops = r->flops / r->time_s * 1e-9;
   r->ratio_vs_gemm = r->time_s / b->floor_s;
   r->rel_error = rel_diff(X, b->Xs, d * k);
   W2S_CALL(w2s_agree(ctx, residual(ctx, b, X, &r->residual, NULL)));
-  int order = info.ran->error_order;
+  int order = ran->error_order;
   double allowed = allowed_error(o, b->sum, order);
   if (!isfinite(r->rel_error) || r->rel_error > allowed) {
     char bound[16] = "cond eps";
@@ -434,8 +398,7 @@ static w2s_err bench_solver(w2s_ctx *ctx, bench *b, const w2s_lsq_solver *sv,
 }
 
 w2s_bench_opts w2s_bench_defaults(void) {
-  w2s_bench_opts o = {200000, 256, 64, 1e3, 3, 8192, 0, 1, ""};
-  w2s_lsq_solver_names(o.solvers, sizeof o.solvers, ",");
+  w2s_bench_opts o = {200000, 256, 64, 1e3, 3, 8192, 0, 1, NULL};
   return o;
 }
 
@@ -447,7 +410,7 @@ static w2s_err bench_check(w2s_ctx *ctx, const w2s_bench_opts *o,
   w2s_blas_query(&blas);
   w2s_blas_describe(&blas, res->blas, sizeof res->blas);
   snprintf(res->blas_kernel, sizeof res->blas_kernel, "%s", blas.kernel);
-  W2S_CALL(pick_solvers(ctx, o, sv, &res->nsolvers));
+  W2S_CALL(w2s_bench_solvers(ctx, o, sv, &res->nsolvers));
   if (o->rows < o->cols)
     return W2S_FAIL(ctx, W2S_ERR_USAGE, "--rows %lld < --cols %lld: the "
                     "problem is underdetermined", (long long)o->rows,
@@ -457,7 +420,7 @@ static w2s_err bench_check(w2s_ctx *ctx, const w2s_bench_opts *o,
 
 w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
                       w2s_bench_result *res) {
-  const w2s_lsq_solver *sv[W2S_BENCH_MAX_SOLVERS];
+  const w2s_lsq_solver *sv[W2S_BENCH_MAX_SOLVERS] = {NULL};
   W2S_CALL(bench_check(ctx, o, sv, res));
   w2s_blas_warn(ctx, "bench");
   bench b;
@@ -482,9 +445,9 @@ w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
   if (!e) e = solve_once(ctx, &b, householder, b.Xref, &info, &t);
   if (!e) e = conditioning(ctx, &b, b.Xs, b.Xref, &res->sum);
   double t_sl = NAN;
-  for (int s = 0; s < res->nsolvers && !e; ++s) {
+  for (int s = 0; s < res->nsolvers && sv[s] && !e; ++s) {
     e = bench_solver(ctx, &b, sv[s], &res->row[s]);
-    if (!e && res->row[s].ok && !strcmp(sv[s]->name, baseline))
+    if (!e && res->row[s].ok && !strcmp(res->row[s].solver, baseline))
       t_sl = res->row[s].time_s;
   }
   for (int s = 0; s < res->nsolvers && !e; ++s)

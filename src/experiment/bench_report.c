@@ -1,10 +1,55 @@
 /* The solver benchmark's reports (see bench.h): table, CSV, JSON, and the
- * solver table itself. */
+ * solver table itself (selecting from it, listing it). */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "w2s/bench.h"
 #include "w2s/lsq.h"
+
+static w2s_err unknown_solver(w2s_ctx *ctx, const char *name) {
+  const char *names[W2S_BENCH_MAX_SOLVERS];
+  int n = 0;
+  while (n < W2S_BENCH_MAX_SOLVERS && w2s_lsq_solvers[n])
+    names[n] = w2s_lsq_solvers[n]->name, ++n;
+  int k = w2s_suggest(name, names, n);
+  if (k >= 0)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s' "
+                    "(did you mean %s?)", name, names[k]);
+  return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s'", name);
+}
+
+/* Split by hand: strtok would skip empty items, and an empty list would
+ * run nothing and print an empty table. */
+w2s_err w2s_bench_solvers(w2s_ctx *ctx, const w2s_bench_opts *o,
+                          const w2s_lsq_solver **out, int *n) {
+  *n = 0;
+  if (!o->solvers) {
+    for (int s = 0; w2s_lsq_solvers[s] && *n < W2S_BENCH_MAX_SOLVERS; ++s)
+      out[(*n)++] = w2s_lsq_solvers[s];
+    return W2S_OK;
+  }
+  char buf[512];
+  if (strlen(o->solvers) >= sizeof buf)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: the list is longer than "
+                    "%zu characters", sizeof buf - 1);
+  memcpy(buf, o->solvers, strlen(o->solvers) + 1);
+  for (char *tok = buf; tok;) {
+    char *comma = strchr(tok, ',');
+    if (comma) *comma = '\0';
+    const w2s_lsq_solver *s = w2s_lsq_solver_find(tok);
+    if (!*tok)
+      return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: empty solver name (a "
+                      "list like auto,tsqr expected)");
+    if (*n == W2S_BENCH_MAX_SOLVERS)
+      return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: more than %d solvers",
+                      W2S_BENCH_MAX_SOLVERS);
+    if (!s) return unknown_solver(ctx, tok);
+    out[(*n)++] = s;
+    tok = comma ? comma + 1 : NULL;
+  }
+  return W2S_OK;
+}
 
 static void print_num(FILE *f, double v, const char *fmt) {
   if (isfinite(v))

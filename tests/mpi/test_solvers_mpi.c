@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
   const w2s_lsq_solver *const *solvers = w2s_lsq_solvers;
   int nsolvers = 0;
   while (solvers[nsolvers]) ++nsolvers;
-  int *checked = calloc((size_t)nsolvers, sizeof *checked);
+  int *checked = calloc((size_t)nsolvers + 1, sizeof *checked);
   /* Full rank up to 1e10; 1e14 is beyond 1 / (max(n, p) eps), where the
    * default rank rule truncates: only the backward error is checked there. */
   const double conds[] = {1e2, 1e6, 1e10, 1e14};
