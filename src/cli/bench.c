@@ -50,8 +50,8 @@ static void table_help(bench_args *a) {
            "comma-separated (default %s)", names);
   snprintf(a->stream_help, sizeof a->stream_help,
            "regenerate the rows every pass instead of storing them\n"
-           "(memory independent of n%s%s still stores)",
-           stored[0] ? "; " : "", stored[0] ? stored : "");
+           "(memory independent of n%s%s%s)", stored[0] ? "; " : "", stored,
+           stored[0] ? " still stores" : "");
 }
 
 static w2s_err parse(w2s_ctx *ctx, bench_args *a, int argc, char **argv) {
