@@ -95,11 +95,18 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
 /* Local: parse INI text (for tests and fuzzing); `name` appears in messages. */
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out);
-/* Local: the same, where wheres[i] (NULL, or a NULL entry: "--set SETS[i]")
- * names where override i came from in messages. */
+/* Overrides applied after the file: n "section.key=value" texts and, for
+ * messages, where each came from (wheres NULL, or a NULL entry: "--set
+ * SETS[i]"). The strings are the caller's. */
+typedef struct {
+  const char *const *sets;
+  const char *const *wheres;
+  int n;
+} w2s_config_sets;
+/* Local: the same as w2s_config_parse with the overrides' origins
+ * (sets may be NULL: none). */
 w2s_err w2s_config_parse_at(w2s_ctx *ctx, const char *name, const char *text,
-                            const char *const *sets, const char *const *wheres,
-                            int nsets, w2s_config **out);
+                            const w2s_config_sets *sets, w2s_config **out);
 void w2s_config_destroy(w2s_config **cfg);
 /* The table of every key: default, type, range, help. */
 void w2s_config_print_help(FILE *f);

@@ -19,3 +19,6 @@ set_tests_properties(e2e.cli PROPERTIES ENVIRONMENT
 w2s_add_script_test(alloc_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_alloc_faults.py)
 # Hundreds of short runs; under tests/sanitize/run.sh each costs ~3 s.
 set_tests_properties(e2e.alloc_faults PROPERTIES TIMEOUT 1500)
+# The option tables: every listed option's typo gets "did you mean", every
+# value-taking one names its missing value; unknown commands, config keys.
+w2s_add_script_test(cli_opts ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cli_opts.py)
