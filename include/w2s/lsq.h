@@ -18,7 +18,9 @@
  * minimum-norm one, in column-equilibrated variables, on the numerically
  * determined column space; see w2s_lsq_opts.rank_tol.
  *
- * Solvers are a table of w2s_lsq_solver entries, one file each in src/lsq/. */
+ * Solvers are a table of w2s_lsq_solver entries, one file each in src/lsq/
+ * plus one line in the table (src/lsq/lsq.c); each entry carries what the
+ * rest of the program needs: passes, accuracy contract, memory, flop model. */
 #ifndef W2S_LSQ_H
 #define W2S_LSQ_H
 
@@ -95,30 +97,55 @@ const w2s_lsq_solver *w2s_lsq_solver_find(const char *name);
  * truncated if too small; 256 bytes hold today's table). */
 void w2s_lsq_solver_names(char *buf, size_t len, const char *sep);
 
-/* Local: start an accumulator for p columns and k right-hand sides. */
+/* Local: a new accumulator of the named solver for p columns and k
+ * right-hand sides, in *out (the caller's: w2s_lsq_destroy; set only on
+ * success). Every rank must create the same solver with the same shape.
+ * Errors: W2S_ERR_USAGE for an unknown solver name, W2S_ERR_INPUT when
+ * p^2 + p k exceeds LAPACK's 32-bit integers, W2S_ERR_INTERNAL for p < 1
+ * or k < 0, W2S_ERR_MEMORY. Local errors: agree (w2s_agree) before the
+ * collective calls below. */
 w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
                        w2s_lsq **out);
-/* The same, with the options known up front (preferred): the Gram-based
- * solvers then fold the ridge into their factorisations, which keeps them
- * working when A alone is too ill-conditioned, and an underdetermined
- * problem is refused after the first pass. solve's opts must then carry the
- * same ridge. */
+/* Local: the same, with the options known up front (preferred): the
+ * Gram-based solvers then fold the ridge into their factorisations, which
+ * keeps them working when A alone is too ill-conditioned, and an
+ * underdetermined problem is refused after the first pass. opts is copied
+ * (label, penalize); solve's opts must then carry the same ridge. Errors:
+ * those of w2s_lsq_create. */
 w2s_err w2s_lsq_create_with(w2s_ctx *ctx, const char *solver, int64_t p,
                             int64_t k, const w2s_lsq_opts *opts,
                             w2s_lsq **out);
-/* Local: A is m x p (lda >= m), B is m x k (ldb >= m), column-major; both
- * are overwritten. */
+/* Local: fold m rows into the accumulator. A is m x p (lda >= m), B is
+ * m x k (ldb >= m), column-major, the caller's; both may be overwritten.
+ * Errors (this rank's only: agree before end_pass): W2S_ERR_INPUT for a
+ * non-finite value ("<label>: non-finite value in row R (rank r) ...") or
+ * for sums that overflow, and when m or a leading dimension exceeds
+ * LAPACK's integers; W2S_ERR_MEMORY (scalapack stores its rows);
+ * W2S_ERR_INTERNAL / W2S_ERR_NUMERIC from LAPACK. */
 w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
                          int64_t lda, double *B, int64_t ldb);
-/* Local: names the fit and the global index of the next row fed, so a
+/* Local: names the fit (label is copied, up to 159 characters; NULL keeps
+ * the current one) and the global index of the next row fed, so a
  * non-finite value is reported as "<label>: row R (rank r) ...". */
 void w2s_lsq_set_context(w2s_lsq *ls, const char *label, int64_t row_offset);
 /* Collective: end a pass over the rows; *more = 1 if the solver needs the
- * same rows again. */
+ * same rows again (same rows per rank). Errors, the same on every rank:
+ * W2S_ERR_INPUT when, created with options and no ridge, the rows are fewer
+ * than the unknowns; W2S_ERR_NUMERIC when the solver refuses the design
+ * (a Cholesky breakdown beyond its cond_max; the message names the
+ * solvers that can); W2S_ERR_INTERNAL when a rank fed a later pass a
+ * different number of rows; W2S_ERR_MPI, W2S_ERR_MEMORY. */
 w2s_err w2s_lsq_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int *more);
-/* Collective: X is p x k (column-major, leading dimension p). */
+/* Collective: the solution X (p x k, column-major, leading dimension p,
+ * the caller's), the same bits on every rank, and *info (whose ran points
+ * into the table). Ends the pass if the caller did not. Errors, the same on
+ * every rank: W2S_ERR_INPUT for fewer rows than unknowns without ridge,
+ * W2S_ERR_NUMERIC for a non-finite factor (overflowing features or
+ * labels), W2S_ERR_INTERNAL when the solver still wants a pass or the
+ * ridge differs from the one given at creation; those of end_pass. */
 w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                       double *X, w2s_lsq_info *info);
+/* Local: frees *ls and sets it to NULL (NULL or *ls == NULL: nothing). */
 void w2s_lsq_destroy(w2s_lsq **ls);
 
 #endif

@@ -37,7 +37,7 @@ static const w2s_config_key fixed_keys[] = {
     {"target", {"width", W2S_KEY_INT, "16", 1, 1e5, NULL,
                 "width of every layer of h*"}},
     {"fit", {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
-             "least-squares solver: auto|cholqr2|scholqr3|tsqr|normal|scalapack"}},
+             "least-squares solver (one of the fit.solver list below)"}},
     {"fit", {"ridge", W2S_KEY_REAL, "0", 0, 1e12, NULL,
              "ridge lambda per sample, (1/n)|Ac-b|^2 + lambda |w|^2"}},
     {"fit", {"intercept", W2S_KEY_BOOL, "true", 0, 0, NULL,
@@ -244,11 +244,8 @@ static w2s_err set_fixed(w2s_ctx *ctx, const w2s_param *fixed,
   const w2s_param *solver = &fixed[k++];
   if (strlen(solver->text) >= sizeof cfg->solver ||
       !w2s_lsq_solver_find(solver->text)) {
-    char list[256] = "";
-    for (int s = 0; w2s_lsq_solvers[s]; ++s) {
-      if (s) strncat(list, "|", sizeof list - strlen(list) - 1);
-      strncat(list, w2s_lsq_solvers[s]->name, sizeof list - strlen(list) - 1);
-    }
+    char list[256];
+    w2s_lsq_solver_names(list, sizeof list, "|");
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: key 'fit.solver' must be one of %s, got '%s'",
                     solver->where, list, solver->text);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "experiment/config_impl.h"
+#include "w2s/lsq.h"
 
 static void append(char **buf, size_t *len, size_t *cap, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
@@ -83,6 +84,10 @@ void w2s_config_print_help(FILE *f) {
     prev = w2s_config_fixed_keys[k].section;
     w2s_keys_print(f, w2s_config_fixed_keys[k].section, &w2s_config_fixed_keys[k].key, 1);
   }
+  fprintf(f, "\n  fit.solver (also w2s fit --solver, w2s bench --solvers):\n");
+  for (int s = 0; w2s_lsq_solvers[s]; ++s)
+    fprintf(f, "    %-10s %s\n", w2s_lsq_solvers[s]->name,
+            w2s_lsq_solvers[s]->help);
   fprintf(f, "\n  [sweep]: one line per swept key, 'section.key = v1, v2, ...' "
              "(or --sweep section.key=v1,v2,...);\n  the run covers the grid "
              "of all combinations and writes one results file.\n");
