@@ -1,7 +1,10 @@
 /* analyze: what the theory says about a set of results: the least-squares
  * line of gain on misfit, how often gain >= misfit holds (test and train),
  * which weak model the misfit would choose against the truly best one, and
- * the median PGR. Local; never needs MPI. */
+ * the median PGR. Every function is local (no MPI); the results records
+ * are borrowed (io.h's reader makes them). Metrics are read by their
+ * indices in the metric table (metrics.h); the CSV and JSON rows print
+ * every metric of the table. Errors carry one line in ctx. */
 #ifndef W2S_ANALYZE_H
 #define W2S_ANALYZE_H
 
@@ -56,6 +59,9 @@ typedef struct {
   int64_t ok_gap_bound;
 } w2s_summary;
 
+/* Local: the summary of n files' pairs into *out. Errors: W2S_ERR_INPUT
+ * (naming the file and metric) for a file without a metric the summary
+ * reads (a file of a version that predates it); W2S_ERR_MEMORY. */
 w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
                             w2s_summary *out);
 
@@ -72,33 +78,32 @@ typedef struct {
   int64_t ok_test, ok_train;  /* pairs with gain >= misfit */
 } w2s_sweep_stat;
 
+/* Local: one w2s_sweep_stat per sweep point of the sweep files among
+ * files (*out malloc'ed, the caller frees it; NULL and *nout = 0 without
+ * sweep files). Errors: as w2s_analyze_summary. */
 w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
                           w2s_sweep_stat **out, int64_t *nout);
 
 typedef enum { W2S_FMT_TABLE, W2S_FMT_CSV, W2S_FMT_JSON } w2s_format;
 
-/* Rows (one per pair) then the summary, in the chosen format. */
+/* Local: rows (one per pair; rows == 0: none) then the summary, in the
+ * chosen format. A metric a file does not hold is an empty CSV field, no
+ * JSON key and "absent" in the table. */
 void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
                        const w2s_summary *s, w2s_format fmt, int rows);
 
 /* Local: gain (x) against misfit (y), one point per pair coloured by weak
  * model, the line y = x and the summary's fitted line, into a .png, .svg or
- * .pdf file (PLplot's cairo driver). */
+ * .pdf file (PLplot's cairo driver). Errors: W2S_ERR_USAGE for a file
+ * that cannot be written or a build without PLplot, W2S_ERR_INPUT when no
+ * pair is finite. */
 w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
                              const w2s_summary *s, const char *path);
 /* Local: mean |gain - misfit| (test and train) against the first swept
- * key's value, log axes. */
+ * key's value, log axes. Errors: as w2s_plot_gain_misfit. */
 w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
                        const char *path);
+/* Local: the sweep statistics in the chosen format. */
 void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
                              w2s_format fmt);
-/* Collective (rank 0 reads, every rank writes): sweep-point files of ONE
- * experiment (equal stored identities: configuration without [output]
- * path, sweep keys and grid, format version; no point twice) into one file:
- * their metrics with the sweep point and the source file of every pair
- * (/metrics/source_file, /merge/files). Coefficients stay in the point
- * files. */
-w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
-                        const char *out, int force, const char *command_line);
-
 #endif

@@ -4,7 +4,8 @@
  *
  * Collective (every rank of ctx->comm must call): w2s_ctx_create,
  * w2s_ctx_destroy, w2s_agree, w2s_check_memory, w2s_sum, w2s_max,
- * w2s_bcast_*, w2s_barrier, w2s_mpi_start/stop. Everything else is local. */
+ * w2s_bcast_*, w2s_barrier, w2s_timers_max, w2s_mpi_start/stop. Everything
+ * else is local. */
 #ifndef W2S_CORE_H
 #define W2S_CORE_H
 
@@ -43,23 +44,18 @@ const char *w2s_version(void);
 const char *w2s_git_revision(void);
 const char *w2s_compiler(void);
 
-/* Named timers, registered here and nowhere else; reported as max over ranks. */
-#define W2S_TIMERS(X)                                                          \
-  X(W2S_T_SETUP, "setup")                                                      \
-  X(W2S_T_WEAK_FIT, "weak_fit")                                                \
-  X(W2S_T_STRONG_FIT, "strong_fit")                                            \
-  X(W2S_T_TRAIN_METRICS, "train_metrics")                                      \
-  X(W2S_T_TEST_METRICS, "test_metrics")                                        \
-  X(W2S_T_TOTAL, "total")
+/* Named timers. Core knows no phase names: the experiment defines its
+ * phase list (w2s_timers_define), then times phases by index; the driver
+ * (w2s/run.h) resets them per point and reads them with w2s_timers_max.
+ * W2S_TIMERS_MAX phases of names shorter than W2S_TIMER_NAME_CAP. */
+enum { W2S_TIMERS_MAX = 16, W2S_TIMER_NAME_CAP = 32 };
 
-typedef enum {
-#define W2S_X_TIMER(name, text) name,
-  W2S_TIMERS(W2S_X_TIMER)
-#undef W2S_X_TIMER
-      W2S_T_COUNT
-} w2s_timer;
-
-const char *w2s_timer_name(w2s_timer t);
+typedef struct {
+  int n; /* defined timers: index 0 .. n-1 */
+  char name[W2S_TIMERS_MAX][W2S_TIMER_NAME_CAP];
+  double acc[W2S_TIMERS_MAX];   /* accumulated seconds on this rank */
+  double start[W2S_TIMERS_MAX]; /* w2s_wtime() of the running start */
+} w2s_timers;
 
 enum { W2S_MSG_LEN = 1024 };
 
@@ -69,8 +65,7 @@ typedef struct w2s_ctx {
   int verbosity;    /* 0 quiet, 1 phases, 2 debug */
   int stderr_tty;   /* live progress only on a terminal */
   double t0;        /* w2s_wtime() at creation */
-  double timer_acc[W2S_T_COUNT];
-  double timer_start[W2S_T_COUNT];
+  w2s_timers timers; /* the current phase list (w2s_timers_define) */
   /* The first failure recorded on this rank (and, after w2s_agree, the one
    * every rank reports). */
   w2s_err err;
@@ -170,10 +165,31 @@ void w2s_log(const w2s_ctx *ctx, int level, const char *fmt, ...)
 /* Live progress on a terminal (rank 0); a no-op elsewhere. frac in [0,1]. */
 void w2s_progress(const w2s_ctx *ctx, const char *what, double frac);
 
-void w2s_timer_start(w2s_ctx *ctx, w2s_timer t);
-void w2s_timer_stop(w2s_ctx *ctx, w2s_timer t);
-/* Collective: max over ranks of every timer into out[W2S_T_COUNT]. */
-w2s_err w2s_timers_max(w2s_ctx *ctx, double *out);
+/* Local: make `names` (n of them) the phase list, timer i = names[i],
+ * every accumulator 0 (the names are copied). Errors: W2S_ERR_INTERNAL
+ * when n exceeds W2S_TIMERS_MAX or a name is empty or W2S_TIMER_NAME_CAP
+ * characters or longer (a programming error; the table is left as it
+ * was). */
+w2s_err w2s_timers_define(w2s_ctx *ctx, int n, const char *const *names);
+/* Local: append timer `name` (accumulator 0) and return its index; an
+ * existing name returns its index unchanged; -1 when the table is full or
+ * the name is empty or too long. */
+int w2s_timer_add(w2s_ctx *ctx, const char *name);
+/* Local: the index of timer `name`, or -1 when it is not defined. */
+int w2s_timer_find(const w2s_ctx *ctx, const char *name);
+/* Local: every accumulator back to 0; the names stay (one point's phases
+ * start from zero). */
+void w2s_timers_reset(w2s_ctx *ctx);
+/* Local: start / stop (accumulate) timer t; an index that is not defined
+ * (-1 from w2s_timer_find) is ignored. */
+void w2s_timer_start(w2s_ctx *ctx, int t);
+void w2s_timer_stop(w2s_ctx *ctx, int t);
+/* Local: this rank's accumulated seconds of timer t (0 when undefined). */
+double w2s_timer_seconds(const w2s_ctx *ctx, int t);
+/* Collective: *out = the names and the max over ranks of every defined
+ * timer (out is caller-owned plain data; its start[] is unused). Errors:
+ * W2S_ERR_MPI from the reduction. */
+w2s_err w2s_timers_max(w2s_ctx *ctx, w2s_timers *out);
 
 /* Contiguous block partition of n rows over size ranks; the first n % size
  * ranks hold one row more. */
@@ -210,5 +226,16 @@ w2s_err w2s_barrier(w2s_ctx *ctx);
  * Both collective. */
 w2s_ctx *w2s_mpi_start(int *argc, char ***argv, const char *cmd);
 int w2s_mpi_stop(w2s_ctx **ctx, int code);
+
+/* "Did you mean ...?": the index of the candidate nearest to word (the
+ * fewest edits: insert, delete, replace or swap two adjacent characters,
+ * case-insensitive), provided it is within a typo's reach of word (1 edit
+ * for words of up to 4 characters, 2 up to 8, 3 beyond, and never every
+ * character); the one candidate that word abbreviates (word of 3 or more
+ * characters, a prefix of exactly one candidate) wins over a match of two
+ * or more edits; else -1.
+ * Ties go to the earlier candidate; NULL candidates are skipped. Local,
+ * allocates nothing, raises no error. */
+int w2s_suggest(const char *word, const char *const *cands, int n);
 
 #endif

@@ -1,8 +1,10 @@
-/* experiment: the configuration table and the simulate pipeline.
+/* experiment: the configuration table, the simulate pipeline and its
+ * producer for the driver (w2s/run.h).
  *
- * w2s_config_load and w2s_simulate are collective: every rank calls them with
- * the same arguments; failures are agreed on, so every rank returns the same
- * code and ctx->msg. The rest is local. */
+ * w2s_config_load, w2s_simulate and w2s_simulate_job_create are
+ * collective: every rank calls them with the same arguments; failures are
+ * agreed on, so every rank returns the same code and ctx->msg. The rest is
+ * local. */
 #ifndef W2S_EXPERIMENT_H
 #define W2S_EXPERIMENT_H
 
@@ -13,6 +15,7 @@
 #include "w2s/io.h"
 #include "w2s/params.h"
 #include "w2s/repr.h"
+#include "w2s/run.h"
 
 enum { W2S_MAX_WEAK = 256, W2S_MAX_SWEEP = 8 };
 
@@ -95,11 +98,18 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
 /* Local: parse INI text (for tests and fuzzing); `name` appears in messages. */
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out);
-/* Local: the same, where wheres[i] (NULL, or a NULL entry: "--set SETS[i]")
- * names where override i came from in messages. */
+/* Overrides applied after the file: n "section.key=value" texts and, for
+ * messages, where each came from (wheres NULL, or a NULL entry: "--set
+ * SETS[i]"). The strings are the caller's. */
+typedef struct {
+  const char *const *sets;
+  const char *const *wheres;
+  int n;
+} w2s_config_sets;
+/* Local: the same as w2s_config_parse with the overrides' origins
+ * (sets may be NULL: none). */
 w2s_err w2s_config_parse_at(w2s_ctx *ctx, const char *name, const char *text,
-                            const char *const *sets, const char *const *wheres,
-                            int nsets, w2s_config **out);
+                            const w2s_config_sets *sets, w2s_config **out);
 void w2s_config_destroy(w2s_config **cfg);
 /* The table of every key: default, type, range, help. */
 void w2s_config_print_help(FILE *f);
@@ -107,7 +117,54 @@ void w2s_config_print_help(FILE *f);
 /* Number of parameters of a representation's head (width + intercept). */
 int64_t w2s_repr_head_params(const w2s_config *cfg, const w2s_repr_config *rc);
 
-/* Collective: run the experiment; every rank gets the same results. */
+/* The phases w2s_simulate times (w2s_timers_define with
+ * w2s_simulate_phases; the names are the /timing datasets). */
+enum {
+  W2S_SIM_SETUP,
+  W2S_SIM_WEAK_FIT,
+  W2S_SIM_STRONG_FIT,
+  W2S_SIM_TRAIN_METRICS,
+  W2S_SIM_TEST_METRICS,
+  W2S_SIM_NPHASES
+};
+extern const char *const w2s_simulate_phases[W2S_SIM_NPHASES];
+
+/* Collective: run the experiment of cfg; every rank gets the same results
+ * (*out, caller-owned, w2s_results_destroy; untouched on failure) with the
+ * provenance of the run (seed, ranks, solver, configuration). Times its
+ * phases in the context's timers W2S_SIM_* when the driver defined them
+ * (ignored otherwise). Errors: W2S_ERR_INPUT (sample counts against head
+ * sizes, memory beyond the smallest node), W2S_ERR_MEMORY,
+ * W2S_ERR_NUMERIC (a fit), the representation sources'. */
 w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *cfg, w2s_results **out);
+
+/* What `w2s simulate` was asked (borrowed strings). */
+typedef struct {
+  const char *config;        /* CONFIG.ini */
+  const char *const *sets;   /* "section.key=value" overrides */
+  int nsets;
+  const char *const *sweeps; /* "section.key=v1,v2,..." (--sweep) */
+  int nsweeps;
+  int64_t sweep_point;       /* -1: every point */
+  const char *run_dir;       /* NULL: no run directory */
+  int resume, force;
+  const char *command_line;  /* provenance */
+} w2s_simulate_args;
+
+/* A simulate run ready for the driver: the loaded configuration, its sweep
+ * grid and the plan (w2s/run.h) whose producer is w2s_simulate. */
+typedef struct w2s_simulate_job w2s_simulate_job;
+
+/* Collective: load and check everything a run needs before the first
+ * point (the configuration and --set overrides, every sweep point's
+ * values, the output path, the run directory options), log the run, and
+ * make the job (*out, freed with w2s_simulate_job_free, also on failure).
+ * Errors: W2S_ERR_USAGE (options that do not go together, an output that
+ * cannot be written), W2S_ERR_INPUT (the configuration), W2S_ERR_MEMORY. */
+w2s_err w2s_simulate_job_create(w2s_ctx *ctx, const w2s_simulate_args *a,
+                                w2s_simulate_job **out);
+/* Local: the job's plan (owned by the job). */
+const w2s_run_plan *w2s_simulate_job_plan(const w2s_simulate_job *j);
+void w2s_simulate_job_free(w2s_simulate_job **job);
 
 #endif

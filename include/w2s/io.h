@@ -1,9 +1,14 @@
-/* io: the results file (HDF5). The only module that calls HDF5.
+/* io: serialisation. The results file (a w2s_results record, results.h,
+ * to and from HDF5), the features file `w2s fit` reads and the
+ * pre-training cache. The only module that calls HDF5. Layout:
+ * docs/FORMAT.md.
  *
- * w2s_output_check, w2s_output_not_input and w2s_results_write_sweep are
- * collective (every rank of ctx->comm calls them and gets the same status;
- * rank 0 does the file work); w2s_results_read is local and needs no MPI.
- * Layout: docs/FORMAT.md. */
+ * Collective functions are called by every rank of ctx->comm, which all
+ * get the same status (rank 0 does the file work of the writers); local
+ * ones need no MPI. Errors carry one line in ctx naming the file and the
+ * dataset or attribute: W2S_ERR_INPUT for a bad input file, W2S_ERR_IO for
+ * a failed write, W2S_ERR_USAGE for an output refused as asked,
+ * W2S_ERR_MEMORY. */
 #ifndef W2S_IO_H
 #define W2S_IO_H
 
@@ -11,70 +16,14 @@
 #include <stdint.h>
 
 #include "w2s/core.h"
-#include "w2s/metrics.h"
+#include "w2s/results.h"
 
-/* W2S_PATH_LEN bounds every file name w2s keeps (results' path, the
- * config's output path), with its terminating NUL. */
-enum { W2S_NAME_LEN = 64, W2S_FORMAT_VERSION = 2, W2S_PATH_LEN = 1024 };
+/* The results file's layout version (docs/FORMAT.md); the reader also
+ * takes W2S_FORMAT_OLDEST .. W2S_FORMAT_VERSION - 1. */
+enum { W2S_FORMAT_VERSION = 3, W2S_FORMAT_OLDEST = 2 };
 
-/* One fitted representation: what its fit saw of it. */
-typedef struct {
-  char name[W2S_NAME_LEN + 8]; /* config section: "strong", "weak.NAME" */
-  char role[8];                /* "strong" or "weak" */
-  char source[16];
-  int64_t dim;     /* features (without the intercept) */
-  int64_t rank;    /* smallest numerical rank over task groups */
-  double cond;     /* largest condition number of the equilibrated design */
-  double ridge;    /* the ridge its head was fitted with */
-} w2s_repr_record;
-
-/* Everything a run produced (plain data, owned by the struct). */
-typedef struct {
-  int64_t ntasks, nweak, npairs;
-  char (*weak_names)[W2S_NAME_LEN]; /* nweak */
-  int64_t *pair_task;               /* npairs */
-  int64_t *pair_weak;               /* npairs, index into weak_names */
-  double *metric[W2S_M_COUNT];      /* npairs each */
-  int64_t strong_p;                 /* coefficients per strong head */
-  double *coef_ceiling;             /* ntasks x strong_p, row-major */
-  double *coef_w2s;                 /* npairs x strong_p */
-  int64_t *weak_p;                  /* nweak */
-  double **coef_weak;               /* nweak x (ntasks x weak_p[j]) */
-  int nrepr;
-  w2s_repr_record *repr;
-  double timing[W2S_T_COUNT];
-  double peak_rss_mib; /* max over ranks of the peak resident set (0: unknown) */
-  /* named curves (pre-training loss per epoch), written under /pretrain */
-  int ncurves;
-  char (*curve_name)[W2S_NAME_LEN + 8];
-  double **curve;
-  int64_t *curve_len;
-  /* provenance */
-  uint64_t seed;
-  int mpi_ranks;
-  char solver[32];
-  /* The BLAS that computed the record, as the attributes blas,
-   * blas_library, blas_version, blas_kernel, blas_config (docs/FORMAT.md);
-   * all empty: the writer records its own. */
-  char blas[5][256];
-  char *config_text;
-  char *command_line;
-  char path[1024]; /* set by the reader */
-  /* `w2s fit` provenance (written when input_file is not empty) */
-  char input_file[1024];
-  uint64_t labels_checksum;
-  /* set by the reader for sweep files (else NULL / 0) */
-  int64_t *pair_sweep;    /* npairs */
-  int sweep_nkeys;
-  int64_t sweep_npoints;
-  char (*sweep_keys)[128];
-  char (*sweep_values)[128]; /* npoints x nkeys */
-  /* set by the reader: the stored experiment identity (docs/FORMAT.md) */
-  char *identity_config;
-  uint64_t identity_hash;
-} w2s_results;
-
-/* The root attributes of w2s_results.blas, in its order. */
+/* The root attributes of w2s_results.blas, in its order (static
+ * strings). */
 extern const char *const w2s_results_blas_attr[5];
 /* What two results files must share to hold points of one experiment: the
  * canonical configuration (w2s_identity_config), the sweep keys and grid,
@@ -92,21 +41,20 @@ typedef struct {
  * [sweep] section (the grid stands for it) and [output] path; malloc'ed,
  * NULL when out of memory. */
 char *w2s_identity_config(const char *effective);
-/* Local: 64-bit FNV-1a of the format version, id->config, keys and grid
- * (id->hash is not read). */
+/* Local: 64-bit FNV-1a of the format version W2S_FORMAT_VERSION, id->config,
+ * keys and grid (id->hash is not read); w2s_identity_hash_of takes the
+ * version (a file of an older one). */
 uint64_t w2s_identity_hash(const w2s_identity *id);
+uint64_t w2s_identity_hash_of(const w2s_identity *id, int format_version);
 /* Local: 0 when a and b are one experiment, else 1 and `why` names the
  * first difference, labelling each side ("experiment.seed = '9' LA, '1'
  * LB", a swept key, a grid value). */
 int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
                          const char *la, const char *lb, char *why,
                          size_t len);
-/* Local: the identity a reader stored in r (pointers into r). */
+/* Local: the identity a reader stored in r (pointers into r, valid while
+ * r is). Its hash is of r->format_version. */
 w2s_identity w2s_results_identity(const w2s_results *r);
-
-w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
-                          w2s_results **out);
-void w2s_results_destroy(w2s_results **res);
 
 /* Collective (io/publish.c): refuse early (exit 2), before any compute, an
  * output that could not be written and published as asked: an empty path,
@@ -141,7 +89,10 @@ typedef struct {
   const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 
-/* Collective: write to a temporary name next to path (its disk space
+/* Collective: write the points pts[0..npts) (borrowed; every table metric
+ * each holds, the timers of pts[0] summed over the points by name) with
+ * the given configuration and command line as provenance, in the current
+ * format version. Writes to a temporary name next to path (its disk space
  * reserved first), then rename it to path, never over a file that appeared
  * meanwhile unless force (and then only over a regular file); nothing is
  * left under either name on failure, and a SIGTERM or SIGINT received while
@@ -149,36 +100,62 @@ typedef struct {
  * sw = NULL) or for several runs (sweep points): /metrics holds every
  * point's pairs with a `sweep` index; each point's coefficients and
  * representations go under /sweep/point_<i>; /sweep/keys and /sweep/values
- * describe the grid. sw == NULL with one point is the plain layout. */
+ * describe the grid. sw == NULL with one point is the plain layout.
+ * Errors: those of w2s_output_check; W2S_ERR_IO (naming the file) for a
+ * write, a full disk, a publication or a signal; W2S_ERR_MEMORY. */
 w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 int64_t npts, const w2s_sweep_desc *sw,
                                 const char *config_text,
                                 const char *command_line, const char *path,
                                 int force);
-/* Local: read the metrics, pair labels and provenance of a results file
- * (coefficients are not read). */
+/* Local: read the metrics, pair labels, sweep grid, identity and
+ * provenance of a results file of format version W2S_FORMAT_OLDEST ..
+ * W2S_FORMAT_VERSION (coefficients, representations, curves and timings
+ * are not read). A table metric the file does not hold (an older file) is
+ * absent in the record (metric[m] == NULL); a metric the file holds but
+ * this build's table does not know is skipped. Errors (W2S_ERR_INPUT, one
+ * line naming path and the dataset or attribute): not HDF5, not a w2s
+ * results file, an unsupported format version, a missing, mistyped,
+ * misshapen, unwritten or checksum-damaged dataset, metrics that break
+ * their identities (docs/FORMAT.md), a damaged identity; W2S_ERR_MEMORY.
+ * *out is the caller's (w2s_results_destroy), NULL on failure. */
 w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out);
+
+/* Collective (rank 0 reads, every rank calls the writer; io/merge.c):
+ * sweep-point files of ONE experiment (equal stored identities:
+ * configuration without [output] path, sweep keys and grid, format
+ * version; no point twice) into one results file `out`, published like
+ * w2s_results_write_sweep: their metrics with the sweep point and the
+ * source file of every pair (/metrics/source_file, /merge/files).
+ * Coefficients stay in the point files. Runs on one rank: a communicator
+ * of several ranks is W2S_ERR_USAGE. Errors: those of w2s_output_check,
+ * w2s_output_not_input, w2s_results_read and w2s_results_write_sweep;
+ * W2S_ERR_INPUT for a file that is not a sweep point file, files of
+ * different experiments (naming the first difference) or a point held by
+ * two files. */
+w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
+                        const char *out, int force, const char *command_line);
 
 /* Collective: a cache of named parameter vectors in an HDF5 file (rank 0
  * reads or writes it, the result is broadcast). A missing file or key is a
- * miss (*found = 0); a file that is not HDF5 is an error. */
+ * miss (*found = 0); a file that is not HDF5 is W2S_ERR_INPUT, a failed
+ * write W2S_ERR_IO. params (n values) is the caller's. */
 w2s_err w2s_cache_get(w2s_ctx *ctx, const char *path, const char *key,
                       double *params, int64_t n, int *found);
 w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
                       const double *params, int64_t n);
-/* Local: append a copy of a curve to res. */
-w2s_err w2s_results_add_curve(w2s_ctx *ctx, w2s_results *res, const char *name,
-                              const double *values, int64_t n);
-
 /* A features file (`w2s fit` input, docs/FORMAT.md): /labels [n],
  * /strong [n, d_s], /weak/NAME [n, d_w], /weak_predictions/NAME [n],
  * /split [n] (int, optional). Opened collectively with parallel HDF5; every
  * rank reads only its own rows. */
 typedef struct w2s_features w2s_features;
 
-/* Collective: open and validate every dataset's presence, type and shape. */
+/* Collective: open and validate every dataset's presence, type and shape
+ * (W2S_ERR_INPUT naming the dataset). *out is the caller's
+ * (w2s_features_close, collective); NULL on failure. */
 w2s_err w2s_features_open(w2s_ctx *ctx, const char *path, w2s_features **out);
 void w2s_features_close(w2s_features **f);
+/* Local accessors; strings are owned by f. */
 int64_t w2s_features_rows(const w2s_features *f);
 int64_t w2s_features_strong_dim(const w2s_features *f);
 int w2s_features_nweak(const w2s_features *f);

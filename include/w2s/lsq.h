@@ -18,10 +18,13 @@
  * minimum-norm one, in column-equilibrated variables, on the numerically
  * determined column space; see w2s_lsq_opts.rank_tol.
  *
- * Solvers are a table of w2s_lsq_solver entries, one file each in src/lsq/. */
+ * Solvers are a table of w2s_lsq_solver entries, one file each in src/lsq/
+ * plus one line in the table (src/lsq/lsq.c); each entry carries what the
+ * rest of the program needs: passes, accuracy contract, memory, flop model. */
 #ifndef W2S_LSQ_H
 #define W2S_LSQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "w2s/core.h"
@@ -42,44 +45,107 @@ typedef struct {
   double cond_kept;    /* s_max / smallest singular value kept */
   char method[32];     /* what ran: "tsqr", "cholqr2", "auto:normal", ... */
   int passes;          /* passes over the rows */
+  /* The table entry whose algorithm ran: the solver itself, or for auto
+   * the sub-solver it chose (auto:normal -> normal, auto:tsqr -> tsqr). Its
+   * flop model and accuracy class describe this solve. Set on every rank
+   * by w2s_lsq_solve (a pointer into this process' table: never send it
+   * to another rank or store it). */
+  const struct w2s_lsq_solver *ran;
 } w2s_lsq_info;
 
 typedef struct w2s_lsq w2s_lsq;
 
-typedef struct {
-  const char *name;
-  const char *help;
+/* One solver: one file in src/lsq/ defines one of these, and one line in
+ * the table (src/lsq/lsq.c) lists it. Everything else (fit.solver's help
+ * and validation, the CLI help texts, bench's default list and flop
+ * counts, the MPI and end-to-end solver tests) iterates over the table and
+ * reads these fields; nothing else names a solver. */
+typedef struct w2s_lsq_solver {
+  const char *name;  /* the fit.solver / --solvers value */
+  const char *help;  /* one line for help texts */
+  /* Local: a fresh accumulator (see w2s_lsq_create). */
   w2s_err (*create)(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out);
+  /* Passes over the rows, over every design (auto: 1 when the normal
+   * equations suffice, up to 4 when shifted CholeskyQR3 falls back to
+   * TSQR). w2s_lsq_info.passes lies in [passes_min, passes_max]. */
+  int passes_min, passes_max;
+  /* The accuracy contract: for cond(A) <= cond_max (INFINITY: any) the
+   * solver returns, and its forward error is at most ~c cond^error_order
+   * eps (1: QR-type, backward stable: ~c cond eps (1 + cond rho); 2: the
+   * normal equations, ~c cond^2 eps). Beyond cond_max it may refuse with
+   * W2S_ERR_NUMERIC (or return a less accurate result). auto's entry is its worst case over the
+   * sub-solvers it may pick; info.ran names the one that ran. */
+  double cond_max;
+  int error_order;
+  /* 1: memory O(p^2 + p k) per rank, independent of n (the rows are
+   * streamed); 0: the rows are stored (scalapack). */
+  int streams;
+  /* Flop count of one solve of an n x d design with k right-hand sides
+   * (leading terms): what bench divides by the time for GFLOP/s. For auto,
+   * bench uses info.ran's model (auto's own is that of its costliest
+   * Gram path, for estimates before a solve). Local, pure. */
+  double (*flops)(double n, double d, double k);
 } w2s_lsq_solver;
 
-extern const w2s_lsq_solver *const w2s_lsq_solvers[]; /* NULL-terminated */
-/* NULL if the name is unknown ("auto" is a solver of its own). */
+/* The table, NULL-terminated, in help-text order. */
+extern const w2s_lsq_solver *const w2s_lsq_solvers[];
+/* Local. The entry of that name (owned by the table, static), or NULL if
+ * the name is unknown ("auto" is a solver of its own). */
 const w2s_lsq_solver *w2s_lsq_solver_find(const char *name);
+/* Local. The table's names joined by sep (e.g. "|" gives
+ * "auto|cholqr2|..."), into buf (len bytes, always NUL-terminated,
+ * truncated if too small; 256 bytes hold today's table). */
+void w2s_lsq_solver_names(char *buf, size_t len, const char *sep);
 
-/* Local: start an accumulator for p columns and k right-hand sides. */
+/* Local: a new accumulator of the named solver for p columns and k
+ * right-hand sides, in *out (the caller's: w2s_lsq_destroy; set only on
+ * success). Every rank must create the same solver with the same shape.
+ * Errors: W2S_ERR_USAGE for an unknown solver name, W2S_ERR_INPUT when
+ * p^2 + p k exceeds LAPACK's 32-bit integers, W2S_ERR_INTERNAL for p < 1
+ * or k < 0, W2S_ERR_MEMORY. Local errors: agree (w2s_agree) before the
+ * collective calls below. */
 w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
                        w2s_lsq **out);
-/* The same, with the options known up front (preferred): the Gram-based
- * solvers then fold the ridge into their factorisations, which keeps them
- * working when A alone is too ill-conditioned, and an underdetermined
- * problem is refused after the first pass. solve's opts must then carry the
- * same ridge. */
+/* Local: the same, with the options known up front (preferred): the
+ * Gram-based solvers then fold the ridge into their factorisations, which
+ * keeps them working when A alone is too ill-conditioned, and an
+ * underdetermined problem is refused after the first pass. opts is copied
+ * (label, penalize); solve's opts must then carry the same ridge. Errors:
+ * those of w2s_lsq_create. */
 w2s_err w2s_lsq_create_with(w2s_ctx *ctx, const char *solver, int64_t p,
                             int64_t k, const w2s_lsq_opts *opts,
                             w2s_lsq **out);
-/* Local: A is m x p (lda >= m), B is m x k (ldb >= m), column-major; both
- * are overwritten. */
+/* Local: fold m rows into the accumulator. A is m x p (lda >= m), B is
+ * m x k (ldb >= m), column-major, the caller's; both may be overwritten.
+ * Errors (this rank's only: agree before end_pass): W2S_ERR_INPUT for a
+ * non-finite value ("<label>: non-finite value in row R (rank r) ...") or
+ * for sums that overflow, and when m or a leading dimension exceeds
+ * LAPACK's integers; W2S_ERR_MEMORY (scalapack stores its rows);
+ * W2S_ERR_INTERNAL / W2S_ERR_NUMERIC from LAPACK. */
 w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
                          int64_t lda, double *B, int64_t ldb);
-/* Local: names the fit and the global index of the next row fed, so a
+/* Local: names the fit (label is copied, up to 159 characters; NULL keeps
+ * the current one) and the global index of the next row fed, so a
  * non-finite value is reported as "<label>: row R (rank r) ...". */
 void w2s_lsq_set_context(w2s_lsq *ls, const char *label, int64_t row_offset);
 /* Collective: end a pass over the rows; *more = 1 if the solver needs the
- * same rows again. */
+ * same rows again (same rows per rank). Errors, the same on every rank:
+ * W2S_ERR_INPUT when, created with options and no ridge, the rows are fewer
+ * than the unknowns; W2S_ERR_NUMERIC when the solver refuses the design
+ * (a Cholesky breakdown beyond its cond_max; the message names the
+ * solvers that can); W2S_ERR_INTERNAL when a rank fed a later pass a
+ * different number of rows; W2S_ERR_MPI, W2S_ERR_MEMORY. */
 w2s_err w2s_lsq_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int *more);
-/* Collective: X is p x k (column-major, leading dimension p). */
+/* Collective: the solution X (p x k, column-major, leading dimension p,
+ * the caller's), the same bits on every rank, and *info (whose ran points
+ * into the table). Ends the pass if the caller did not. Errors, the same on
+ * every rank: W2S_ERR_INPUT for fewer rows than unknowns without ridge,
+ * W2S_ERR_NUMERIC for a non-finite factor (overflowing features or
+ * labels), W2S_ERR_INTERNAL when the solver still wants a pass or the
+ * ridge differs from the one given at creation; those of end_pass. */
 w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                       double *X, w2s_lsq_info *info);
+/* Local: frees *ls and sets it to NULL (NULL or *ls == NULL: nothing). */
 void w2s_lsq_destroy(w2s_lsq **ls);
 
 #endif

@@ -9,6 +9,8 @@
  * gain is accumulated directly as mean(d^2 + 2 d e) with d = f_w - f_sw and
  * e = f_sw - y, never as a difference of two large means, so gain - misfit
  * (= 2 mean(d e), zero when the theory's identity holds) keeps its digits.
+ * The metrics written to the results file, with what each checks, are the
+ * table below (W2S_METRICS; docs/FORMAT.md lists it).
  * Only w2s_metric_sums_reduce is collective. */
 #ifndef W2S_METRICS_H
 #define W2S_METRICS_H
@@ -17,28 +19,75 @@
 
 #include "w2s/core.h"
 
+/* The metric table: one line per metric, in file and report order.
+ * Columns: index constant (for the numerical code), name (the /metrics
+ * dataset and the report column), description, units, what of the theory
+ * it checks, family (the kind of head and loss it belongs to). Adding a
+ * metric is one line here plus the code that computes it; docs/FORMAT.md
+ * lists the table (tests/e2e/test_format.py checks it does). */
+#define W2S_FAMILY_SQ "squared-loss regression"
 #define W2S_METRICS(X)                                                         \
-  X(W2S_M_WEAK_ERROR, "weak_error")                                            \
-  X(W2S_M_W2S_ERROR, "w2s_error")                                              \
-  X(W2S_M_MISFIT, "misfit")                                                    \
-  X(W2S_M_GAIN, "gain")                                                        \
-  X(W2S_M_CEILING, "strong_ceiling_error")                                     \
-  X(W2S_M_PGR, "pgr")                                                          \
-  X(W2S_M_PREDICTED, "predicted_w2s_error")                                    \
-  X(W2S_M_WEAK_ERROR_TRAIN, "weak_error_train")                                \
-  X(W2S_M_W2S_ERROR_TRAIN, "w2s_error_train")                                  \
-  X(W2S_M_MISFIT_TRAIN, "misfit_train")                                        \
-  X(W2S_M_GAIN_TRAIN, "gain_train")                                            \
-  X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train")
+  X(W2S_M_WEAK_ERROR, "weak_error", "test: mean (f_w - f*)^2",                \
+    "squared label units", "the weak model's error", W2S_FAMILY_SQ)          \
+  X(W2S_M_W2S_ERROR, "w2s_error", "test: mean (f_sw - f*)^2",                 \
+    "squared label units", "the weak-to-strong error", W2S_FAMILY_SQ)        \
+  X(W2S_M_MISFIT, "misfit", "test: mean (f_sw - f_w)^2",                      \
+    "squared label units", "gain >= misfit (test, realizable)", W2S_FAMILY_SQ) \
+  X(W2S_M_GAIN, "gain", "test: weak_error - w2s_error (accumulated directly)", \
+    "squared label units", "gain >= misfit (test, realizable)", W2S_FAMILY_SQ) \
+  X(W2S_M_CEILING, "strong_ceiling_error",                                    \
+    "test: mean (f_s - f*)^2, f_s fitted on true labels of the w2s split",    \
+    "squared label units", "the strong ceiling of pgr", W2S_FAMILY_SQ)       \
+  X(W2S_M_PGR, "pgr",                                                         \
+    "gain / (weak_error - strong_ceiling_error); NaN where weak_error <= "    \
+    "ceiling", "ratio", "performance gap recovered", W2S_FAMILY_SQ)          \
+  X(W2S_M_PREDICTED, "predicted_w2s_error", "weak_error - misfit",            \
+    "squared label units", "weak-model selection by misfit", W2S_FAMILY_SQ)  \
+  X(W2S_M_WEAK_ERROR_TRAIN, "weak_error_train",                               \
+    "w2s training split: mean (f_w - f*)^2", "squared label units",           \
+    "the weak model's error (train)", W2S_FAMILY_SQ)                         \
+  X(W2S_M_W2S_ERROR_TRAIN, "w2s_error_train",                                 \
+    "w2s training split: mean (f_sw - f*)^2", "squared label units",          \
+    "the weak-to-strong error (train)", W2S_FAMILY_SQ)                       \
+  X(W2S_M_MISFIT_TRAIN, "misfit_train",                                       \
+    "w2s training split: mean (f_sw - f_w)^2", "squared label units",         \
+    "gain = misfit (train, realizable)", W2S_FAMILY_SQ)                      \
+  X(W2S_M_GAIN_TRAIN, "gain_train",                                           \
+    "w2s training split: weak_error_train - w2s_error_train",                 \
+    "squared label units", "gain = misfit (train, realizable)", W2S_FAMILY_SQ) \
+  X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train",                        \
+    "w2s training split: the strong ceiling's residual (eps of the bound)",   \
+    "squared label units",                                                    \
+    "gain - misfit within 2 sqrt(misfit eps) (train, non-realizable)",        \
+    W2S_FAMILY_SQ)
 
 typedef enum {
-#define W2S_X_METRIC(name, text) name,
+#define W2S_X_METRIC(id, name, desc, units, checks, family) id,
   W2S_METRICS(W2S_X_METRIC)
 #undef W2S_X_METRIC
-      W2S_M_COUNT
+      W2S_M_COUNT, /* the metrics this build computes */
+  W2S_M_MAX = 64   /* capacity of a record's metric slots */
 } w2s_metric;
 
+/* One row of the metric table. */
+typedef struct {
+  const char *name;        /* /metrics dataset, report column */
+  const char *description; /* what it is (the dataset's attribute) */
+  const char *units;
+  const char *checks;      /* which statement of the theory it checks */
+  const char *family;      /* e.g. "squared-loss regression" */
+} w2s_metric_info;
+
+/* The table (src/metrics/table.c) and its length (W2S_M_COUNT in this
+ * build; a test build may append rows). Readers, writers and reports
+ * iterate it. */
+extern const w2s_metric_info w2s_metric_table[];
+extern const int w2s_metric_count;
+
+/* Local: metric m's name, "?" outside the table. */
 const char *w2s_metric_name(w2s_metric m);
+/* Local: the table index of the metric called name, -1 when none. */
+int w2s_metric_find(const char *name);
 
 /* Running sums for T tasks x J weak models on one split. */
 typedef struct {
@@ -49,8 +98,12 @@ typedef struct {
   double *ceiling;   /* T */
 } w2s_metric_sums;
 
+/* Local: zeroed sums for T tasks x J weak models in s (one allocation,
+ * owned by s: w2s_metric_sums_free, also after a failure).
+ * W2S_ERR_MEMORY. */
 w2s_err w2s_metric_sums_init(w2s_ctx *ctx, int64_t T, int64_t J,
                              w2s_metric_sums *s);
+/* Local: free s's buffer (s may be zeroed or freed already). */
 void w2s_metric_sums_free(w2s_metric_sums *s);
 /* Local. Column-major blocks of m rows: Y m x T, Fw and Fsw m x (T*J) in pair
  * order, Fs m x T (or NULL: no ceiling on this split). */
@@ -58,7 +111,8 @@ void w2s_metric_sums_add(w2s_metric_sums *s, int64_t m, const double *Y,
                          int64_t ldy, const double *Fw, int64_t ldw,
                          const double *Fsw, int64_t ldsw, const double *Fs,
                          int64_t lds);
-/* Collective: sum over ranks. */
+/* Collective: sum over ranks (every rank then holds the global sums and
+ * row count). Errors: those of w2s_sum (MPI). */
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s);
 
 /* Local: metrics for pairs [k0, k0 + T*J) of out[W2S_M_COUNT][*] from the

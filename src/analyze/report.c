@@ -4,7 +4,9 @@
 
 #include "w2s/analyze.h"
 
-/* The columns shown per pair, in order. */
+/* The columns the table shows per pair, in order (CSV and JSON show every
+ * metric of the table: a metric a file does not hold is an empty CSV field
+ * and no JSON key, never a number). */
 static const w2s_metric shown[] = {
     W2S_M_WEAK_ERROR, W2S_M_W2S_ERROR,    W2S_M_MISFIT,
     W2S_M_GAIN,       W2S_M_CEILING,      W2S_M_PGR,
@@ -43,8 +45,8 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
     fprintf(f, "\n");
   } else if (fmt == W2S_FMT_CSV) {
     fprintf(f, "file,task,weak_model");
-    for (int m = 0; m < W2S_M_COUNT; ++m)
-      fprintf(f, ",%s", w2s_metric_name((w2s_metric)m));
+    for (int m = 0; m < w2s_metric_count; ++m)
+      fprintf(f, ",%s", w2s_metric_table[m].name);
     fprintf(f, "\n");
   } else {
     fprintf(f, "{\"rows\": [");
@@ -58,12 +60,18 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
         if (multi) fprintf(f, "%-5d ", fi);
         fprintf(f, "%6lld %-14.14s", (long long)r->pair_task[k], wm);
         for (int c = 0; c < NSHOWN; ++c)
-          fprintf(f, " %13.6g", r->metric[shown[c]][k]);
+          if (w2s_results_has_metric(r, shown[c]))
+            fprintf(f, " %13.6g", r->metric[shown[c]][k]);
+          else
+            fprintf(f, " %13s", "absent");
         fprintf(f, "\n");
       } else if (fmt == W2S_FMT_CSV) {
         fprintf(f, "%s,%lld,%s", r->path, (long long)r->pair_task[k], wm);
-        for (int m = 0; m < W2S_M_COUNT; ++m)
-          fprintf(f, ",%.17g", r->metric[m][k]);
+        for (int m = 0; m < w2s_metric_count; ++m) /* absent: empty */
+          if (w2s_results_has_metric(r, m))
+            fprintf(f, ",%.17g", r->metric[m][k]);
+          else
+            fputc(',', f);
         fprintf(f, "\n");
       } else {
         fprintf(f, "%s\n  {\"file\": ", first ? "" : ",");
@@ -71,8 +79,9 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
         fprintf(f, ", \"task\": %lld, \"weak_model\": ",
                 (long long)r->pair_task[k]);
         json_str(f, wm);
-        for (int m = 0; m < W2S_M_COUNT; ++m) {
-          fprintf(f, ", \"%s\": ", w2s_metric_name((w2s_metric)m));
+        for (int m = 0; m < w2s_metric_count; ++m) {
+          if (!w2s_results_has_metric(r, m)) continue; /* absent: no key */
+          fprintf(f, ", \"%s\": ", w2s_metric_table[m].name);
           json_num(f, r->metric[m][k]);
         }
         fprintf(f, "}");

@@ -80,57 +80,10 @@ static int cmp_group(const void *a, const void *b) {
   return (x->k > y->k) - (x->k < y->k);
 }
 
-w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
-                            w2s_summary *s) {
-  memset(s, 0, sizeof *s);
-  s->worst_test = s->worst_train = -INFINITY;
-  double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
-  int64_t total = 0;
-  for (int f = 0; f < n; ++f) total += files[f]->npairs;
-  double *pgr = NULL;
-  W2S_CALL(W2S_ALLOC(ctx, pgr, total));
-  for (int f = 0; f < n; ++f) {
-    const w2s_results *r = files[f];
-    for (int64_t k = 0; k < r->npairs; ++k) {
-      double x = r->metric[W2S_M_MISFIT][k], y = r->metric[W2S_M_GAIN][k];
-      double slack = W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR][k]);
-      double mt = r->metric[W2S_M_MISFIT_TRAIN][k];
-      double gt = r->metric[W2S_M_GAIN_TRAIN][k];
-      double slack_t =
-          W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
-      s->npairs++;
-      sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
-      s->ok_test += (y >= x - slack);
-      s->ok_train += (gt >= mt - slack_t);
-      if (x - y > s->worst_test) s->worst_test = x - y;
-      if (mt - gt > s->worst_train) s->worst_train = mt - gt;
-      double ct = r->metric[W2S_M_CEILING_TRAIN][k];
-      s->ok_gap_bound += fabs(gt - mt) <= 2.0 * sqrt(fabs(mt * ct)) + slack_t;
-      double p = r->metric[W2S_M_PGR][k];
-      if (isfinite(p)) pgr[s->n_pgr++] = p;
-    }
-  }
-  for (int f = 0; f < n; ++f) {
-    w2s_theory t = file_theory(files[f], &s->intercept_off);
-    s->theory = f == 0 || t == s->theory ? t : W2S_THEORY_MIXED;
-  }
-  double nn = (double)s->npairs;
-  double vx = sxx - sx * sx / nn, vy = syy - sy * sy / nn,
-         cxy = sxy - sx * sy / nn;
-  s->slope = vx > 0 ? cxy / vx : NAN;
-  s->intercept = vx > 0 ? (sy - s->slope * sx) / nn : NAN;
-  s->r2 = (vx > 0 && vy > 0) ? cxy * cxy / (vx * vy) : NAN;
-  if (s->n_pgr > 0) {
-    qsort(pgr, (size_t)s->n_pgr, sizeof *pgr, cmp_double);
-    s->median_pgr = s->n_pgr % 2 ? pgr[s->n_pgr / 2]
-                                 : 0.5 * (pgr[s->n_pgr / 2 - 1] +
-                                          pgr[s->n_pgr / 2]);
-  } else {
-    s->median_pgr = NAN;
-  }
-  free(pgr);
-
-  /* Selection per (file, task), and by means over every pair of a model. */
+/* Weak-model selection per (file, task), and by means over every pair of
+ * a model. */
+static w2s_err summarize_selection(w2s_ctx *ctx, w2s_results *const *files,
+                                   int n, w2s_summary *s) {
   s->chosen_pred = s->best_true = INFINITY;
   for (int f = 0; f < n; ++f) {
     const w2s_results *r = files[f];
@@ -192,6 +145,81 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
   return W2S_OK;
 }
 
+/* The metrics the summary and the sweep statistics read: a file without
+ * one (written before it existed) cannot be summarised. */
+static const int needed[] = {
+    W2S_M_WEAK_ERROR,       W2S_M_W2S_ERROR,      W2S_M_MISFIT,
+    W2S_M_GAIN,             W2S_M_PGR,            W2S_M_PREDICTED,
+    W2S_M_WEAK_ERROR_TRAIN, W2S_M_MISFIT_TRAIN,   W2S_M_GAIN_TRAIN,
+    W2S_M_CEILING_TRAIN};
+
+static w2s_err require_metrics(w2s_ctx *ctx, w2s_results *const *files,
+                               int n) {
+  for (int f = 0; f < n; ++f)
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; ++i)
+      if (!w2s_results_has_metric(files[f], needed[i]))
+        return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                        "%s: has no metric '%s' (format_version %d), which "
+                        "the analysis needs",
+                        files[f]->path, w2s_metric_name((w2s_metric)needed[i]),
+                        files[f]->format_version);
+  return W2S_OK;
+}
+
+w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
+                            w2s_summary *s) {
+  memset(s, 0, sizeof *s);
+  W2S_CALL(require_metrics(ctx, files, n));
+  s->worst_test = s->worst_train = -INFINITY;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+  int64_t total = 0;
+  for (int f = 0; f < n; ++f) total += files[f]->npairs;
+  double *pgr = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, pgr, total));
+  for (int f = 0; f < n; ++f) {
+    const w2s_results *r = files[f];
+    for (int64_t k = 0; k < r->npairs; ++k) {
+      double x = r->metric[W2S_M_MISFIT][k], y = r->metric[W2S_M_GAIN][k];
+      double slack = W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR][k]);
+      double mt = r->metric[W2S_M_MISFIT_TRAIN][k];
+      double gt = r->metric[W2S_M_GAIN_TRAIN][k];
+      double slack_t =
+          W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
+      s->npairs++;
+      sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
+      s->ok_test += (y >= x - slack);
+      s->ok_train += (gt >= mt - slack_t);
+      if (x - y > s->worst_test) s->worst_test = x - y;
+      if (mt - gt > s->worst_train) s->worst_train = mt - gt;
+      double ct = r->metric[W2S_M_CEILING_TRAIN][k];
+      s->ok_gap_bound += fabs(gt - mt) <= 2.0 * sqrt(fabs(mt * ct)) + slack_t;
+      double p = r->metric[W2S_M_PGR][k];
+      if (isfinite(p)) pgr[s->n_pgr++] = p;
+    }
+  }
+  for (int f = 0; f < n; ++f) {
+    w2s_theory t = file_theory(files[f], &s->intercept_off);
+    s->theory = f == 0 || t == s->theory ? t : W2S_THEORY_MIXED;
+  }
+  double nn = (double)s->npairs;
+  double vx = sxx - sx * sx / nn, vy = syy - sy * sy / nn,
+         cxy = sxy - sx * sy / nn;
+  s->slope = vx > 0 ? cxy / vx : NAN;
+  s->intercept = vx > 0 ? (sy - s->slope * sx) / nn : NAN;
+  s->r2 = (vx > 0 && vy > 0) ? cxy * cxy / (vx * vy) : NAN;
+  if (s->n_pgr > 0) {
+    qsort(pgr, (size_t)s->n_pgr, sizeof *pgr, cmp_double);
+    s->median_pgr = s->n_pgr % 2 ? pgr[s->n_pgr / 2]
+                                 : 0.5 * (pgr[s->n_pgr / 2 - 1] +
+                                          pgr[s->n_pgr / 2]);
+  } else {
+    s->median_pgr = NAN;
+  }
+  free(pgr);
+
+  return summarize_selection(ctx, files, n, s);
+}
+
 w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
                           w2s_sweep_stat **out, int64_t *nout) {
   int64_t total = 0;
@@ -200,6 +228,7 @@ w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
   *out = NULL;
   *nout = 0;
   if (total == 0) return W2S_OK;
+  W2S_CALL(require_metrics(ctx, files, n));
   W2S_CALL(W2S_ALLOC(ctx, *out, total));
   int64_t o = 0;
   for (int f = 0; f < n; ++f) {

@@ -1,64 +1,90 @@
-/* w2s: the command-line entry point. Dispatches to one file per subcommand. */
+/* w2s: the command-line entry point. Dispatches, through the table of
+ * subcommands below, to one file per subcommand. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
+typedef struct {
+  const char *name;
+  const char *args;    /* the synopsis after "w2s NAME" */
+  const char *summary; /* one line or two ('\n'), for the top-level usage */
+  int (*run)(int argc, char **argv);
+} w2s_subcommand;
+
+static const w2s_subcommand commands[] = {
+    {"simulate", "CONFIG.ini [-o RESULTS.h5] [--set section.key=value ...]",
+     "run an experiment (under mpirun for several ranks)", w2s_cmd_simulate},
+    {"fit", "FEATURES.h5 [-o RESULTS.h5] [--split ...] [--repeats R] ...",
+     "the same analysis on representations exported from real\nmodels "
+     "(under mpirun for several ranks)",
+     w2s_cmd_fit},
+    {"analyze", "RESULTS.h5 [...] [--format table|csv|json]",
+     "gain vs misfit, checks of the theory, weak-model selection",
+     w2s_cmd_analyze},
+    {"merge", "POINT.h5 ... -o MERGED.h5",
+     "the sweep points of one experiment (a job array) into one file",
+     w2s_cmd_merge},
+    {"bench", "[--rows N --cols D --rhs K --cond C --solvers LIST ...]",
+     "time the least-squares solvers against each other and ScaLAPACK",
+     w2s_cmd_bench},
+};
+enum { NCOMMANDS = (int)(sizeof commands / sizeof commands[0]) };
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: w2s <command> [options]\n"
           "\n"
           "Simulates weak-to-strong generalization (Charikar, Pabbaraju, "
-          "Shiragur, NeurIPS 2024):\n"
-          "weak heads fitted on true labels, strong heads fitted on the weak "
-          "labels by a distributed\nleast-squares solve across MPI ranks, and "
-          "the gain / misfit metrics in an HDF5 results file.\n"
-          "\n"
-          "commands:\n"
-          "  simulate CONFIG.ini [-o RESULTS.h5] [--set section.key=value ...]\n"
-          "                      run an experiment (under mpirun for several "
-          "ranks)\n"
-          "  fit FEATURES.h5 [-o RESULTS.h5] [--split ...] [--repeats R] ...\n"
-          "                      the same analysis on representations exported "
-          "from real\n"
-          "                      models (under mpirun for several ranks)\n"
-          "  analyze RESULTS.h5 [...] [--format table|csv|json]\n"
-          "                      gain vs misfit, checks of the theory, weak-model "
-          "selection\n"
-          "  merge POINT.h5 ... -o MERGED.h5\n"
-          "                      the sweep points of one experiment (a job "
-          "array) into one file\n"
-          "  bench [--rows N --cols D --rhs K --cond C --solvers LIST ...]\n"
-          "                      time the least-squares solvers against each "
-          "other and ScaLAPACK\n"
-          "\n"
-          "  w2s <command> --help   options of a command\n"
-          "  w2s --version          version and git revision\n");
-}
-
-char *w2s_cli_join(int argc, char **argv) {
-  size_t len = 1;
-  for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-  char *s = calloc(len, 1), *p = s;
-  if (!s) return NULL;
-  for (int i = 0; i < argc; ++i) {
-    size_t n = strlen(argv[i]);
-    if (i) *p++ = ' ';
-    memcpy(p, argv[i], n);
-    p += n;
+          "Shiragur, NeurIPS 2024):\nweak heads fitted on true labels, strong "
+          "heads fitted on the weak labels by a distributed\nleast-squares "
+          "solve across MPI ranks, and the gain / misfit metrics in an HDF5 "
+          "results file.\n\ncommands:\n");
+  for (int i = 0; i < NCOMMANDS; ++i) {
+    fprintf(f, "  %s %s\n%22s", commands[i].name, commands[i].args, "");
+    for (const char *p = commands[i].summary; *p; ++p) {
+      fputc(*p, f);
+      if (*p == '\n') fprintf(f, "%22s", "");
+    }
+    fputc('\n', f);
   }
-  return s;
+  fprintf(f, "\n  w2s <command> --help   options of a command\n"
+             "  w2s --version          version and git revision\n");
 }
 
-void w2s_cli_report(const w2s_ctx *ctx, const char *cmd, w2s_err e) {
-  if (ctx && ctx->rank != 0) return;
-  const char *msg = (ctx && ctx->msg[0]) ? ctx->msg : w2s_err_text(e);
-  fprintf(stderr, "%sw2s %s: error: %s\n",
-          (ctx && ctx->stderr_tty) ? "\r\033[K" : "", cmd, msg);
-  if (ctx && ctx->verbosity >= 2 && ctx->err_file)
-    fprintf(stderr, "w2s %s: (raised at %s:%d, %s)\n", cmd, ctx->err_file,
-            ctx->err_line, w2s_err_name(e));
+static int print_version(void) {
+  w2s_blas_info blas;
+  char line[256];
+  w2s_blas_query(&blas);
+  w2s_blas_describe(&blas, line, sizeof line);
+  printf("w2s %s (git %s)\nBLAS: %s\n", w2s_version(), w2s_git_revision(),
+         line);
+  return 0;
+}
+
+/* One line on stderr, with the nearest command (or option) if there is
+ * one. */
+static int unknown_command(const char *cmd) {
+  const char *names[NCOMMANDS + 2];
+  int n = 0;
+  if (cmd[0] == '-') {
+    names[n++] = "--help";
+    names[n++] = "--version";
+  } else {
+    for (; n < NCOMMANDS; ++n) names[n] = commands[n].name;
+    names[n++] = "help";
+    names[n++] = "version";
+  }
+  const char *what = cmd[0] == '-' ? "option" : "command";
+  int k = w2s_suggest(cmd, names, n);
+  if (k >= 0)
+    fprintf(stderr, "w2s: error: unknown %s '%s' (did you mean %s?); try "
+            "'w2s --help'\n", what, cmd, names[k]);
+  else
+    fprintf(stderr, "w2s: error: unknown %s '%s' (try 'w2s --help')\n", what,
+            cmd);
+  return 2;
 }
 
 int main(int argc, char **argv) {
@@ -71,20 +97,9 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-    w2s_blas_info blas;
-    char line[256];
-    w2s_blas_query(&blas);
-    w2s_blas_describe(&blas, line, sizeof line);
-    printf("w2s %s (git %s)\nBLAS: %s\n", w2s_version(), w2s_git_revision(),
-           line);
-    return 0;
-  }
-  if (!strcmp(cmd, "simulate")) return w2s_cmd_simulate(argc, argv);
-  if (!strcmp(cmd, "analyze")) return w2s_cmd_analyze(argc, argv);
-  if (!strcmp(cmd, "bench")) return w2s_cmd_bench(argc, argv);
-  if (!strcmp(cmd, "fit")) return w2s_cmd_fit(argc, argv);
-  if (!strcmp(cmd, "merge")) return w2s_cmd_merge(argc, argv);
-  fprintf(stderr, "w2s: error: unknown command '%s' (try 'w2s --help')\n", cmd);
-  return 2;
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version"))
+    return print_version();
+  for (int i = 0; i < NCOMMANDS; ++i)
+    if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc, argv);
+  return unknown_command(cmd);
 }

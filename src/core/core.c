@@ -18,12 +18,6 @@ static const struct {
 #undef W2S_X_ROW
 };
 
-static const char *const w2s_timer_names[] = {
-#define W2S_X_TNAME(name, text) text,
-    W2S_TIMERS(W2S_X_TNAME)
-#undef W2S_X_TNAME
-};
-
 /* This rank's physical memory in bytes (0: unknown). W2S_TEST_NODE_MEMORY=
  * "GIB@R" makes rank R report GIB GiB instead: a testing aid to stand for
  * one small node in a mixed allocation (docs/RELIABILITY.md). */
@@ -69,9 +63,6 @@ const char *w2s_err_name(w2s_err e) {
 }
 const char *w2s_err_text(w2s_err e) {
   return (e >= 0 && e < W2S_ERR_COUNT) ? w2s_err_table[e].text : "?";
-}
-const char *w2s_timer_name(w2s_timer t) {
-  return (t >= 0 && t < W2S_T_COUNT) ? w2s_timer_names[t] : "?";
 }
 
 double w2s_wtime(void) {
@@ -208,14 +199,50 @@ void w2s_progress(const w2s_ctx *ctx, const char *what, double frac) {
   fflush(stderr);
 }
 
-void w2s_timer_start(w2s_ctx *ctx, w2s_timer t) {
-  ctx->timer_start[t] = w2s_wtime();
+int w2s_timer_find(const w2s_ctx *ctx, const char *name) {
+  for (int t = 0; t < ctx->timers.n; ++t)
+    if (!strcmp(ctx->timers.name[t], name)) return t;
+  return -1;
 }
-void w2s_timer_stop(w2s_ctx *ctx, w2s_timer t) {
-  ctx->timer_acc[t] += w2s_wtime() - ctx->timer_start[t];
+w2s_err w2s_timers_define(w2s_ctx *ctx, int n, const char *const *names) {
+  if (n < 0 || n > W2S_TIMERS_MAX)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "%d timers: at most %d", n,
+                    W2S_TIMERS_MAX);
+  for (int i = 0; i < n; ++i)
+    if (!names[i] || !names[i][0] || strlen(names[i]) >= W2S_TIMER_NAME_CAP)
+      return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "timer name '%s': empty or too "
+                      "long", names[i] ? names[i] : "");
+  memset(&ctx->timers, 0, sizeof ctx->timers);
+  for (int i = 0; i < n; ++i)
+    snprintf(ctx->timers.name[i], W2S_TIMER_NAME_CAP, "%s", names[i]);
+  ctx->timers.n = n;
+  return W2S_OK;
 }
-w2s_err w2s_timers_max(w2s_ctx *ctx, double *out) {
-  memcpy(out, ctx->timer_acc, sizeof ctx->timer_acc);
-  if (ctx->comm == MPI_COMM_NULL) return W2S_OK;
-  return w2s_max(ctx, out, W2S_T_COUNT);
+int w2s_timer_add(w2s_ctx *ctx, const char *name) {
+  int t = w2s_timer_find(ctx, name);
+  if (t >= 0 || ctx->timers.n == W2S_TIMERS_MAX || !name[0] ||
+      strlen(name) >= W2S_TIMER_NAME_CAP)
+    return t;
+  t = ctx->timers.n++;
+  snprintf(ctx->timers.name[t], W2S_TIMER_NAME_CAP, "%s", name);
+  ctx->timers.acc[t] = ctx->timers.start[t] = 0.0;
+  return t;
+}
+void w2s_timers_reset(w2s_ctx *ctx) {
+  memset(ctx->timers.acc, 0, sizeof ctx->timers.acc);
+  memset(ctx->timers.start, 0, sizeof ctx->timers.start);
+}
+void w2s_timer_start(w2s_ctx *ctx, int t) {
+  if (t >= 0 && t < ctx->timers.n) ctx->timers.start[t] = w2s_wtime();
+}
+void w2s_timer_stop(w2s_ctx *ctx, int t) {
+  if (t >= 0 && t < ctx->timers.n)
+    ctx->timers.acc[t] += w2s_wtime() - ctx->timers.start[t];
+}
+double w2s_timer_seconds(const w2s_ctx *ctx, int t) {
+  return t >= 0 && t < ctx->timers.n ? ctx->timers.acc[t] : 0.0;
+}
+w2s_err w2s_timers_max(w2s_ctx *ctx, w2s_timers *out) {
+  *out = ctx->timers;
+  return w2s_max(ctx, out->acc, out->n);
 }

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include "w2s/bench.h"
+#include "w2s/blas.h"
 #include "w2s/lsq.h"
 #include "w2s/rng.h"
 
@@ -35,6 +36,11 @@ typedef struct {
   double *A, *B;        /* stored rows (count x d, count x k), or NULL */
   double *Ab, *Bb, *Gb; /* block buffers */
   double *row;
+  /* The solves: X* (Xs), Householder's X (Xref), a solver's X, the repeats'
+   * times, the arithmetic floor and the conditioning summary. */
+  double *Xs, *Xref, *X, *times;
+  double floor_s;
+  w2s_bench_summary *sum;
 } bench;
 
 /* Rows [i0, i0 + m) of G (m x d, into G) and of E (into B). */
@@ -128,6 +134,10 @@ static void bench_free(bench *b) {
   free(b->Bb);
   free(b->Gb);
   free(b->row);
+  free(b->Xs);
+  free(b->Xref);
+  free(b->X);
+  free(b->times);
 }
 
 /* Peak resident set: reset where Linux allows (clear_refs 5), read VmHWM. */
@@ -160,7 +170,7 @@ static w2s_err solve_once(w2s_ctx *ctx, bench *b, const char *solver,
   w2s_lsq *ls = NULL;
   double spent = 0.0, t0;
   w2s_lsq_opts opts = {0.0, NULL, 0.0, "bench"};
-  MPI_Barrier(ctx->comm);
+  w2s_barrier(ctx);
   t0 = w2s_wtime();
   w2s_err e = w2s_agree(
       ctx, w2s_lsq_create_with(ctx, solver, o->cols, o->rhs, &opts, &ls));
@@ -223,7 +233,7 @@ static double gemm_rate(w2s_ctx *ctx, const w2s_bench_opts *o) {
     for (int64_t i = 0; i < m * d; ++i) A[i] = (double)((i * 7919) % 1000) * 1e-3;
     double best = 0.0;
     for (int trial = 0; trial < 5; ++trial) {
-      MPI_Barrier(ctx->comm);
+      w2s_barrier(ctx);
       double t = w2s_wtime();
       int reps = 0;
       do {
@@ -247,15 +257,6 @@ static double gemm_rate(w2s_ctx *ctx, const w2s_bench_opts *o) {
     v = -v;
   }
   return v;
-}
-
-static double algo_flops(const char *method, double n, double d, double k) {
-  const char *m = strncmp(method, "auto:", 5) == 0 ? method + 5 : method;
-  if (!strcmp(m, "normal")) return n * d * d + 2 * n * d * k;
-  if (!strcmp(m, "cholqr2")) return 3 * n * d * d + 2 * n * d * k;
-  if (!strcmp(m, "scholqr3")) return 5 * n * d * d + 2 * n * d * k;
-  /* Householder QR (tsqr, scalapack): 2 n d^2 and 4 n d k to apply Q^T. */
-  return 2 * n * d * d + 4 * n * d * k;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -328,93 +329,131 @@ static w2s_err conditioning(w2s_ctx *ctx, bench *b, const double *Xs,
   return W2S_OK;
 }
 
+/* The named references: Householder QR (the yardstick of accuracy) and
+ * the ScaLAPACK baseline of ratio_vs_scalapack. */
+static const char *const householder = "tsqr", *const baseline = "scalapack";
+
+/* What the bench allows a solver whose algorithm has this error order:
+ * 10x Householder's error, or 10x cond^order eps when Householder happens
+ * to be more accurate than that. */
+static double allowed_error(const w2s_bench_opts *o,
+                            const w2s_bench_summary *sum, int order) {
+  return 10.0 * fmax(sum->tsqr_rel_error,
+                     pow(o->cond, (double)order) * DBL_EPSILON);
+}
+
+/* Repeats of one solver into r; a refusal (W2S_ERR_NUMERIC) is a row. */
+static w2s_err bench_solver(w2s_ctx *ctx, bench *b, const w2s_lsq_solver *sv,
+                            w2s_bench_row *r) {
+  const w2s_bench_opts *o = b->o;
+  double *X = b->X, *times = b->times;
+  int64_t d = o->cols, k = o->rhs;
+  w2s_lsq_info info = {0};
+  w2s_err e = W2S_OK;
+  memset(r, 0, sizeof *r);
+  snprintf(r->solver, sizeof r->solver, "%s", sv->name);
+  r->time_s = r->flops = r->gflops = r->ratio_vs_gemm = r->rel_error =
+      r->residual = r->ratio_vs_scalapack = NAN;
+  peak_reset();
+  for (int64_t rep = 0; rep < o->repeat && !e; ++rep)
+    e = solve_once(ctx, b, sv->name, X, &info, &times[rep]);
+  double peak = peak_mib();
+  if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, &peak, 1);
+  r->peak_rss_mib = peak;
+  if (e == W2S_ERR_NUMERIC) {
+    /* A solver refusing its problem is a result, not the end of the
+     * benchmark; memory or MPI failing is. */
+    snprintf(r->note, sizeof r->note, "failed: %s", ctx->msg);
+    snprintf(r->method, sizeof r->method, "%s", sv->name);
+    snprintf(r->ran, sizeof r->ran, "%s", sv->name);
+    ctx->err = W2S_OK;
+    ctx->msg[0] = '\0';
+    return W2S_OK;
+  }
+  if (e) return e;
+  r->ok = 1;
+  qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+  r->time_s = o->repeat % 2 ? times[o->repeat / 2]
+                            : 0.5 * (times[o->repeat / 2 - 1] +
+                                     times[o->repeat / 2]);
+  snprintf(r->method, sizeof r->method, "%s", info.method);
+  const w2s_lsq_solver *ran = info.ran ? info.ran : sv;
+  snprintf(r->ran, sizeof r->ran, "%s", ran->name);
+  r->passes = info.passes;
+  r->flops = ran->flops((double)o->rows, (double)d, (double)k);
+  r->gflops = r->flops / r->time_s * 1e-9;
+  r->ratio_vs_gemm = r->time_s / b->floor_s;
+  r->rel_error = rel_diff(X, b->Xs, d * k);
+  W2S_CALL(w2s_agree(ctx, residual(ctx, b, X, &r->residual, NULL)));
+  int order = ran->error_order;
+  double allowed = allowed_error(o, b->sum, order);
+  if (!isfinite(r->rel_error) || r->rel_error > allowed) {
+    char bound[16] = "cond eps";
+    if (order != 1) snprintf(bound, sizeof bound, "cond^%d eps", order);
+    snprintf(r->note, sizeof r->note,
+             "INACCURATE: error %.2g > %.2g (10x max(Householder's, %s))",
+             r->rel_error, allowed, bound);
+  }
+  return W2S_OK;
+}
+
+w2s_bench_opts w2s_bench_defaults(void) {
+  w2s_bench_opts o = {200000, 256, 64, 1e3, 3, 8192, 0, 1, NULL};
+  return o;
+}
+
+static w2s_err bench_check(w2s_ctx *ctx, const w2s_bench_opts *o,
+                           const w2s_lsq_solver **sv, w2s_bench_result *res) {
+  memset(res, 0, sizeof *res);
+  res->ranks = ctx->size;
+  w2s_blas_info blas;
+  w2s_blas_query(&blas);
+  w2s_blas_describe(&blas, res->blas, sizeof res->blas);
+  snprintf(res->blas_kernel, sizeof res->blas_kernel, "%s", blas.kernel);
+  W2S_CALL(w2s_bench_solvers(ctx, o, sv, &res->nsolvers));
+  if (o->rows < o->cols)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--rows %lld < --cols %lld: the "
+                    "problem is underdetermined", (long long)o->rows,
+                    (long long)o->cols);
+  return W2S_OK;
+}
+
 w2s_err w2s_bench_run(w2s_ctx *ctx, const w2s_bench_opts *o,
-                      const char *const *solvers, int nsolvers,
-                      w2s_bench_row *rows, w2s_bench_summary *sum) {
+                      w2s_bench_result *res) {
+  const w2s_lsq_solver *sv[W2S_BENCH_MAX_SOLVERS] = {NULL};
+  W2S_CALL(bench_check(ctx, o, sv, res));
+  w2s_blas_warn(ctx, "bench");
   bench b;
   memset(&b, 0, sizeof b);
-  int64_t d = o->cols, k = o->rhs;
-  double *Xref = NULL, *X = NULL, *Xs = NULL, *times = NULL;
+  b.sum = &res->sum;
+  int64_t dk = o->cols * (o->rhs > 0 ? o->rhs : 1);
   w2s_err e = setup(ctx, o, &b);
-  if (!e) e = W2S_ALLOC(ctx, Xref, d * (k > 0 ? k : 1));
-  if (!e) e = W2S_ALLOC(ctx, Xs, d * (k > 0 ? k : 1));
-  if (!e) e = W2S_ALLOC(ctx, X, d * (k > 0 ? k : 1));
-  if (!e) e = W2S_ALLOC(ctx, times, o->repeat);
+  if (!e) e = W2S_ALLOC(ctx, b.Xref, dk);
+  if (!e) e = W2S_ALLOC(ctx, b.Xs, dk);
+  if (!e) e = W2S_ALLOC(ctx, b.X, dk);
+  if (!e) e = W2S_ALLOC(ctx, b.times, o->repeat);
   e = w2s_agree(ctx, e);
   if (e) goto done;
   double rate = gemm_rate(ctx, o);
-  sum->gemm_gflops = rate * 1e-9;
-  double floor_s = (double)o->rows * (double)d * (double)d / (rate * ctx->size);
+  res->sum.gemm_gflops = rate * 1e-9;
+  b.floor_s = (double)o->rows * (double)o->cols * (double)o->cols /
+              (rate * ctx->size);
   w2s_lsq_info info;
   double t;
   /* Householder QR's own error on this problem, untimed. */
-  e = exact_solution(ctx, &b, Xs);
-  if (!e) e = solve_once(ctx, &b, "tsqr", Xref, &info, &t);
-  if (!e) e = conditioning(ctx, &b, Xs, Xref, sum);
-  if (e) goto done;
-  /* A solver is called inaccurate beyond 10x Householder's error (or 10x
-   * cond eps, when Householder happens to be more accurate than that); the
-   * normal equations are held to their own bound, cond^2 eps. */
-  double allowed_qr = 10.0 * fmax(sum->tsqr_rel_error, o->cond * DBL_EPSILON);
-  double allowed_ne = 10.0 * fmax(sum->tsqr_rel_error,
-                                  o->cond * o->cond * DBL_EPSILON);
+  e = exact_solution(ctx, &b, b.Xs);
+  if (!e) e = solve_once(ctx, &b, householder, b.Xref, &info, &t);
+  if (!e) e = conditioning(ctx, &b, b.Xs, b.Xref, &res->sum);
   double t_sl = NAN;
-  for (int s = 0; s < nsolvers; ++s) {
-    w2s_bench_row *r = &rows[s];
-    memset(r, 0, sizeof *r);
-    snprintf(r->solver, sizeof r->solver, "%s", solvers[s]);
-    r->time_s = r->gflops = r->ratio_vs_gemm = r->rel_error = r->residual =
-        r->ratio_vs_scalapack = NAN;
-    peak_reset();
-    int rep;
-    for (rep = 0; rep < o->repeat; ++rep) {
-      e = solve_once(ctx, &b, solvers[s], X, &info, &times[rep]);
-      if (e) break;
-    }
-    double peak = peak_mib();
-    if (ctx->comm != MPI_COMM_NULL) w2s_max(ctx, &peak, 1);
-    r->peak_rss_mib = peak;
-    if (e == W2S_ERR_NUMERIC) {
-      /* A solver refusing its problem is a result, not the end of the
-       * benchmark; memory or MPI failing is (below). */
-      snprintf(r->note, sizeof r->note, "failed: %s", ctx->msg);
-      snprintf(r->method, sizeof r->method, "%s", solvers[s]);
-      ctx->err = W2S_OK;
-      ctx->msg[0] = '\0';
-      e = W2S_OK;
-      continue;
-    }
-    if (e) goto done;
-    r->ok = 1;
-    qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
-    r->time_s = o->repeat % 2 ? times[o->repeat / 2]
-                              : 0.5 * (times[o->repeat / 2 - 1] +
-                                       times[o->repeat / 2]);
-    snprintf(r->method, sizeof r->method, "%s", info.method);
-    r->passes = info.passes;
-    r->gflops = algo_flops(info.method, (double)o->rows, (double)d,
-                           (double)k) / r->time_s * 1e-9;
-    r->ratio_vs_gemm = r->time_s / floor_s;
-    r->rel_error = rel_diff(X, Xs, d * k);
-    e = w2s_agree(ctx, residual(ctx, &b, X, &r->residual, NULL));
-    if (e) goto done;
-    size_t ml = strlen(info.method);
-    int ne = ml >= 6 && !strcmp(info.method + ml - 6, "normal");
-    double allowed = ne ? allowed_ne : allowed_qr;
-    if (!isfinite(r->rel_error) || r->rel_error > allowed)
-      snprintf(r->note, sizeof r->note,
-               "INACCURATE: error %.2g > %.2g (10x %s)", r->rel_error, allowed,
-               ne ? "max(Householder's, cond^2 eps)"
-                  : "max(Householder's, cond eps)");
-    if (!strcmp(solvers[s], "scalapack")) t_sl = r->time_s;
+  for (int s = 0; s < res->nsolvers && sv[s] && !e; ++s) {
+    e = bench_solver(ctx, &b, sv[s], &res->row[s]);
+    if (!e && res->row[s].ok && !strcmp(res->row[s].solver, baseline))
+      t_sl = res->row[s].time_s;
   }
-  for (int s = 0; s < nsolvers; ++s)
-    if (rows[s].ok) rows[s].ratio_vs_scalapack = rows[s].time_s / t_sl;
+  for (int s = 0; s < res->nsolvers && !e; ++s)
+    if (res->row[s].ok)
+      res->row[s].ratio_vs_scalapack = res->row[s].time_s / t_sl;
 done:
   bench_free(&b);
-  free(Xref);
-  free(Xs);
-  free(X);
-  free(times);
   return e;
 }

@@ -15,67 +15,26 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "w2s/experiment.h"
-#include "w2s/lsq.h"
+#include "experiment/simulate_impl.h"
 #include "w2s/metrics.h"
 #include "w2s/rng.h"
 
-enum { SPLIT_WEAK = 0, SPLIT_W2S = 1, SPLIT_TEST = 2 };
-/* Per-block buffers are capped at this many doubles each. */
-static const int64_t block_doubles_cap = (int64_t)1 << 23; /* 64 MiB */
+const char *const w2s_simulate_phases[W2S_SIM_NPHASES] = {
+    "setup", "weak_fit", "strong_fit", "train_metrics", "test_metrics"};
 
+/* A block of rows: global rows [i0, i0 + m) of split `split` of task
+ * group `group`, whose tasks are [t0, t0 + Tg). */
 typedef struct {
-  const w2s_config *cfg;
-  int J;    /* weak models */
-  int nrep; /* 1 + J: rep 0 is strong, rep 1 + j is weak model j */
-  w2s_mlp *target;
-  w2s_mlp **rep;
-  int64_t tw;    /* target width */
-  double *heads; /* (tw + 1) x T: column t = [a_t; b_t] */
-  int64_t *p;    /* head parameters per rep (features [+ intercept]) */
-  int64_t pmax;
-  int64_t nb; /* rows per block */
-  /* per-block buffers, leading dimension = rows in the block */
-  double *row, *X, *Hstar, *Y, **F, *A, *B, *Pw, *Psw, *Ps, *work;
-  /* coefficients, column per head: weak j p_j x T, strong p_s x T and p_s x K */
-  double **Cw, *Cceil, *Csw;
-} sim;
+  int split;
+  int64_t group, t0, Tg, i0, m;
+} block;
 
-static int64_t rep_dim(const sim *s, int r) { return w2s_mlp_out_dim(s->rep[r]); }
-
-static void sim_free(sim *s) {
-  w2s_mlp_destroy(&s->target);
-  if (s->rep)
-    for (int r = 0; r < s->nrep; ++r) w2s_mlp_destroy(&s->rep[r]);
-  if (s->F)
-    for (int r = 0; r < s->nrep; ++r) free(s->F[r]);
-  if (s->Cw)
-    for (int j = 0; j < s->J; ++j) free(s->Cw[j]);
-  free(s->rep);
-  free(s->F);
-  free(s->Cw);
-  free(s->heads);
-  free(s->p);
-  free(s->row);
-  free(s->X);
-  free(s->Hstar);
-  free(s->Y);
-  free(s->A);
-  free(s->B);
-  free(s->Pw);
-  free(s->Psw);
-  free(s->Ps);
-  free(s->work);
-  free(s->Cceil);
-  free(s->Csw);
-}
-
-/* Inputs, target labels for tasks [t0, t0 + Tg), and the features (with the
- * intercept column) of every representation, for global rows [i0, i0 + m)
- * of split/group. */
-static void gen_block(sim *s, int split, int64_t group, int64_t i0, int64_t m,
-                      int64_t t0, int64_t Tg) {
+/* Inputs, target labels for the block's tasks, and the features (with the
+ * intercept column) of every representation, for the block's rows. */
+static void gen_block(sim *s, const block *bk) {
   const w2s_config *c = s->cfg;
+  int split = bk->split;
+  int64_t group = bk->group, i0 = bk->i0, m = bk->m, t0 = bk->t0, Tg = bk->Tg;
   for (int64_t r = 0; r < m; ++r) {
     w2s_rng_normal(c->seed, W2S_STREAM_SAMPLES, (uint64_t)split,
                    (uint64_t)group, (uint64_t)(i0 + r), c->input_dim, s->row);
@@ -92,16 +51,24 @@ static void gen_block(sim *s, int split, int64_t group, int64_t i0, int64_t m,
               (int)s->tw, 1.0, s->Hstar, (int)m, s->heads + t0 * (s->tw + 1),
               (int)(s->tw + 1), 1.0, s->Y, (int)m);
   for (int r = 0; r < s->nrep; ++r) {
-    int64_t d = rep_dim(s, r);
+    int64_t d = sim_rep_dim(s, r);
     w2s_mlp_forward(s->rep[r], m, s->X, m, s->F[r], m, s->work);
     if (d < s->p[r])
       for (int64_t i = 0; i < m; ++i) s->F[r][d * m + i] = 1.0;
   }
 }
 
+/* Columns [t0, t0 + Tg) of a coefficient matrix C (p_r x ...). */
+typedef struct {
+  const double *C;
+  int64_t t0, Tg;
+} cols;
+
 /* out (m x Tg, column stride ldo, first column at out) = F_r C[:, t0..t0+Tg) */
-static void predict(const sim *s, int r, const double *C, int64_t t0,
-                    int64_t Tg, int64_t m, double *out, int64_t ldo) {
+static void predict(const sim *s, int r, cols cc, int64_t m, double *out,
+                    int64_t ldo) {
+  const double *C = cc.C;
+  int64_t t0 = cc.t0, Tg = cc.Tg;
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)Tg,
               (int)s->p[r], 1.0, s->F[r], (int)m, C + t0 * s->p[r],
               (int)s->p[r], 0.0, out, (int)ldo);
@@ -112,141 +79,8 @@ static void predict(const sim *s, int r, const double *C, int64_t t0,
 static void weak_labels(const sim *s, int64_t t0, int64_t Tg, int64_t m,
                         double *P) {
   for (int j = 0; j < s->J; ++j)
-    predict(s, 1 + j, s->Cw[j], t0, Tg, m, P + (int64_t)j * m,
+    predict(s, 1 + j, (cols){s->Cw[j], t0, Tg}, m, P + (int64_t)j * m,
             (int64_t)s->J * m);
-}
-
-/* The representation sources' hooks into files and results. */
-static w2s_err hook_cache_get(void *host, w2s_ctx *ctx, const char *path,
-                              const char *key, double *params, int64_t n,
-                              int *found) {
-  (void)host;
-  return w2s_cache_get(ctx, path, key, params, n, found);
-}
-static w2s_err hook_cache_put(void *host, w2s_ctx *ctx, const char *path,
-                              const char *key, const double *params,
-                              int64_t n) {
-  (void)host;
-  return w2s_cache_put(ctx, path, key, params, n);
-}
-static w2s_err hook_curve(void *host, w2s_ctx *ctx, const char *name,
-                          const double *values, int64_t n) {
-  return w2s_results_add_curve(ctx, host, name, values, n);
-}
-
-/* The per-rank memory of a configuration's networks, coefficients and fits,
- * checked before allocating anything large; the message names the largest
- * network's section and shape. */
-static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
-  double tparams = w2s_mlp_count_params(c->input_dim, c->target_width,
-                                        c->target_depth);
-  double doubles = tparams, biggest = tparams, pmax = (double)c->target_width;
-  char what[160];
-  snprintf(what, sizeof what, "[target] depth = %lld, width = %lld",
-           (long long)c->target_depth, (long long)c->target_width);
-  for (int r = 0; r <= c->nweak; ++r) {
-    const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
-    double n = tparams, d = (double)c->target_width;
-    if (rc->source->uses_shape) {
-      n = w2s_mlp_count_params(c->input_dim, rc->width_p.i, rc->depth_p.i);
-      d = (double)(rc->depth_p.i == 0 ? c->input_dim : rc->width_p.i);
-    }
-    doubles += n;
-    if (d > pmax) pmax = d;
-    if (n > biggest && rc->source->uses_shape) {
-      biggest = n;
-      snprintf(what, sizeof what, "[%s] depth = %lld, width = %lld",
-               rc->section, (long long)rc->depth_p.i, (long long)rc->width_p.i);
-    }
-  }
-  pmax += 1.0;
-  /* Task heads, fitted coefficients of every pair and task, one solver's
-   * p x p factor, and the row blocks of the widest representation. */
-  double pairs = (double)c->tasks * (double)(c->nweak + 2);
-  doubles += pairs * pmax + 2.0 * pmax * pmax +
-             (double)c->block_rows * (4.0 * pmax + (double)c->input_dim);
-  return w2s_check_memory(ctx, 8.0 * doubles,
-                          "%s: the run (networks and fits; largest: %s; "
-                          "%lld tasks)",
-                          c->path, what, (long long)c->tasks);
-}
-
-static w2s_err setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
-                     w2s_results *res) {
-  W2S_CALL(check_memory(ctx, c));
-  w2s_repr_hooks hooks = {res, hook_cache_get, hook_cache_put, hook_curve};
-  s->cfg = c;
-  s->J = c->nweak;
-  s->nrep = 1 + c->nweak;
-  s->tw = c->target_width;
-  w2s_err e = w2s_mlp_create(ctx, c->input_dim, c->target_width,
-                             c->target_depth, &s->target);
-  if (!e) e = W2S_ALLOC(ctx, s->heads, (s->tw + 1) * c->tasks);
-  if (!e) e = W2S_ALLOC(ctx, s->rep, s->nrep);
-  if (!e) e = W2S_ALLOC(ctx, s->p, s->nrep);
-  if (!e) e = W2S_ALLOC(ctx, s->F, s->nrep);
-  if (!e) e = W2S_ALLOC(ctx, s->Cw, s->J);
-  /* The sources below may be collective (pre-training, its cache): every
-   * rank goes on to them, or none; sim_free releases what was allocated. */
-  W2S_CALL(w2s_agree(ctx, e));
-  w2s_mlp_init_uniform(s->target, c->seed, W2S_STREAM_TARGET);
-  double bound = 1.0 / sqrt((double)s->tw);
-  for (int64_t t = 0; t < c->tasks; ++t)
-    w2s_rng_uniform(c->seed, W2S_STREAM_TASK_HEADS, (uint64_t)t, 0, 0,
-                    s->tw + 1, -bound, bound, s->heads + t * (s->tw + 1));
-  int64_t wmax = c->target_width > c->input_dim ? c->target_width : c->input_dim;
-  int64_t work_rows_per = 2 * wmax;
-  for (int r = 0; r < s->nrep; ++r) {
-    const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
-    w2s_repr_env env = {rc->section,   c->seed,       c->input_dim,
-                        s->target,     rc->depth_p.i, rc->width_p.i,
-                        rc->own,       c->input_scale, &hooks};
-    /* A source that failed on one rank must stop the next source's
-     * collectives on every rank. */
-    W2S_CALL(w2s_agree(ctx, rc->source->create(ctx, &env, &s->rep[r])));
-    s->p[r] = rep_dim(s, r) + (c->intercept ? 1 : 0);
-    if (s->p[r] > s->pmax) s->pmax = s->p[r];
-    int64_t per = w2s_mlp_work_size(s->rep[r], 1);
-    if (per > work_rows_per) work_rows_per = per;
-  }
-  /* Sample counts against the parameters of each fit. */
-  for (int j = 0; j < s->J; ++j)
-    if (c->n_weak_train < s->p[1 + j])
-      return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: data.n_weak_train = %lld is smaller than the %lld "
-                      "parameters of the head of weak model '%s'",
-                      c->path, (long long)c->n_weak_train,
-                      (long long)s->p[1 + j], c->weak[j].name);
-  if (c->n_w2s_train < s->p[0])
-    return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: data.n_w2s_train = %lld is smaller than the %lld "
-                    "parameters of the strong head",
-                    c->path, (long long)c->n_w2s_train, (long long)s->p[0]);
-
-  int64_t Tg = c->per_task_inputs ? 1 : c->tasks, Kg = Tg * s->J;
-  int64_t widest = Tg + Kg;
-  if (c->input_dim > widest) widest = c->input_dim;
-  s->nb = c->block_rows;
-  if (s->nb * widest > block_doubles_cap) s->nb = block_doubles_cap / widest;
-  if (s->nb < 1) s->nb = 1;
-  int64_t nb = s->nb;
-  W2S_CALL(W2S_ALLOC(ctx, s->row, c->input_dim));
-  W2S_CALL(W2S_ALLOC(ctx, s->X, nb * c->input_dim));
-  W2S_CALL(W2S_ALLOC(ctx, s->Hstar, nb * s->tw));
-  W2S_CALL(W2S_ALLOC(ctx, s->Y, nb * Tg));
-  W2S_CALL(W2S_ALLOC(ctx, s->A, nb * s->pmax));
-  W2S_CALL(W2S_ALLOC(ctx, s->B, nb * (Tg + Kg)));
-  W2S_CALL(W2S_ALLOC(ctx, s->Pw, nb * Kg));
-  W2S_CALL(W2S_ALLOC(ctx, s->Psw, nb * Kg));
-  W2S_CALL(W2S_ALLOC(ctx, s->Ps, nb * Tg));
-  W2S_CALL(W2S_ALLOC(ctx, s->work, nb * work_rows_per));
-  for (int r = 0; r < s->nrep; ++r)
-    W2S_CALL(W2S_ALLOC(ctx, s->F[r], nb * s->p[r]));
-  for (int j = 0; j < s->J; ++j)
-    W2S_CALL(W2S_ALLOC(ctx, s->Cw[j], s->p[1 + j] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Cceil, s->p[0] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Csw, s->p[0] * c->tasks * s->J));
-  return W2S_OK;
 }
 
 static void copy_cols(double *dst, const double *src, int64_t m, int64_t ncol) {
@@ -281,53 +115,40 @@ static void tick(progress *pr, int64_t m) {
   }
 }
 
-/* One task group: fits and metric sums. */
-static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
-                         int64_t Tg, w2s_results *res, int first) {
+/* One task group's fixed quantities and the scratch its fits share. */
+typedef struct {
+  int64_t g, t0, Tg, Kg;
+  int w2s_split; /* data.w2s_inputs = same: weak labels on the weak inputs */
+  int first;     /* the first group: fit notes are logged once */
+  w2s_lsq_opts opts;
+  int *pen;      /* s->pmax ones; the intercept entry set per head */
+  char label[160];
+} group;
+
+/* Split 0, every pass: the rows of every weak head still reading. Some
+ * solvers read the rows more than once: they are regenerated per pass. */
+static w2s_err weak_passes(w2s_ctx *ctx, sim *s, group *gr, w2s_lsq **lw) {
   const w2s_config *c = s->cfg;
   int J = s->J;
-  int64_t Kg = Tg * J, nb = s->nb, start, count;
-  /* data.w2s_inputs = same: weak labels on the weak heads' own inputs. */
-  int w2s_split = c->w2s_same_inputs ? SPLIT_WEAK : SPLIT_W2S;
-  w2s_lsq_opts opts = {c->ridge, NULL, c->rank_tol, NULL};
-  char label[160];
-  label[0] = '\0';
-  int *pen = NULL;
-  /* Agreed before the first collective below; freed on every rank. */
-  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, s->pmax));
-  if (e) goto done;
-  for (int64_t i = 0; i < s->pmax; ++i) pen[i] = 1;
-  opts.penalize = pen;
-
-  /* Split 0: weak heads on true labels. */
-  w2s_timer_start(ctx, W2S_T_WEAK_FIT);
-  w2s_lsq **lw = NULL;
-  e = W2S_ALLOC(ctx, lw, J);
-  for (int j = 0; j < J && !e; ++j) {
-    int64_t pj = s->p[1 + j];
-    pen[pj - 1] = !c->intercept; /* the intercept is never penalised */
-    e = w2s_lsq_create_with(ctx, c->solver, pj, Tg, &opts, &lw[j]);
-    pen[pj - 1] = 1;
-  }
-  e = w2s_agree(ctx, e);
+  int64_t start, count, nb = s->nb;
   w2s_partition(c->n_weak_train, ctx->size, ctx->rank, &start, &count);
-  /* Some solvers read the rows more than once: regenerate them per pass. */
   int *more = NULL;
-  if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, more, J));
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, more, J));
   for (int j = 0; j < J && !e; ++j) more[j] = 1;
   for (int pass = 0, any = 1; any && !e; ++pass) {
     for (int j = 0; j < J; ++j) {
-      snprintf(label, sizeof label, "weak model '%s'", c->weak[j].name);
-      if (more[j]) w2s_lsq_set_context(lw[j], label, start);
+      snprintf(gr->label, sizeof gr->label, "weak model '%s'",
+               c->weak[j].name);
+      if (more[j]) w2s_lsq_set_context(lw[j], gr->label, start);
     }
     progress pr = {ctx, "weak fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, SPLIT_WEAK, g, start + i, m, t0, Tg);
+      gen_block(s, &(block){SPLIT_WEAK, gr->g, gr->t0, gr->Tg, start + i, m});
       for (int j = 0; j < J && !e; ++j) {
         if (!more[j]) continue;
         copy_cols(s->A, s->F[1 + j], m, s->p[1 + j]);
-        copy_cols(s->B, s->Y, m, Tg);
+        copy_cols(s->B, s->Y, m, gr->Tg);
         e = w2s_lsq_add_rows(ctx, lw[j], m, s->A, m, s->B, m);
       }
       tick(&pr, m);
@@ -341,28 +162,51 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
       }
   }
   free(more);
+  return e;
+}
+
+/* Split 0: weak heads on true labels, all tasks of one weak representation
+ * sharing one factorisation. */
+static w2s_err weak_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
+  const w2s_config *c = s->cfg;
+  int J = s->J;
+  int *pen = gr->pen;
+  w2s_lsq **lw = NULL;
+  w2s_err e = W2S_ALLOC(ctx, lw, J);
+  for (int j = 0; j < J && !e; ++j) {
+    int64_t pj = s->p[1 + j];
+    pen[pj - 1] = !c->intercept; /* the intercept is never penalised */
+    e = w2s_lsq_create_with(ctx, c->solver, pj, gr->Tg, &gr->opts, &lw[j]);
+    pen[pj - 1] = 1;
+  }
+  e = w2s_agree(ctx, e);
+  if (!e) e = weak_passes(ctx, s, gr, lw);
   for (int j = 0; j < J && !e; ++j) {
     w2s_lsq_info info;
     int64_t pj = s->p[1 + j];
     pen[pj - 1] = !c->intercept;
-    snprintf(label, sizeof label, "weak model '%s' (task group %lld)",
-             c->weak[j].name, (long long)g);
-    opts.label = label;
-    e = w2s_lsq_solve(ctx, lw[j], &opts, s->Cw[j] + t0 * pj, &info);
+    snprintf(gr->label, sizeof gr->label, "weak model '%s' (task group %lld)",
+             c->weak[j].name, (long long)gr->g);
+    gr->opts.label = gr->label;
+    e = w2s_lsq_solve(ctx, lw[j], &gr->opts, s->Cw[j] + gr->t0 * pj, &info);
     pen[pj - 1] = 1;
-    if (!e) record_fit(ctx, res, 1 + j, pj, &info, first);
+    if (!e) record_fit(ctx, res, 1 + j, pj, &info, gr->first);
   }
   for (int j = 0; lw && j < J; ++j) w2s_lsq_destroy(&lw[j]);
   free(lw);
-  w2s_timer_stop(ctx, W2S_T_WEAK_FIT);
-  if (e) goto done;
+  return e;
+}
 
-  /* Split 1: the strong head on [true labels | every weak label]. */
-  w2s_timer_start(ctx, W2S_T_STRONG_FIT);
+/* Split 1: the strong head on [true labels | every weak label], in ONE
+ * solve. */
+static w2s_err strong_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
+  const w2s_config *c = s->cfg;
+  int64_t Tg = gr->Tg, Kg = gr->Kg, t0 = gr->t0, nb = s->nb, start, count;
+  int *pen = gr->pen;
   w2s_lsq *ls = NULL;
   pen[s->p[0] - 1] = !c->intercept;
-  e = w2s_agree(ctx, w2s_lsq_create_with(ctx, c->solver, s->p[0], Tg + Kg,
-                                         &opts, &ls));
+  w2s_err e = w2s_agree(ctx, w2s_lsq_create_with(ctx, c->solver, s->p[0],
+                                                 Tg + Kg, &gr->opts, &ls));
   pen[s->p[0] - 1] = 1;
   w2s_partition(c->n_w2s_train, ctx->size, ctx->rank, &start, &count);
   for (int more1 = 1; more1 && !e;) {
@@ -370,7 +214,7 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
     progress pr = {ctx, "strong fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, w2s_split, g, start + i, m, t0, Tg);
+      gen_block(s, &(block){gr->w2s_split, gr->g, t0, Tg, start + i, m});
       copy_cols(s->B, s->Y, m, Tg);
       weak_labels(s, t0, Tg, m, s->B + Tg * m);
       copy_cols(s->A, s->F[0], m, s->p[0]);
@@ -385,27 +229,33 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   if (!e) {
     w2s_lsq_info info;
     pen[s->p[0] - 1] = !c->intercept;
-    snprintf(label, sizeof label, "strong representation (task group %lld)",
-             (long long)g);
-    opts.label = label;
-    e = w2s_lsq_solve(ctx, ls, &opts, Xs, &info);
+    snprintf(gr->label, sizeof gr->label,
+             "strong representation (task group %lld)", (long long)gr->g);
+    gr->opts.label = gr->label;
+    e = w2s_lsq_solve(ctx, ls, &gr->opts, Xs, &info);
     pen[s->p[0] - 1] = 1;
     if (!e) {
-      record_fit(ctx, res, 0, s->p[0], &info, first);
+      record_fit(ctx, res, 0, s->p[0], &info, gr->first);
       copy_cols(s->Cceil + t0 * s->p[0], Xs, s->p[0], Tg);
-      copy_cols(s->Csw + t0 * J * s->p[0], Xs + Tg * s->p[0], s->p[0], Kg);
+      copy_cols(s->Csw + t0 * s->J * s->p[0], Xs + Tg * s->p[0], s->p[0], Kg);
     }
   }
   free(Xs);
   w2s_lsq_destroy(&ls);
-  w2s_timer_stop(ctx, W2S_T_STRONG_FIT);
-  if (e) goto done;
+  return e;
+}
 
-  /* Split 1 again (train metrics) and split 2 (test metrics). */
+/* Split 1 again (train metrics) and split 2 (test metrics). */
+static w2s_err group_metrics(w2s_ctx *ctx, sim *s, const group *gr,
+                             w2s_results *res) {
+  const w2s_config *c = s->cfg;
+  int J = s->J;
+  int64_t Tg = gr->Tg, Kg = gr->Kg, t0 = gr->t0, nb = s->nb, start, count;
   w2s_metric_sums sums[2] = {{0}, {0}};
-  int splits[2] = {w2s_split, SPLIT_TEST};
+  int splits[2] = {gr->w2s_split, SPLIT_TEST};
   int64_t ns[2] = {c->n_w2s_train, c->n_test};
-  w2s_timer timers[2] = {W2S_T_TRAIN_METRICS, W2S_T_TEST_METRICS};
+  int timers[2] = {W2S_SIM_TRAIN_METRICS, W2S_SIM_TEST_METRICS};
+  w2s_err e = W2S_OK;
   for (int q = 0; q < 2 && !e; ++q) {
     w2s_timer_start(ctx, timers[q]);
     e = w2s_agree(ctx, w2s_metric_sums_init(ctx, Tg, J, &sums[q]));
@@ -413,10 +263,10 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
     progress pr = {ctx, q ? "test metrics" : "train metrics", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
-      gen_block(s, splits[q], g, start + i, m, t0, Tg);
+      gen_block(s, &(block){splits[q], gr->g, t0, Tg, start + i, m});
       weak_labels(s, t0, Tg, m, s->Pw);
-      predict(s, 0, s->Csw, t0 * J, Kg, m, s->Psw, m);
-      predict(s, 0, s->Cceil, t0, Tg, m, s->Ps, m);
+      predict(s, 0, (cols){s->Csw, t0 * J, Kg}, m, s->Psw, m);
+      predict(s, 0, (cols){s->Cceil, t0, Tg}, m, s->Ps, m);
       w2s_metric_sums_add(&sums[q], m, s->Y, m, s->Pw, m, s->Psw, m, s->Ps, m);
       tick(&pr, m);
     }
@@ -426,55 +276,50 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t t0,
   if (!e) w2s_metrics_finish(&sums[1], &sums[0], t0 * J, res->metric);
   w2s_metric_sums_free(&sums[0]);
   w2s_metric_sums_free(&sums[1]);
-done:
-  free(pen);
   return e;
 }
 
-static w2s_err fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
+/* One task group: fits and metric sums. */
+static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
+                         w2s_results *res) {
   const w2s_config *c = s->cfg;
-  res->strong_p = s->p[0];
-  res->seed = c->seed;
-  res->mpi_ranks = ctx->size;
-  snprintf(res->solver, sizeof res->solver, "%s", c->solver);
-  for (int j = 0; j < s->J; ++j) {
-    snprintf(res->weak_names[j], W2S_NAME_LEN, "%s", c->weak[j].name);
-    res->weak_p[j] = s->p[1 + j];
-    W2S_CALL(W2S_ALLOC(ctx, res->coef_weak[j], s->p[1 + j] * c->tasks));
+  group gr = {g, g * Tg, Tg, Tg * s->J,
+              c->w2s_same_inputs ? SPLIT_WEAK : SPLIT_W2S, g == 0,
+              {c->ridge, NULL, c->rank_tol, NULL}, NULL, ""};
+  /* Agreed before the first collective below; freed on every rank. */
+  w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, gr.pen, s->pmax));
+  if (!e) {
+    for (int64_t i = 0; i < s->pmax; ++i) gr.pen[i] = 1;
+    gr.opts.penalize = gr.pen;
+    w2s_timer_start(ctx, W2S_SIM_WEAK_FIT);
+    e = weak_fit(ctx, s, &gr, res);
+    w2s_timer_stop(ctx, W2S_SIM_WEAK_FIT);
   }
-  W2S_CALL(W2S_ALLOC(ctx, res->coef_ceiling, s->p[0] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, res->coef_w2s, s->p[0] * c->tasks * s->J));
-  for (int r = 0; r < s->nrep; ++r) {
-    const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
-    w2s_repr_record *rec = &res->repr[r];
-    snprintf(rec->name, sizeof rec->name, "%s", rc->section);
-    snprintf(rec->role, sizeof rec->role, "%s", r == 0 ? "strong" : "weak");
-    snprintf(rec->source, sizeof rec->source, "%s", rc->source->name);
-    rec->dim = rep_dim(s, r);
-    rec->ridge = c->ridge;
+  if (!e) {
+    w2s_timer_start(ctx, W2S_SIM_STRONG_FIT);
+    e = strong_fit(ctx, s, &gr, res);
+    w2s_timer_stop(ctx, W2S_SIM_STRONG_FIT);
   }
-  size_t len = strlen(c->effective) + 1;
-  W2S_CALL(W2S_ALLOC(ctx, res->config_text, len));
-  memcpy(res->config_text, c->effective, len);
-  return W2S_OK;
+  if (!e) e = group_metrics(ctx, s, &gr, res);
+  free(gr.pen);
+  return e;
 }
-
 w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
   sim s;
   memset(&s, 0, sizeof s);
   w2s_results *res = NULL;
-  w2s_timer_start(ctx, W2S_T_SETUP);
+  w2s_timer_start(ctx, W2S_SIM_SETUP);
   w2s_err e = w2s_results_alloc(ctx, c->tasks, c->nweak, &res);
   if (!e) {
     res->nrepr = 1 + c->nweak;
     e = W2S_ALLOC(ctx, res->repr, res->nrepr);
   }
   e = w2s_agree(ctx, e); /* setup is collective: all ranks enter it or none */
-  if (!e) e = setup(ctx, c, &s, res);
-  if (!e) e = fill_results(ctx, &s, res); /* names and shapes; the
+  if (!e) e = sim_setup(ctx, c, &s, res);
+  if (!e) e = sim_fill_results(ctx, &s, res); /* names and shapes; the
                                              coefficients once fitted */
   e = w2s_agree(ctx, e);
-  w2s_timer_stop(ctx, W2S_T_SETUP);
+  w2s_timer_stop(ctx, W2S_SIM_SETUP);
   if (!e)
     w2s_log(ctx, 1,
             "setup: %d ranks, %lld tasks x %d weak models, strong '%s' "
@@ -484,7 +329,7 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
   int64_t ngroups = c->per_task_inputs ? c->tasks : 1;
   int64_t Tg = c->per_task_inputs ? 1 : c->tasks;
   for (int64_t g = 0; g < ngroups && !e; ++g)
-    e = run_group(ctx, &s, g, g * Tg, Tg, res, g == 0);
+    e = run_group(ctx, &s, g, Tg, res);
   if (!e) {
     copy_cols(res->coef_ceiling, s.Cceil, s.p[0], c->tasks);
     copy_cols(res->coef_w2s, s.Csw, s.p[0], c->tasks * s.J);
@@ -492,9 +337,10 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
       copy_cols(res->coef_weak[j], s.Cw[j], s.p[1 + j], c->tasks);
     w2s_log(ctx, 1, "fits and metrics done (weak %.2fs, strong %.2fs, "
                     "metrics %.2fs on rank 0)",
-            ctx->timer_acc[W2S_T_WEAK_FIT], ctx->timer_acc[W2S_T_STRONG_FIT],
-            ctx->timer_acc[W2S_T_TRAIN_METRICS] +
-                ctx->timer_acc[W2S_T_TEST_METRICS]);
+            w2s_timer_seconds(ctx, W2S_SIM_WEAK_FIT),
+            w2s_timer_seconds(ctx, W2S_SIM_STRONG_FIT),
+            w2s_timer_seconds(ctx, W2S_SIM_TRAIN_METRICS) +
+                w2s_timer_seconds(ctx, W2S_SIM_TEST_METRICS));
   }
   sim_free(&s);
   if (!e) {

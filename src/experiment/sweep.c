@@ -148,9 +148,8 @@ w2s_err w2s_sweep_point_config(w2s_ctx *ctx, const w2s_config *cfg,
     all[nsets + i] = sw->sets[p * sw->nkeys + i];
     wheres[nsets + i] = sw->where[i];
   }
-  if (!e)
-    e = w2s_config_parse_at(ctx, cfg->path, cfg->text, all, wheres,
-                            nsets + sw->nkeys, out);
+  const w2s_config_sets ov = {all, wheres, nsets + sw->nkeys};
+  if (!e) e = w2s_config_parse_at(ctx, cfg->path, cfg->text, &ov, out);
   free(all);
   free(wheres);
   return e;

@@ -70,9 +70,13 @@ static uint64_t fnv_str(uint64_t h, const char *s) {
 }
 
 uint64_t w2s_identity_hash(const w2s_identity *id) {
+  return w2s_identity_hash_of(id, W2S_FORMAT_VERSION);
+}
+
+uint64_t w2s_identity_hash_of(const w2s_identity *id, int format_version) {
   char head[64];
   snprintf(head, sizeof head, "w2s-identity format_version=%d",
-           W2S_FORMAT_VERSION);
+           format_version);
   uint64_t h = fnv_str(0xcbf29ce484222325ULL, head);
   h = fnv_str(h, id->config ? id->config : "");
   char counts[64];

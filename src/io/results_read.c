@@ -1,12 +1,14 @@
-/* The results reader used by `w2s analyze`: serial, validating every
- * dataset it touches so that a foreign or truncated file gives one clear
- * line, never a crash. */
+/* The results reader used by `w2s analyze`, `w2s merge` and --resume:
+ * serial, validating every dataset it touches so that a foreign or
+ * truncated file gives one clear line, never a crash. It reads in phases:
+ * the format and its version, the pairs, the metrics the file lists, the
+ * sweep grid, the provenance, then the checks of results_check.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/h5util.h"
-#include "w2s/io.h"
+#include "io/results_read.h"
 
 static int has_checksum(hid_t d) {
   hid_t dcpl = H5Dget_create_plist(d);
@@ -19,9 +21,9 @@ static int has_checksum(hid_t d) {
   return yes;
 }
 
-static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
-                       H5T_class_t cls, int64_t *n, void **data,
-                       const char *path) {
+w2s_err w2s_read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
+                    H5T_class_t cls, int64_t *n, void **data,
+                    const char *path) {
   if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' is missing", path,
                     name);
@@ -73,129 +75,29 @@ static w2s_err read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
   return e;
 }
 
-/* The stored experiment identity, checked against its hash and against the
- * `config` attribute it was made from: an edited or damaged identity is
- * refused here rather than trusted by merge or --resume. */
-static w2s_err read_identity(w2s_ctx *ctx, hid_t f, w2s_results *r,
-                             const char *path) {
-  enum { IDENTITY_MAX = 1 << 20 };
-  char hex[64];
-  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "identity_hash", hex, sizeof hex,
-                                path));
-  char *end = NULL;
-  r->identity_hash = strtoull(hex, &end, 16);
-  if (strlen(hex) != 16 || !end || *end)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: attribute 'identity_hash' is not 16 hex digits: '%s'",
-                    path, hex);
-  r->identity_config = calloc(IDENTITY_MAX, 1);
-  if (!r->identity_config)
-    return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
-  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "identity", r->identity_config,
-                                IDENTITY_MAX, path));
-  w2s_identity id = w2s_results_identity(r);
-  if (w2s_identity_hash(&id) != r->identity_hash)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: attribute 'identity_hash' does not match the stored "
-                    "identity and sweep grid (a damaged or edited file)",
-                    path);
-  char *canon = w2s_identity_config(r->config_text);
-  if (!canon) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
-  int same = !strcmp(canon, r->identity_config);
-  free(canon);
-  if (!same)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: attribute 'config' does not match attribute "
-                    "'identity' (a damaged or edited file)",
-                    path);
-  return W2S_OK;
-}
 
-/* |gain - (weak_error - w2s_error)| <= W2S_GAIN_RTOL (weak + w2s).
- * gain is not the stored difference: it is mean(d^2 + 2 d e) accumulated
- * over the n rows of the split from the rounded d = f_w - f_sw, e = f_sw -
- * y, f_w - y (docs/DESIGN.md "Metrics"). Per row the rounding of the three
- * differences and the products leaves (f_w - y)^2 - e^2 - d^2 - 2de within
- * about 8 eps ((f_w - y)^2 + e^2) (using d^2 <= 2 (f_w - y)^2 + 2 e^2);
- * summing the four sums' n terms in any order (blocks, ranks) adds at most
- * (n - 1) u times the sum of their absolute values, <= 6 (W + S), and the
- * final divisions and this check's subtraction a few eps more: worst case
- * (3 n + 16) eps (weak + w2s). With 2^22 eps (9.3e-10) the bound is
- * rigorous for splits of up to 1.39 million rows and, since rounding errors
- * of long sums grow like sqrt(n) eps (Higham and Mary 2019), holds by
- * orders of magnitude far beyond; the largest gap measured by
- * tests/e2e/test_identity.py (up to 200000 rows) is 1.1e-15 relative. A
- * changed value above about 1e-9 relative breaks it. */
-#define W2S_GAIN_RTOL (4194304.0 * 2.220446049250313e-16)
+/* The metrics of the version-2 layout, which did not list them: the
+ * frozen table of that version (docs/FORMAT.md). */
+static const char *const v2_metrics =
+    "weak_error w2s_error misfit gain strong_ceiling_error pgr "
+    "predicted_w2s_error weak_error_train w2s_error_train misfit_train "
+    "gain_train strong_ceiling_error_train";
 
-static w2s_err check_gain(w2s_ctx *ctx, const w2s_results *r, w2s_metric g,
-                          w2s_metric w, w2s_metric s, const char *path) {
-  for (int64_t k = 0; k < r->npairs; ++k) {
-    double gain = r->metric[g][k], weak = r->metric[w][k],
-           w2s = r->metric[s][k];
-    /* A run that overflowed has no rounding to bound; the checksum still
-     * guards its bytes. A NaN gain beside finite errors is refused. */
-    if (!isfinite(weak) || !isfinite(w2s)) continue;
-    double gap = fabs(gain - (weak - w2s));
-    if (!(gap <= W2S_GAIN_RTOL * (fabs(weak) + fabs(w2s))))
-      return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: /metrics/%s[%lld] = %.17g breaks %s = %s - %s "
-                      "(%.17g - %.17g; allowed rounding %.3g): a damaged or "
-                      "edited file",
-                      path, w2s_metric_name(g), (long long)k, gain,
-                      w2s_metric_name(g), w2s_metric_name(w),
-                      w2s_metric_name(s), weak, w2s,
-                      W2S_GAIN_RTOL * (fabs(weak) + fabs(w2s)));
-  }
-  return W2S_OK;
-}
-
-/* The metrics are one computation: gain (test and train) against the
- * errors, and the two columns derived from stored values by one operation
- * (w2s_metrics_finish), which must be reproduced exactly. */
-static w2s_err check_identities(w2s_ctx *ctx, const w2s_results *r,
-                                const char *path) {
-  W2S_CALL(check_gain(ctx, r, W2S_M_GAIN, W2S_M_WEAK_ERROR, W2S_M_W2S_ERROR,
-                      path));
-  W2S_CALL(check_gain(ctx, r, W2S_M_GAIN_TRAIN, W2S_M_WEAK_ERROR_TRAIN,
-                      W2S_M_W2S_ERROR_TRAIN, path));
-  for (int64_t k = 0; k < r->npairs; ++k) {
-    double weak = r->metric[W2S_M_WEAK_ERROR][k];
-    double misfit = r->metric[W2S_M_MISFIT][k];
-    double ceil = r->metric[W2S_M_CEILING][k];
-    double pred = weak - misfit;
-    double pgr = weak > ceil ? r->metric[W2S_M_GAIN][k] / (weak - ceil) : NAN;
-    double got_pred = r->metric[W2S_M_PREDICTED][k];
-    double got_pgr = r->metric[W2S_M_PGR][k];
-    if (!(got_pred == pred || (isnan(got_pred) && isnan(pred))))
-      return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: /metrics/predicted_w2s_error[%lld] = %.17g is not "
-                      "weak_error - misfit = %.17g: a damaged or edited file",
-                      path, (long long)k, got_pred, pred);
-    if (!(got_pgr == pgr || (isnan(got_pgr) && isnan(pgr))))
-      return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: /metrics/pgr[%lld] = %.17g is not gain / "
-                      "(weak_error - strong_ceiling_error) = %.17g: a damaged "
-                      "or edited file",
-                      path, (long long)k, got_pgr, pgr);
-  }
-  return W2S_OK;
-}
-
-static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
-                         w2s_results **out) {
+/* The `format` attribute and a supported `format_version` (one integer:
+ * HDF5 would convert a float, 1.5 read as 1, and an array would be read
+ * past `version`). */
+static w2s_err read_version(w2s_ctx *ctx, hid_t f, const char *path,
+                            int *out) {
   char buf[256];
   W2S_CALL(w2s_h5_read_attr_str(ctx, f, "format", buf, sizeof buf, path));
   if (strcmp(buf, "w2s-results") != 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: not a w2s results file (format = '%s')", path, buf);
-  int64_t version = -1;
   if (H5Aexists(f, "format_version") <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: attribute 'format_version' is missing", path);
+  int64_t version = -1;
   hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-  /* One integer: HDF5 would convert a float (1.5 read as 1), and an array
-   * would be read past `version`. */
   hid_t at = a < 0 ? -1 : H5Aget_type(a), as = a < 0 ? -1 : H5Aget_space(a);
   int is_int = at >= 0 && as >= 0 && H5Tget_class(at) == H5T_INTEGER &&
                H5Sget_simple_extent_npoints(as) == 1;
@@ -206,72 +108,73 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
   if (!is_int)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: attribute 'format_version' is not an integer (one "
-                    "integer expected, this w2s reads %d)",
-                    path, W2S_FORMAT_VERSION);
-  if (st < 0 || version != W2S_FORMAT_VERSION)
+                    "integer expected, this w2s reads %d to %d)",
+                    path, W2S_FORMAT_OLDEST, W2S_FORMAT_VERSION);
+  if (st < 0 || version < W2S_FORMAT_OLDEST || version > W2S_FORMAT_VERSION)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: format_version %lld is not supported (this w2s "
-                    "reads %d%s)",
-                    path, (long long)version, W2S_FORMAT_VERSION,
-                    version >= 1 && version < W2S_FORMAT_VERSION
+                    "reads %d to %d%s)",
+                    path, (long long)version, W2S_FORMAT_OLDEST,
+                    W2S_FORMAT_VERSION,
+                    version >= 1 && version < W2S_FORMAT_OLDEST
                         ? "; older files have no stored experiment identity "
                           "or checksums: re-run the experiment"
                         : "");
+  *out = (int)version;
+  return W2S_OK;
+}
 
-  int64_t K = -1;
-  int64_t *task = NULL;
-  w2s_err e = read_1d(ctx, f, "metrics/task", H5T_NATIVE_INT64, H5T_INTEGER,
-                      &K, (void **)&task, path);
-  if (e) {
-    free(task); /* read_1d allocates before the read that can fail */
-    return e;
+/* Distinct weak-model names in order of first appearance, and each pair's
+ * index into them; every task index within 0..K-1 (each task has a pair). */
+static w2s_err label_pairs(w2s_ctx *ctx, w2s_results *r, char **names,
+                           const char *path) {
+  int64_t nweak = 0, ntasks = 0;
+  for (int64_t k = 0; k < r->npairs; ++k) {
+    if (!names[k])
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: '/metrics/weak_model' has a null entry", path);
+    int64_t t = r->pair_task[k];
+    if (t < 0 || t >= r->npairs)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: /metrics/task[%lld] = %lld is outside 0..%lld",
+                      path, (long long)k, (long long)t,
+                      (long long)(r->npairs - 1));
+    if (t + 1 > ntasks) ntasks = t + 1;
+    int64_t j = 0;
+    while (j < nweak && strcmp(r->weak_names[j], names[k]) != 0) ++j;
+    if (j == nweak)
+      snprintf(r->weak_names[nweak++], W2S_NAME_LEN, "%s", names[k]);
+    r->pair_weak[k] = j;
   }
+  r->ntasks = ntasks;
+  r->nweak = nweak;
+  return W2S_OK;
+}
+
+/* /metrics/task and /metrics/weak_model: a record of K pairs without
+ * metrics (the caller destroys *out, on failure too). */
+static w2s_err read_pairs(w2s_ctx *ctx, hid_t f, const char *path,
+                          w2s_results **out) {
+  w2s_results *r = NULL;
+  W2S_CALL(w2s_results_alloc(ctx, 0, 0, &r));
+  *out = r;
+  for (int m = 0; m < W2S_M_MAX; ++m) free(r->metric[m]), r->metric[m] = NULL;
+  free(r->pair_task), free(r->pair_weak), free(r->weak_names);
+  free(r->coef_weak), free(r->weak_p); /* coefficients are not read */
+  r->pair_task = NULL, r->pair_weak = NULL, r->weak_names = NULL;
+  r->coef_weak = NULL, r->weak_p = NULL;
+  int64_t K = -1;
+  W2S_CALL(w2s_read_1d(ctx, f, "metrics/task", H5T_NATIVE_INT64, H5T_INTEGER,
+                       &K, (void **)&r->pair_task, path));
+  r->npairs = K;
   hid_t vs = H5Tcopy(H5T_C_S1);
   H5Tset_size(vs, H5T_VARIABLE);
   char **names = NULL;
-  e = read_1d(ctx, f, "metrics/weak_model", vs, H5T_STRING, &K,
-              (void **)&names, path);
-  /* Distinct weak-model names in order of first appearance. */
-  w2s_results *r = NULL;
-  int64_t nweak = 0, ntasks = 0;
-  if (!e) {
-    for (int64_t k = 0; k < K; ++k) {
-      if (!names[k]) {
-        e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: '/metrics/weak_model' has a "
-                     "null entry", path);
-        break;
-      }
-      if (task[k] < 0 || task[k] >= K) { /* every task has a pair */
-        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
-                     "%s: /metrics/task[%lld] = %lld is outside 0..%lld",
-                     path, (long long)k, (long long)task[k],
-                     (long long)(K - 1));
-        break;
-      }
-      if (task[k] + 1 > ntasks) ntasks = task[k] + 1;
-    }
-  }
-  if (!e) e = w2s_results_alloc(ctx, 0, 0, &r);
-  if (!e) {
-    free(r->pair_task);
-    free(r->pair_weak);
-    free(r->weak_names);
-    free(r->coef_weak); /* coefficients are not read */
-    r->coef_weak = NULL;
-    r->pair_task = task;
-    task = NULL;
-    r->npairs = K;
-    r->ntasks = ntasks;
-    if ((e = W2S_ALLOC(ctx, r->pair_weak, K)) == W2S_OK)
-      e = W2S_ALLOC(ctx, r->weak_names, K);
-  }
-  for (int64_t k = 0; !e && k < K; ++k) {
-    int64_t j = 0;
-    while (j < nweak && strcmp(r->weak_names[j], names[k]) != 0) ++j;
-    if (j == nweak) snprintf(r->weak_names[nweak++], W2S_NAME_LEN, "%s", names[k]);
-    r->pair_weak[k] = j;
-  }
-  if (r) r->nweak = nweak;
+  w2s_err e = w2s_read_1d(ctx, f, "metrics/weak_model", vs, H5T_STRING, &K,
+                          (void **)&names, path);
+  if (!e) e = W2S_ALLOC(ctx, r->pair_weak, K);
+  if (!e) e = W2S_ALLOC(ctx, r->weak_names, K);
+  if (!e) e = label_pairs(ctx, r, names, path);
   if (names) {
     hsize_t dims[1] = {(hsize_t)(K > 0 ? K : 0)};
     hid_t sp = H5Screate_simple(1, dims, NULL);
@@ -280,101 +183,174 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
     free(names);
   }
   H5Tclose(vs);
-  free(task);
-  for (int m = 0; !e && m < W2S_M_COUNT; ++m) {
-    char name[96];
-    snprintf(name, sizeof name, "metrics/%s", w2s_metric_name((w2s_metric)m));
-    free(r->metric[m]);
-    r->metric[m] = NULL;
-    e = read_1d(ctx, f, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, &K,
-                (void **)&r->metric[m], path);
+  return e;
+}
+
+/* 1 when the space-separated list holds word. */
+static int listed(const char *list, const char *word) {
+  size_t n = strlen(word);
+  for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+    if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+      return 1;
+  return 0;
+}
+
+/* Every table metric the file lists (version 2: the frozen v2 list;
+ * version 3: /metrics' attribute metric_names). A listed metric must be
+ * there; one the file does not list stays absent (NULL). */
+static w2s_err read_metrics(w2s_ctx *ctx, hid_t f, w2s_results *r,
+                            const char *path) {
+  enum { LIST_MAX = 1 << 16 };
+  char *list = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, list, LIST_MAX));
+  w2s_err e = W2S_OK;
+  if (r->format_version == 2) {
+    snprintf(list, LIST_MAX, "%s", v2_metrics);
+  } else {
+    hid_t gm = H5Gopen2(f, "metrics", H5P_DEFAULT);
+    if (gm < 0 || H5Aexists(gm, "metric_names") <= 0)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "%s: attribute '/metrics/metric_names' is missing (a "
+                   "format_version %d file lists its metrics there)",
+                   path, r->format_version);
+    else
+      e = w2s_h5_read_attr_str(ctx, gm, "metric_names", list, LIST_MAX, path);
+    if (gm >= 0) H5Gclose(gm);
   }
-  /* Sweep files: the point of each pair, and the grid. */
+  int64_t K = r->npairs;
+  for (int m = 0; !e && m < w2s_metric_count; ++m) {
+    if (!listed(list, w2s_metric_table[m].name)) {
+      w2s_log(ctx, 2, "%s: no metric '%s' (absent)", path,
+              w2s_metric_table[m].name);
+      continue;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "metrics/%s", w2s_metric_table[m].name);
+    e = w2s_read_1d(ctx, f, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, &K,
+                    (void **)&r->metric[m], path);
+  }
+  free(list);
+  return e;
+}
+
+/* /sweep/values: strings [points, keys], into a calloc'ed *vals of *nv
+ * entries (the caller frees them with H5free_memory, on failure too). */
+static w2s_err read_grid_values(w2s_ctx *ctx, hid_t f, hid_t vs, int64_t nk,
+                                char ***vals, int64_t *nv, int64_t *npoints,
+                                const char *path) {
+  if (H5Lexists(f, "sweep/values", H5P_DEFAULT) <= 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '/sweep/values' is missing", path);
+  hid_t d = H5Dopen2(f, "sweep/values", H5P_DEFAULT);
+  hid_t sp = H5Dget_space(d);
+  hsize_t dims[2] = {0, 0};
+  w2s_err e = W2S_OK;
+  if (H5Sget_simple_extent_ndims(sp) == 2 &&
+      H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
+      (int64_t)dims[1] == nk &&
+      !(e = w2s_h5_check_written(ctx, d, sp, "/sweep/values", path))) {
+    *nv = (int64_t)(dims[0] * dims[1]);
+    *vals = calloc((size_t)(*nv > 0 ? *nv : 1), sizeof **vals);
+    if (!*vals || H5Dread(d, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, *vals) < 0)
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read /sweep/values", path);
+    *npoints = (int64_t)dims[0];
+  } else if (!e) {
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                 "%s: /sweep/values must be [points, keys] strings", path);
+  }
+  H5Sclose(sp);
+  H5Dclose(d);
+  return e;
+}
+
+/* /sweep/keys and /sweep/values into r. */
+static w2s_err read_grid(w2s_ctx *ctx, hid_t f, w2s_results *r,
+                         const char *path) {
+  int64_t nk = -1, nv = -1;
+  char **keys = NULL, **vals = NULL;
+  hid_t vs = H5Tcopy(H5T_C_S1);
+  H5Tset_size(vs, H5T_VARIABLE);
+  w2s_err e = w2s_read_1d(ctx, f, "sweep/keys", vs, H5T_STRING, &nk,
+                          (void **)&keys, path);
+  if (!e)
+    e = read_grid_values(ctx, f, vs, nk, &vals, &nv, &r->sweep_npoints, path);
+  if (!e && nk > 0 && nk <= 64) {
+    r->sweep_nkeys = (int)nk;
+    if ((e = W2S_ALLOC(ctx, r->sweep_keys, nk)) == W2S_OK &&
+        (e = W2S_ALLOC(ctx, r->sweep_values, nv)) == W2S_OK) {
+      for (int64_t i = 0; i < nk; ++i)
+        snprintf(r->sweep_keys[i], 128, "%s", keys[i] ? keys[i] : "");
+      for (int64_t i = 0; i < nv; ++i)
+        snprintf(r->sweep_values[i], 128, "%s", vals[i] ? vals[i] : "");
+    }
+  }
+  for (int64_t i = 0; keys && i < nk; ++i) H5free_memory(keys[i]);
+  for (int64_t i = 0; vals && i < nv; ++i) H5free_memory(vals[i]);
+  free(keys);
+  free(vals);
+  H5Tclose(vs);
+  return e;
+}
+
+/* Sweep files: the point of each pair (/metrics/sweep or /metrics/repeat)
+ * and the grid; nothing for a single run. */
+static w2s_err read_sweep(w2s_ctx *ctx, hid_t f, w2s_results *r,
+                          const char *path) {
   const char *index = H5Lexists(f, "metrics/sweep", H5P_DEFAULT) > 0
                           ? "metrics/sweep"
-                          : H5Lexists(f, "metrics/repeat", H5P_DEFAULT) > 0
-                                ? "metrics/repeat"
-                                : NULL;
-  if (!e && index) {
-    e = read_1d(ctx, f, index, H5T_NATIVE_INT64, H5T_INTEGER, &K,
-                (void **)&r->pair_sweep, path);
-    int64_t nk = -1, nv = -1;
-    char **keys = NULL, **vals = NULL;
-    hid_t vs2 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(vs2, H5T_VARIABLE);
-    if (!e)
-      e = read_1d(ctx, f, "sweep/keys", vs2, H5T_STRING, &nk, (void **)&keys,
-                  path);
-    if (!e && H5Lexists(f, "sweep/values", H5P_DEFAULT) > 0) {
-      hid_t d = H5Dopen2(f, "sweep/values", H5P_DEFAULT);
-      hid_t sp = H5Dget_space(d);
-      hsize_t dims[2] = {0, 0};
-      if (H5Sget_simple_extent_ndims(sp) == 2 &&
-          H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
-          (int64_t)dims[1] == nk &&
-          !(e = w2s_h5_check_written(ctx, d, sp, "/sweep/values", path))) {
-        nv = (int64_t)(dims[0] * dims[1]);
-        vals = calloc((size_t)(nv > 0 ? nv : 1), sizeof *vals);
-        if (!vals || H5Dread(d, vs2, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0)
-          e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read /sweep/values",
-                       path);
-        r->sweep_npoints = (int64_t)dims[0];
-      } else if (!e) {
-        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
-                     "%s: /sweep/values must be [points, keys] strings",
-                     path);
-      }
-      H5Sclose(sp);
-      H5Dclose(d);
-    } else if (!e) {
-      e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/sweep/values' is missing",
-                   path);
-    }
-    if (!e && nk > 0 && nk <= 64) {
-      r->sweep_nkeys = (int)nk;
-      if ((e = W2S_ALLOC(ctx, r->sweep_keys, nk)) == W2S_OK &&
-          (e = W2S_ALLOC(ctx, r->sweep_values, nv)) == W2S_OK) {
-        for (int64_t i = 0; i < nk; ++i)
-          snprintf(r->sweep_keys[i], 128, "%s", keys[i] ? keys[i] : "");
-        for (int64_t i = 0; i < nv; ++i)
-          snprintf(r->sweep_values[i], 128, "%s", vals[i] ? vals[i] : "");
-      }
-    }
-    for (int64_t k = 0; !e && k < K; ++k)
-      if (r->pair_sweep[k] < 0 || r->pair_sweep[k] >= r->sweep_npoints)
-        e = W2S_FAIL(ctx, W2S_ERR_INPUT,
-                     "%s: /metrics/sweep[%lld] = %lld is outside the %lld "
-                     "sweep points", path, (long long)k,
-                     (long long)r->pair_sweep[k], (long long)r->sweep_npoints);
-    for (int64_t i = 0; keys && i < nk; ++i) H5free_memory(keys[i]);
-    for (int64_t i = 0; vals && i < nv; ++i) H5free_memory(vals[i]);
-    free(keys);
-    free(vals);
-    H5Tclose(vs2);
-  }
-  if (!e) {
-    enum { CONFIG_MAX = 1 << 20 };
-    r->config_text = calloc(CONFIG_MAX, 1);
-    if (!r->config_text)
-      e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
-    else
-      e = w2s_h5_read_attr_str(ctx, f, "config", r->config_text, CONFIG_MAX,
-                               path);
-  }
-  if (!e) e = read_identity(ctx, f, r, path);
-  if (!e) e = check_identities(ctx, r, path);
-  if (!e && H5Aexists(f, "solver") > 0)
-    e = w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
-                             path);
-  for (int i = 0; i < 5 && !e; ++i)
+                      : H5Lexists(f, "metrics/repeat", H5P_DEFAULT) > 0
+                          ? "metrics/repeat"
+                          : NULL;
+  if (!index) return W2S_OK;
+  int64_t K = r->npairs;
+  W2S_CALL(w2s_read_1d(ctx, f, index, H5T_NATIVE_INT64, H5T_INTEGER, &K,
+                       (void **)&r->pair_sweep, path));
+  W2S_CALL(read_grid(ctx, f, r, path));
+  for (int64_t k = 0; k < K; ++k)
+    if (r->pair_sweep[k] < 0 || r->pair_sweep[k] >= r->sweep_npoints)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: /metrics/sweep[%lld] = %lld is outside the %lld "
+                      "sweep points",
+                      path, (long long)k, (long long)r->pair_sweep[k],
+                      (long long)r->sweep_npoints);
+  return W2S_OK;
+}
+
+/* The effective configuration (required), then what the file says of its
+ * run when it says it: solver, BLAS, seed. */
+static w2s_err read_provenance(w2s_ctx *ctx, hid_t f, w2s_results *r,
+                               const char *path) {
+  enum { CONFIG_MAX = 1 << 20 };
+  W2S_CALL(W2S_ALLOC(ctx, r->config_text, CONFIG_MAX));
+  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "config", r->config_text, CONFIG_MAX,
+                                path));
+  if (H5Aexists(f, "solver") > 0)
+    W2S_CALL(w2s_h5_read_attr_str(ctx, f, "solver", r->solver,
+                                  sizeof r->solver, path));
+  for (int i = 0; i < 5; ++i)
     if (H5Aexists(f, w2s_results_blas_attr[i]) > 0)
-      e = w2s_h5_read_attr_str(ctx, f, w2s_results_blas_attr[i], r->blas[i],
-                               sizeof r->blas[i], path);
-  if (!e && H5Aexists(f, "seed") > 0) {
+      W2S_CALL(w2s_h5_read_attr_str(ctx, f, w2s_results_blas_attr[i],
+                                    r->blas[i], sizeof r->blas[i], path));
+  if (H5Aexists(f, "seed") > 0) {
     hid_t s = H5Aopen(f, "seed", H5P_DEFAULT);
     H5Aread(s, H5T_NATIVE_UINT64, &r->seed);
     H5Aclose(s);
   }
+  return W2S_OK;
+}
+
+static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
+                         w2s_results **out) {
+  int version = 0;
+  W2S_CALL(read_version(ctx, f, path, &version));
+  w2s_results *r = NULL;
+  w2s_err e = read_pairs(ctx, f, path, &r);
+  if (r) r->format_version = version;
+  if (!e) e = read_metrics(ctx, f, r, path);
+  if (!e) e = read_sweep(ctx, f, r, path);
+  if (!e) e = read_provenance(ctx, f, r, path);
+  if (!e) e = w2s_read_identity(ctx, f, r, path);
+  if (!e) e = w2s_check_metric_identities(ctx, r, path);
   if (e) {
     w2s_results_destroy(&r);
     return e;

@@ -30,8 +30,19 @@ static w2s_err cholqr2_create(w2s_ctx *ctx, int64_t p, int64_t k,
   return w2s_gram_solver_create(ctx, &cholqr2_ops, "cholqr2", p, k, 0, out);
 }
 
+/* Two DSYRKs (2 n d^2), the DTRSM forming Q1 (n d^2), one DGEMM 2 n d k. */
+static double cholqr2_flops(double n, double d, double k) {
+  return 3 * n * d * d + 2 * n * d * k;
+}
+
 const w2s_lsq_solver w2s_lsq_solver_cholqr2 = {
     .name = "cholqr2",
     .help = "CholeskyQR2: two Gram passes (cond(A) below ~1e8)",
     .create = cholqr2_create,
+    .passes_min = 2,
+    .passes_max = 2,
+    .cond_max = 1e7,
+    .error_order = 1,
+    .streams = 1,
+    .flops = cholqr2_flops,
 };

@@ -38,6 +38,8 @@ struct w2s_lsq {
   int saw_nonfinite;    /* set by self-checking solvers' add_rows */
   char label[160];
   char method[32];      /* reported in w2s_lsq_info.method */
+  const w2s_lsq_solver *ran; /* reported in w2s_lsq_info.ran: the table
+                              * entry that created it, or auto's choice */
   void *impl;
 };
 
@@ -64,6 +66,9 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
 w2s_err w2s_lsq_finish(w2s_ctx *ctx, w2s_lsq *ls, double *R, double *C,
                        const w2s_lsq_opts *opts, double *X,
                        w2s_lsq_info *info);
+/* The table entries (auto reports its choice through them). */
+extern const w2s_lsq_solver w2s_lsq_solver_normal, w2s_lsq_solver_cholqr2,
+    w2s_lsq_solver_scholqr3, w2s_lsq_solver_tsqr;
 /* The stable fallback of the Gram solvers. */
 w2s_err w2s_lsq_tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out);
 

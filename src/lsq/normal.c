@@ -28,8 +28,19 @@ static w2s_err normal_create(w2s_ctx *ctx, int64_t p, int64_t k,
   return w2s_gram_solver_create(ctx, &normal_ops, "normal", p, k, 1, out);
 }
 
+/* DSYRK n d^2, DGEMM 2 n d k. */
+static double normal_flops(double n, double d, double k) {
+  return n * d * d + 2 * n * d * k;
+}
+
 const w2s_lsq_solver w2s_lsq_solver_normal = {
     .name = "normal",
     .help = "one-pass normal equations + Cholesky (well-conditioned only)",
     .create = normal_create,
+    .passes_min = 1,
+    .passes_max = 1,
+    .cond_max = 1e6,
+    .error_order = 2,
+    .streams = 1,
+    .flops = normal_flops,
 };

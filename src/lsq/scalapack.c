@@ -8,6 +8,7 @@
  * least-squares solution), which is exactly ScaLAPACK's block-row layout
  * with block size MB: no redistribution. */
 #include <lapacke.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,8 +202,19 @@ static w2s_err sl_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   return W2S_OK;
 }
 
+/* Householder QR (PDGEQRF): 2 n d^2, and PDORMQR's 4 n d k. */
+static double sl_flops(double n, double d, double k) {
+  return 2 * n * d * d + 4 * n * d * k;
+}
+
 const w2s_lsq_solver w2s_lsq_solver_scalapack = {
     .name = "scalapack",
     .help = "ScaLAPACK PDGEQRF + PDORMQR on a P x 1 grid (materialises rows)",
     .create = sl_create,
+    .passes_min = 1,
+    .passes_max = 1,
+    .cond_max = INFINITY,
+    .error_order = 1,
+    .streams = 0,
+    .flops = sl_flops,
 };

@@ -31,8 +31,19 @@ static w2s_err scholqr3_create(w2s_ctx *ctx, int64_t p, int64_t k,
   return w2s_gram_solver_create(ctx, &scholqr3_ops, "scholqr3", p, k, 0, out);
 }
 
+/* Three DSYRKs (3 n d^2), two DTRSMs (2 n d^2), one DGEMM 2 n d k. */
+static double scholqr3_flops(double n, double d, double k) {
+  return 5 * n * d * d + 2 * n * d * k;
+}
+
 const w2s_lsq_solver w2s_lsq_solver_scholqr3 = {
     .name = "scholqr3",
     .help = "shifted CholeskyQR3: three Gram passes (cond(A) up to ~1e15)",
     .create = scholqr3_create,
+    .passes_min = 3,
+    .passes_max = 3,
+    .cond_max = 1e15,
+    .error_order = 1,
+    .streams = 1,
+    .flops = scholqr3_flops,
 };

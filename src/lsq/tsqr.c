@@ -8,6 +8,7 @@
  * stacked pair of triangles. Stable for any conditioning: no Gram matrix is
  * ever formed. */
 #include <lapacke.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,8 +162,19 @@ w2s_err w2s_lsq_tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k,
   return tsqr_create(ctx, p, k, out);
 }
 
+/* Householder QR: 2 n d^2, and 4 n d k to apply Q^T to B. */
+static double tsqr_flops(double n, double d, double k) {
+  return 2 * n * d * d + 4 * n * d * k;
+}
+
 const w2s_lsq_solver w2s_lsq_solver_tsqr = {
     .name = "tsqr",
     .help = "streaming Householder QR per rank + rank-ordered reduction of R",
     .create = tsqr_create,
+    .passes_min = 1,
+    .passes_max = 1,
+    .cond_max = INFINITY,
+    .error_order = 1,
+    .streams = 1,
+    .flops = tsqr_flops,
 };

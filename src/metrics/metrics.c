@@ -3,15 +3,17 @@
 
 #include <math.h>
 #include <stdlib.h>
-
-static const char *const w2s_metric_names[] = {
-#define W2S_X_MNAME(name, text) text,
-    W2S_METRICS(W2S_X_MNAME)
-#undef W2S_X_MNAME
-};
+#include <string.h>
 
 const char *w2s_metric_name(w2s_metric m) {
-  return (m >= 0 && m < W2S_M_COUNT) ? w2s_metric_names[m] : "?";
+  return ((int)m >= 0 && (int)m < w2s_metric_count) ? w2s_metric_table[m].name
+                                                    : "?";
+}
+
+int w2s_metric_find(const char *name) {
+  for (int m = 0; name && m < w2s_metric_count; ++m)
+    if (strcmp(w2s_metric_table[m].name, name) == 0) return m;
+  return -1;
 }
 
 w2s_err w2s_metric_sums_init(w2s_ctx *ctx, int64_t T, int64_t J,

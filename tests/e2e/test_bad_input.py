@@ -318,11 +318,11 @@ def analyze_cases(tmp, good):
     with h5py.File(p, "w") as f:
         f.attrs["format"] = "something-else"
     add("other_format_attr", p, ["other_format.h5", "something-else"])
-    p = os.path.join(tmp, "v3.h5")
+    p = os.path.join(tmp, "v4.h5")
     shutil.copy(good, p)
     with h5py.File(p, "r+") as f:
-        f.attrs["format_version"] = np.int64(3)
-    add("format_version_3", p, ["v3.h5", "format_version 3"])
+        f.attrs["format_version"] = np.int64(4)
+    add("format_version_4", p, ["v4.h5", "format_version 4"])
     p = os.path.join(tmp, "v1.h5")
     shutil.copy(good, p)
     with h5py.File(p, "r+") as f:

@@ -4,7 +4,7 @@
 1. `bash jobs/local/realizable.sh 2 OUT` exits 0, writes OUT and prints the
    analysis table: one row per (task, weak model) pair and a Summary section.
 2. With h5py: every root attribute (name, type, scalar, value: format,
-   format_version 2, mpi_ranks 2, seed, solver, command_line, created as
+   format_version 3, mpi_ranks 2, seed, solver, command_line, created as
    ISO 8601 UTC within the run's time window, config parses back as INI with
    the [strong] section and the settings of realizable.ini; identity is the
    config as FORMAT.md's "Identity" derives it and identity_hash its 64-bit
@@ -14,7 +14,11 @@
    /metrics/task and /metrics/weak_model, every numeric dataset chunked
    with the Fletcher32 checksum. /representations/ridge (added
    for `w2s fit`, docs/FORMAT.md) is accepted when it is float64 [R] and
-   equals fit.ridge; any other extra or missing dataset fails.
+   equals fit.ridge; any other extra or missing dataset fails. /metrics
+   lists its metrics (attribute metric_names, in docs/FORMAT.md's order)
+   and every metric dataset carries the row of FORMAT.md's metric table
+   (description, units, checks, family) as attributes: the table in the
+   docs is the one the code writes.
 3. The same names, types and shapes read independently from `h5dump -H`.
 4. The effective config stored in the file is accepted back by
    `w2s simulate` and reproduces the same metrics.
@@ -44,6 +48,9 @@ ROOT_STR_ATTRS = ["format", "w2s_version", "git_revision", "compiler",
                   "identity", "identity_hash"]
 ROOT_INT_ATTRS = {"format_version": np.int64, "mpi_ranks": np.int64,
                   "seed": np.uint64}
+# The attributes of every /metrics dataset (format_version 3): its row of
+# the metric table, the columns of docs/FORMAT.md's table in this order.
+METRIC_ATTRS = ["description", "units", "checks", "family"]
 REPR_STR = ["name", "role", "source"]
 REPR_NUM = {"dim": np.int64, "effective_rank": np.int64,
             "condition": np.float64}
@@ -134,7 +141,7 @@ def check_root_attrs(f, out, t_start, t_end, cfgfile):
         check(aid.shape == (), "attribute %s is not scalar" % a)
     check(f.attrs.get("format") == "w2s-results",
           "format = %r" % f.attrs.get("format"))
-    check(f.attrs.get("format_version") == 2,
+    check(f.attrs.get("format_version") == 3,
           "format_version = %r" % f.attrs.get("format_version"))
     check(f.attrs.get("mpi_ranks") == 2, "mpi_ranks = %r (the job runs 2 "
           "ranks)" % f.attrs.get("mpi_ranks"))
@@ -224,13 +231,46 @@ def check_identity(f):
         keys = list(f["sweep/keys"].asstr()[()])
         values = [v for row in f["sweep/values"].asstr()[()] for v in row]
     npoints = len(values) // len(keys) if keys else 0
-    want = fnv1a64(["w2s-identity format_version=2", canon,
+    want = fnv1a64(["w2s-identity format_version=3", canon,
                     "%d %d" % (len(keys), npoints)] + keys + values)
     check(f.attrs.get("identity_hash") == "%016x" % want,
           "identity_hash %r, FNV-1a of the identity is %016x"
           % (f.attrs.get("identity_hash"), want))
     check("path" not in canon.split("[output]")[-1],
           "identity keeps [output] path")
+
+
+def format_md_metrics():
+    """docs/FORMAT.md's metric table: [(name, {column: text})] in order."""
+    path = os.path.join(C.SRC, "docs", "FORMAT.md")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    sec = text.split("### The metric table", 1)[-1].split("\n#", 1)[0]
+    rows = []
+    for ln in sec.splitlines():
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        if len(cells) == 1 + len(METRIC_ATTRS) and cells[0].startswith("`"):
+            rows.append((cells[0].strip("`"),
+                         dict(zip(METRIC_ATTRS, cells[1:]))))
+    return rows
+
+
+def check_metric_table(g):
+    """The file's metric list and attributes against docs/FORMAT.md."""
+    doc = format_md_metrics()
+    check([n for n, _ in doc] == C.FLOAT_METRICS,
+          "docs/FORMAT.md's metric table lists %s, want %s"
+          % ([n for n, _ in doc], C.FLOAT_METRICS))
+    names = g.attrs.get("metric_names", "")
+    check(isinstance(names, str) and names.split() == C.FLOAT_METRICS,
+          "/metrics attribute metric_names = %r" % names)
+    for name, cols in doc:
+        if name not in g:
+            continue
+        for a in METRIC_ATTRS:
+            got = g[name].attrs.get(a)
+            check(got == cols[a], "/metrics/%s attribute %s = %r; "
+                  "docs/FORMAT.md says %r" % (name, a, got, cols[a]))
 
 
 def _num_eq(a, b):
@@ -252,6 +292,7 @@ def check_layout(f, T, weak_names, dims):
     got = set(g.keys())
     check(got == want, "/metrics: missing %s, unexpected %s"
           % (sorted(want - got), sorted(got - want)))
+    check_metric_table(g)
     for m in C.FLOAT_METRICS:
         if m in g:
             check(g[m].dtype == np.float64 and g[m].shape == (K,),
@@ -408,6 +449,10 @@ def check_h5dump(out, T, weak_names, dims):
     want["/seed"] = ("attribute", "H5T_STD_U64LE", "scalar")
     for m in C.FLOAT_METRICS:
         want["/metrics/" + m] = ("dataset", "H5T_IEEE_F64LE", (K,))
+        for a in METRIC_ATTRS:
+            want["/metrics/%s/%s" % (m, a)] = ("attribute", "H5T_STRING",
+                                               "scalar")
+    want["/metrics/metric_names"] = ("attribute", "H5T_STRING", "scalar")
     want["/metrics/task"] = ("dataset", "H5T_STD_I64LE", (K,))
     want["/metrics/weak_model"] = ("dataset", "H5T_STRING", (K,))
     want["/coefficients/strong_ceiling"] = ("dataset", "H5T_IEEE_F64LE",

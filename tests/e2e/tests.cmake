@@ -2,6 +2,8 @@
 # W2S_PYTHON) driving the w2s binary; helpers in common.py. Each writes only
 # into its own tempfile.mkdtemp() directory and removes it.
 w2s_add_script_test(format ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_format.py)
+# Version-2 files (built with h5py from FORMAT.md), other versions, absent metrics.
+w2s_add_script_test(format_versions ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_format_versions.py)
 w2s_add_script_test(theory ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_theory.py)
 w2s_add_script_test(ranks ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ranks.py)
 w2s_add_script_test(bad_input ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py)
@@ -19,3 +21,6 @@ set_tests_properties(e2e.cli PROPERTIES ENVIRONMENT
 w2s_add_script_test(alloc_faults ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_alloc_faults.py)
 # Hundreds of short runs; under tests/sanitize/run.sh each costs ~3 s.
 set_tests_properties(e2e.alloc_faults PROPERTIES TIMEOUT 1500)
+# The option tables: every listed option's typo gets "did you mean", every
+# value-taking one names its missing value; unknown commands, config keys.
+w2s_add_script_test(cli_opts ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cli_opts.py)

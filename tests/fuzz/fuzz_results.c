@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fuzz_verbose.h"
@@ -180,6 +181,36 @@ static void fz_consistent_identity(hid_t f) {
   free(canon);
 }
 
+/* /metrics' list of the metrics it holds (format_version 3): every table
+ * metric, which the recipe may then have left out or mistyped. */
+static void fz_list_metrics(hid_t f) {
+  hid_t g = H5Lexists(f, "metrics", H5P_DEFAULT) > 0
+                ? H5Gopen2(f, "metrics", H5P_DEFAULT)
+                : -1;
+  if (g < 0 || H5Aexists(g, "metric_names") > 0) {
+    if (g >= 0) H5Gclose(g);
+    return;
+  }
+  char list[2048] = "";
+  for (int q = 0; q < w2s_metric_count; ++q) {
+    if (q) strncat(list, " ", sizeof list - strlen(list) - 1);
+    strncat(list, w2s_metric_table[q].name, sizeof list - strlen(list) - 1);
+  }
+  const char *v = list;
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(g, "metric_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) {
+    H5Awrite(a, t, &v);
+    H5Aclose(a);
+  }
+  H5Sclose(sp);
+  H5Tclose(t);
+  H5Gclose(g);
+}
+
 /* The reader refuses files whose stored identity or metrics' identities
  * do not hold (docs/FORMAT.md), which random recipes almost never satisfy:
  * half the recipes are made consistent here, so that the summaries behind
@@ -190,6 +221,7 @@ static void fz_make_consistent(const char *path, uint8_t which) {
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   if (f < 0) return;
   if ((which & 6) != 4) fz_consistent_metrics(f);
+  fz_list_metrics(f);
   fz_consistent_identity(f);
   H5Fclose(f);
 }

@@ -513,6 +513,55 @@ static void test_long_lines(void **state) {
   expect_error(text, NULL, 0, W2S_ERR_INPUT, NAME ":4", "'n_tset'", NULL);
 }
 
+/* An unknown key or section names the nearest known one; a key of another
+ * fixed section names that section; --set and --sweep keys likewise. */
+static void test_suggestions(void **state) {
+  (void)state;
+  expect_error("[weak.a]\n[data]\nn_tset = 5\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "unknown key 'n_tset' in [data]",
+               "(did you mean n_test?)");
+  expect_error("[weak.a]\nwdith = 5\n", NULL, 0, W2S_ERR_INPUT, NAME ":2",
+               "in [weak.a] (source = random;", "did you mean width?)");
+  /* A source's own key is a candidate in its sections. */
+  expect_error("[weak.a]\nsource = perturb\nperturb_scael = 0.1\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":3", "'perturb_scael'",
+               "did you mean perturb_scale?");
+  expect_error("[weak.a]\n[fit]\nn_test = 5\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "'n_test' in [fit]", "(it belongs in [data])");
+  /* Nothing close: no suggestion. */
+  expect_error("[weak.a]\n[data]\nfrobnicate = 5\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":3", "unknown key 'frobnicate' in [data]",
+               NULL);
+  expect_error("[weak.a]\n[dta]\n", NULL, 0, W2S_ERR_INPUT, NAME ":2",
+               "unknown section [dta]", "(did you mean [data]?)");
+  expect_error("[weka.small]\n", NULL, 0, W2S_ERR_INPUT, NAME ":1",
+               "unknown section [weka.small]", "(did you mean [weak.small]?)");
+  expect_error("[weak.a]\n[bogus]\n", NULL, 0, W2S_ERR_INPUT, NAME ":2",
+               "unknown section [bogus] (sections: experiment,", NULL);
+  const char *set[] = {"data.n_tset=5"};
+  expect_error(weak_a, set, 1, W2S_ERR_INPUT, "--set data.n_tset=5",
+               "unknown key 'n_tset' in [data]", "did you mean n_test?");
+  const char *sec[] = {"experimnet.tasks=5"};
+  expect_error(weak_a, sec, 1, W2S_ERR_INPUT, "--set experimnet.tasks=5",
+               "unknown section [experimnet]", "did you mean [experiment]?");
+  /* A swept key reaches the parser as an override naming its --sweep. */
+  w2s_ctx *ctx = new_ctx();
+  w2s_config *cfg = parse_ok(weak_a, NULL, 0);
+  w2s_sweep sw;
+  const char *sweep[] = {"data.n_tset=5,6"};
+  assert_int_equal(w2s_sweep_expand(ctx, cfg, sweep, 1, &sw), W2S_OK);
+  w2s_config *pc = NULL;
+  assert_int_equal(w2s_sweep_point_config(ctx, cfg, NULL, 0, &sw, 0, &pc),
+                   W2S_ERR_INPUT);
+  assert_null(pc);
+  assert_non_null(strstr(ctx->msg, "--sweep data.n_tset: unknown key "
+                                   "'n_tset' in [data] (did you mean "
+                                   "n_test?)"));
+  w2s_sweep_free(&sw);
+  w2s_config_destroy(&cfg);
+  w2s_ctx_destroy(&ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_config),
@@ -521,6 +570,7 @@ int main(void) {
       cmocka_unit_test(test_set_overrides),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_set_errors),
+      cmocka_unit_test(test_suggestions),
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_round_trip_same_inputs),
       cmocka_unit_test(test_long_weak_names),

@@ -1,10 +1,11 @@
 /* Merging the results files of one experiment's sweep points (a Slurm job
- * array, or a restarted run directory) into one file. */
+ * array, or a restarted run directory) into one file: read (rank 0),
+ * checked, written by w2s_results_write_sweep. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "w2s/analyze.h"
+#include "w2s/io.h"
 
 typedef struct {
   int64_t point;
@@ -51,6 +52,12 @@ static w2s_err check_files(w2s_ctx *ctx, w2s_results *const *r, int n) {
                       "%s: not a sweep point file (no /metrics/sweep): merge "
                       "takes the points of one sweep",
                       r[i]->path);
+    if (r[i]->format_version != r[0]->format_version)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: from a different experiment than %s "
+                      "(format_version %d here, %d there)",
+                      r[i]->path, r[0]->path, r[i]->format_version,
+                      r[0]->format_version);
     w2s_identity id = w2s_results_identity(r[i]);
     char why[512];
     if (w2s_identity_differs(&id, &ref, "here", "there", why, sizeof why))

@@ -1,0 +1,41 @@
+/* Private to the fit pipeline: fit.c (setup, fits, metrics) and
+ * fit_scan.c (the split of each row and the scan pass). */
+#ifndef W2S_FIT_IMPL_H
+#define W2S_FIT_IMPL_H
+
+#include "w2s/fit.h"
+
+typedef struct {
+  const w2s_fit_opts *o;
+  w2s_features *f;
+  int J;
+  int64_t n, ds, nb, start, count, nblocks;
+  int64_t nsplit[3];
+  uint64_t repeat;
+  int64_t *dw, *pw; /* weak dims and head sizes (0: predictions only) */
+  int64_t ps;
+  /* block buffers */
+  double *y, *S, **W, *P;
+  int *split;
+  double *A, *B, *Fw, *Fsw, *Fs, *Yc;
+  /* standardisation (mean, 1/std) per representation, rep 0 = strong */
+  double **mu, **is;
+  /* coefficients: weak j p_j x 1; strong p_s x (1 + J) */
+  double **cw, *cs;
+  /* ridge selection: 0 all rows, 1 the 80% training part of the split,
+   * 2 the 20% held out (rows by a seeded hash of the global index) */
+  int cv_mode;
+  /* with several ridge candidates: rows of splits 0 and 1 in the fitting
+   * [0] and the held-out [1] part */
+  int64_t ncv[2][2];
+} fitter;
+
+/* Local: 1 when global row g is in the 20% held out to choose a ridge. */
+int fit_held_out(const fitter *s, int64_t g);
+/* Local: s->split[0..m) of global rows row0.. (without /split). */
+void fit_splits_of_block(fitter *s, int64_t row0, int64_t m);
+/* Collective: the scan pass (finite values, split counts from /split,
+ * label checksum, ridge hold-out counts, standardisation moments). */
+w2s_err fit_scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out);
+
+#endif

@@ -1,0 +1,43 @@
+/* Private to the simulate pipeline: simulate.c (the passes) and
+ * simulate_setup.c (networks, buffers, the record's shapes). */
+#ifndef W2S_SIMULATE_IMPL_H
+#define W2S_SIMULATE_IMPL_H
+
+#include "w2s/experiment.h"
+#include "w2s/lsq.h"
+
+enum { SPLIT_WEAK = 0, SPLIT_W2S = 1, SPLIT_TEST = 2 };
+
+typedef struct {
+  const w2s_config *cfg;
+  int J;    /* weak models */
+  int nrep; /* 1 + J: rep 0 is strong, rep 1 + j is weak model j */
+  w2s_mlp *target;
+  w2s_mlp **rep;
+  int64_t tw;    /* target width */
+  double *heads; /* (tw + 1) x T: column t = [a_t; b_t] */
+  int64_t *p;    /* head parameters per rep (features [+ intercept]) */
+  int64_t pmax;
+  int64_t nb; /* rows per block */
+  /* per-block buffers, leading dimension = rows in the block */
+  double *row, *X, *Hstar, *Y, **F, *A, *B, *Pw, *Psw, *Ps, *work;
+  /* coefficients, column per head: weak j p_j x T, strong p_s x T and p_s x K */
+  double **Cw, *Cceil, *Csw;
+} sim;
+
+
+static inline int64_t sim_rep_dim(const sim *s, int r) {
+  return w2s_mlp_out_dim(s->rep[r]);
+}
+
+/* Collective: the networks, heads and buffers of configuration c (freed
+ * by sim_free, on failure too); res receives the sources' curves. */
+w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
+                  w2s_results *res);
+void sim_free(sim *s);
+/* Local: names, shapes and provenance (w2s_results_set_provenance: seed,
+ * ranks, solver, the effective configuration) of the record, and the
+ * coefficients' storage (their values once fitted). */
+w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res);
+
+#endif

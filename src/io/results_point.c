@@ -1,0 +1,118 @@
+/* The results writer's per-point part: what one run (or one sweep point)
+ * owns, coefficients, representations and pre-training curves. */
+#include <stdlib.h>
+
+#include "io/h5util.h"
+#include "io/results_write.h"
+
+static hid_t group(hid_t loc, const char *name) {
+  return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+/* The columns of /representations; agreed, since every rank then writes
+ * them collectively (on failure the caller frees what was allocated). */
+static w2s_err alloc_repr_columns(w2s_ctx *ctx, int64_t n, int64_t **dim,
+                                  int64_t **rk, double **ridge, double **cond) {
+  w2s_err e = W2S_ALLOC(ctx, *dim, n);
+  if (!e) e = W2S_ALLOC(ctx, *rk, n);
+  if (!e) e = W2S_ALLOC(ctx, *ridge, n);
+  if (!e) e = W2S_ALLOC(ctx, *cond, n);
+  return w2s_agree(ctx, e);
+}
+
+/* What one run (or one sweep point) owns: coefficients, representations'
+ * numbers, pre-training curves, under `parent`. Collective. */
+w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
+                        int coll, const char *path) {
+  w2s_err e = W2S_OK;
+  hid_t gc = group(parent, "coefficients");
+  hid_t gw = gc < 0 ? -1 : group(gc, "weak");
+  hid_t gr = group(parent, "representations");
+  if (gc < 0 || gw < 0 || gr < 0)
+    e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create groups", path);
+  int64_t dc[2] = {r->ntasks, r->strong_p}, dw[2] = {r->npairs, r->strong_p};
+  if (!e)
+    e = w2s_h5_write(ctx, gc, "strong_ceiling", H5T_NATIVE_DOUBLE, 2, dc,
+                     r->coef_ceiling, coll, path);
+  if (!e)
+    e = w2s_h5_write(ctx, gc, "w2s", H5T_NATIVE_DOUBLE, 2, dw, r->coef_w2s,
+                     coll, path);
+  for (int64_t j = 0; j < r->nweak && !e; ++j) {
+    if (r->weak_p[j] == 0) continue; /* given as predictions: no head */
+    int64_t d[2] = {r->ntasks, r->weak_p[j]};
+    e = w2s_h5_write(ctx, gw, r->weak_names[j], H5T_NATIVE_DOUBLE, 2, d,
+                     r->coef_weak[j], coll, path);
+  }
+  int64_t nr[1] = {r->nrepr};
+  int64_t *dim = NULL, *rk = NULL;
+  double *cond = NULL, *ridge = NULL;
+  if (!e &&
+      (e = alloc_repr_columns(ctx, nr[0], &dim, &rk, &ridge, &cond)) == W2S_OK) {
+    for (int i = 0; i < r->nrepr; ++i) {
+      dim[i] = r->repr[i].dim;
+      rk[i] = r->repr[i].rank;
+      cond[i] = r->repr[i].cond;
+      ridge[i] = r->repr[i].ridge;
+    }
+    e = w2s_h5_write(ctx, gr, "dim", H5T_NATIVE_INT64, 1, nr, dim, coll, path);
+    if (!e)
+      e = w2s_h5_write(ctx, gr, "effective_rank", H5T_NATIVE_INT64, 1, nr, rk,
+                       coll, path);
+    if (!e)
+      e = w2s_h5_write(ctx, gr, "condition", H5T_NATIVE_DOUBLE, 1, nr, cond,
+                       coll, path);
+    if (!e)
+      e = w2s_h5_write(ctx, gr, "ridge", H5T_NATIVE_DOUBLE, 1, nr, ridge,
+                       coll, path);
+  }
+  free(ridge);
+  free(dim);
+  free(rk);
+  free(cond);
+  if (!e && r->ncurves > 0) {
+    hid_t gp = group(parent, "pretrain");
+    for (int c = 0; c < r->ncurves && !e && gp >= 0; ++c) {
+      hid_t gs = group(gp, r->curve_name[c]);
+      int64_t len[1] = {r->curve_len[c]};
+      e = gs < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain/%s",
+                            path, r->curve_name[c])
+                 : w2s_h5_write(ctx, gs, "loss", H5T_NATIVE_DOUBLE, 1, len,
+                                r->curve[c], coll, path);
+      if (gs >= 0) H5Gclose(gs);
+    }
+    if (gp < 0)
+      e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain", path);
+    else
+      H5Gclose(gp);
+  }
+  hid_t ids[] = {gr, gw, gc};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; ++i)
+    if (ids[i] >= 0) H5Gclose(ids[i]);
+  return e;
+}
+
+w2s_err w2s_write_repr_strings(w2s_ctx *ctx, hid_t parent,
+                               const w2s_results *r, const char *path) {
+  const char **names = NULL;
+  W2S_CALL(W2S_ALLOC(ctx, names, r->nrepr));
+  hid_t gr = H5Gopen2(parent, "representations", H5P_DEFAULT);
+  w2s_err e = gr < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /representations",
+                                path)
+                     : W2S_OK;
+  if (!e) {
+    for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].name;
+    e = w2s_h5_write_strings(ctx, gr, "name", names, r->nrepr, path);
+  }
+  if (!e) {
+    for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].role;
+    e = w2s_h5_write_strings(ctx, gr, "role", names, r->nrepr, path);
+  }
+  if (!e) {
+    for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].source;
+    e = w2s_h5_write_strings(ctx, gr, "source", names, r->nrepr, path);
+  }
+  if (gr >= 0) H5Gclose(gr);
+  free(names);
+  return e;
+}
+

@@ -1,0 +1,27 @@
+/* Private to src/io: the phases of the results reader (results_read.c)
+ * and its consistency checks (results_check.c). All local. */
+#ifndef W2S_RESULTS_READ_H
+#define W2S_RESULTS_READ_H
+
+#include <hdf5.h>
+
+#include "w2s/io.h"
+
+/* A 1-D dataset `name` (relative to f) of class cls read as mtype into a
+ * calloc'ed *data (the caller frees it, on failure too); *n >= 0 is the
+ * length it must have, else it is set. W2S_ERR_INPUT names the dataset. */
+w2s_err w2s_read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
+                    H5T_class_t cls, int64_t *n, void **data,
+                    const char *path);
+
+/* The stored identity against its hash (of the file's format version) and
+ * against r->config_text: a damaged or edited identity is refused. */
+w2s_err w2s_read_identity(w2s_ctx *ctx, hid_t f, w2s_results *r,
+                          const char *path);
+/* The metrics against each other (docs/FORMAT.md "Checksums and internal
+ * consistency"); a check whose metrics the file does not all hold is
+ * skipped. */
+w2s_err w2s_check_metric_identities(w2s_ctx *ctx, const w2s_results *r,
+                                    const char *path);
+
+#endif
