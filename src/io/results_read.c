@@ -151,13 +151,10 @@ static w2s_err label_pairs(w2s_ctx *ctx, w2s_results *r, char **names,
   return W2S_OK;
 }
 
-/* /metrics/task and /metrics/weak_model: a record of K pairs without
- * metrics (the caller destroys *out, on failure too). */
+/* /metrics/task and /metrics/weak_model into r, an empty record (made
+ * one of K pairs without metrics; the caller destroys it, on failure too). */
 static w2s_err read_pairs(w2s_ctx *ctx, hid_t f, const char *path,
-                          w2s_results **out) {
-  w2s_results *r = NULL;
-  W2S_CALL(w2s_results_alloc(ctx, 0, 0, &r));
-  *out = r;
+                          w2s_results *r) {
   for (int m = 0; m < W2S_M_MAX; ++m) free(r->metric[m]), r->metric[m] = NULL;
   free(r->pair_task), free(r->pair_weak), free(r->weak_names);
   free(r->coef_weak), free(r->weak_p); /* coefficients are not read */
@@ -344,8 +341,9 @@ static w2s_err read_body(w2s_ctx *ctx, hid_t f, const char *path,
   int version = 0;
   W2S_CALL(read_version(ctx, f, path, &version));
   w2s_results *r = NULL;
-  w2s_err e = read_pairs(ctx, f, path, &r);
-  if (r) r->format_version = version;
+  W2S_CALL(w2s_results_alloc(ctx, 0, 0, &r));
+  r->format_version = version;
+  w2s_err e = read_pairs(ctx, f, path, r);
   if (!e) e = read_metrics(ctx, f, r, path);
   if (!e) e = read_sweep(ctx, f, r, path);
   if (!e) e = read_provenance(ctx, f, r, path);

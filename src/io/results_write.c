@@ -197,14 +197,16 @@ static w2s_err write_root_strings(w2s_ctx *ctx, hid_t f, const write_job *j) {
  * metrics the file holds (what the reader reads). */
 static w2s_err write_metric_attrs(w2s_ctx *ctx, hid_t gm, const write_job *j) {
   char list[4096] = "";
+  size_t used = 0;
   w2s_err e = W2S_OK;
   for (int q = 0; q < w2s_metric_count && !e; ++q) {
     if (!w2s_results_has_metric(j->merged, q)) continue;
     const w2s_metric_info *mi = &w2s_metric_table[q];
-    if (strlen(list) + strlen(mi->name) + 2 > sizeof list)
+    int k = snprintf(list + used, sizeof list - used, "%s%s", used ? " " : "",
+                     mi->name);
+    if (k < 0 || (size_t)k >= sizeof list - used)
       return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s: too many metrics", j->path);
-    if (list[0]) strcat(list, " ");
-    strcat(list, mi->name);
+    used += (size_t)k;
     hid_t d = H5Dopen2(gm, mi->name, H5P_DEFAULT);
     if (d < 0)
       return W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /metrics/%s", j->path,

@@ -19,7 +19,8 @@
 #define W2S_METRICS_EXTRA(X)                                                   \
   X(W2S_M_TEST_EXTRA, "test_extra", "a metric added at test-build time",      \
     "none", "nothing", "test family")
-#include "metrics/table.c" /* this program's table: the library's + 1 */
+/* this program's table: the library's + 1 */
+#include "metrics/table.c" // NOLINT(bugprone-suspicious-include)
 
 #include "w2s/io.h"
 #include "w2s/results.h"
