@@ -73,29 +73,57 @@ typedef struct {
 } w2s_sweep;
 
 /* Local: the grid of cfg's [sweep] keys plus extra "section.key=v1,v2"
- * specs (--sweep). A run without sweep keys has npoints = 0. */
+ * specs (--sweep, borrowed), into *out (caller-owned: w2s_sweep_free, also
+ * after a failure, which leaves it empty). A run without swept keys has
+ * npoints = 0 and allocates nothing. The values are only split here, not
+ * validated (w2s_sweep_check does that). Errors: W2S_ERR_USAGE (a --sweep
+ * without '=' or beyond W2S_MAX_SWEEP keys), W2S_ERR_INPUT (a key swept
+ * twice or not section.key, an empty or repeated value, more than 256
+ * values or 100000 points; naming the --sweep or the [sweep] line),
+ * W2S_ERR_MEMORY. */
 w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
                          const char *const *extra, int nextra, w2s_sweep *out);
+/* Local: frees sw's arrays and zeroes it (safe on a zeroed sweep). */
 void w2s_sweep_free(w2s_sweep *sw);
 /* Local: point p's configuration, the base text with `sets` and then the
- * point's values applied; a bad value's message names its --sweep option
- * or [sweep] line. */
+ * point's values applied, into *out (caller-owned: w2s_config_destroy;
+ * NULL on failure). Errors: those of w2s_config_parse, a bad value's
+ * message naming its --sweep option or [sweep] line (an unknown swept key
+ * or section with the nearest known one). */
 w2s_err w2s_sweep_point_config(w2s_ctx *ctx, const w2s_config *cfg,
                                const char *const *sets, int nsets,
                                const w2s_sweep *sw, int64_t p,
                                w2s_config **out);
 /* Local: configure every point (and discard it) and check its sample counts
  * against its heads' parameters, so that a bad value is refused before the
- * first point runs. */
+ * first point runs. Allocates nothing that outlives the call. Errors: those
+ * of w2s_sweep_point_config; W2S_ERR_INPUT "sweep point P (KEY=V ...):
+ * data.n_weak_train = N is smaller than ..." for a point with too few
+ * samples. */
 w2s_err w2s_sweep_check(w2s_ctx *ctx, const w2s_config *cfg,
                         const char *const *sets, int nsets,
                         const w2s_sweep *sw);
 
-/* Collective. Rank 0 reads `path`; every rank parses the same text. sets are
- * "section.key=value" overrides applied after the file. */
+/* Collective. Rank 0 reads `path`, every rank gets its text and parses it
+ * with the "section.key=value" overrides `sets` (borrowed) applied after
+ * the file, into *out (caller-owned on every rank: w2s_config_destroy;
+ * untouched on failure). Every rank returns the same code and ctx->msg.
+ * Errors: W2S_ERR_INPUT (an unreadable file, over 16 MiB, with a NUL byte,
+ * and every error of w2s_config_parse), W2S_ERR_USAGE, W2S_ERR_MEMORY,
+ * W2S_ERR_MPI. */
 w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
                         int nsets, w2s_config **out);
-/* Local: parse INI text (for tests and fuzzing); `name` appears in messages. */
+/* Local: parse INI text (for tests and fuzzing); `name` appears in messages
+ * as "name:LINE". *out is caller-owned (w2s_config_destroy) and untouched on
+ * failure; the config keeps copies of the text and of every value.
+ * Errors, each one line naming name:LINE (or the --set) and the key:
+ * W2S_ERR_INPUT for a syntax error, an over-long line, section name or
+ * value, an indented continuation line, a key or section given twice, a
+ * key outside any section, an unknown section or key (with the nearest
+ * known one: "unknown key 'n_tset' in [data] (did you mean n_test?)"), a
+ * value of the wrong type or out of range, an unknown source or solver, a
+ * key that has no effect, no [weak.NAME] section; W2S_ERR_USAGE for a
+ * --set that is not section.key=value; W2S_ERR_MEMORY. */
 w2s_err w2s_config_parse(w2s_ctx *ctx, const char *name, const char *text,
                          const char *const *sets, int nsets, w2s_config **out);
 /* Overrides applied after the file: n "section.key=value" texts and, for
@@ -110,11 +138,14 @@ typedef struct {
  * (sets may be NULL: none). */
 w2s_err w2s_config_parse_at(w2s_ctx *ctx, const char *name, const char *text,
                             const w2s_config_sets *sets, w2s_config **out);
+/* Local: frees *cfg and sets it to NULL (safe on NULL). */
 void w2s_config_destroy(w2s_config **cfg);
-/* The table of every key: default, type, range, help. */
+/* Local: prints the table of every key (section, type, default, range,
+ * help; the representation sources' own keys) to f. */
 void w2s_config_print_help(FILE *f);
 
-/* Number of parameters of a representation's head (width + intercept). */
+/* Local: number of parameters of a representation's head (its feature
+ * width, input_dim for depth 0, + 1 with an intercept). */
 int64_t w2s_repr_head_params(const w2s_config *cfg, const w2s_repr_config *rc);
 
 /* The phases w2s_simulate times (w2s_timers_define with

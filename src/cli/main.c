@@ -49,7 +49,8 @@ static void usage(FILE *f) {
     }
     fputc('\n', f);
   }
-  fprintf(f, "\n  w2s <command> --help   options of a command\n"
+  fprintf(f, "\n  w2s <command> --help   options of a command (or w2s help "
+             "<command>)\n"
              "  w2s --version          version and git revision\n");
 }
 
@@ -93,6 +94,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "help") && argc >= 3) {
+    /* "w2s help CMD" is "w2s CMD --help". */
+    char help[] = "--help";
+    char *args[] = {argv[0], argv[2], help, NULL};
+    for (int i = 0; i < NCOMMANDS; ++i)
+      if (!strcmp(argv[2], commands[i].name)) return commands[i].run(3, args);
+    return unknown_command(argv[2]);
+  }
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;

@@ -129,6 +129,11 @@ static w2s_err store_choice(w2s_ctx *ctx, const w2s_opt *o, const char *opt,
 /* Applies entry o, spelt opt, with value v (NULL for a flag). */
 static w2s_err store(w2s_ctx *ctx, const w2s_opt *o, const char *opt,
                      const char *v) {
+  int flag = o->kind == W2S_OPT_FLAG || o->kind == W2S_OPT_CONST;
+  if (!v && !flag && o->kind != W2S_OPT_CALL)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                    "option %s takes a value but its table entry names none",
+                    opt);
   switch (o->kind) {
   case W2S_OPT_FLAG:
     *(int *)o->target = 1;

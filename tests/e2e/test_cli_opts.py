@@ -13,7 +13,8 @@
    value, given last without one, is refused naming it ("--NAME needs a
    value"); a word close to no option gets no suggestion.
 3. Unknown subcommands: `w2s simulte` suggests simulate, `w2s frobnicate`
-   suggests nothing, both exit 2 with one line.
+   suggests nothing, both exit 2 with one line; `w2s help merge` is
+   `w2s merge --help`.
 4. Unknown config keys and sections name file:line and the nearest key or
    section ("unknown key 'n_tset' in [data] (did you mean n_test?)"); so
    do --set and --sweep.
@@ -153,6 +154,13 @@ def options_of(cmd):
 
 
 def subcommands():
+    a = C.run_w2s(["help", "merge"], timeout=TIMEOUT)
+    b = C.run_w2s(["merge", "--help"], timeout=TIMEOUT)
+    check(a.returncode == 0 and a.stdout == b.stdout and a.stdout,
+          "w2s help merge differs from w2s merge --help: " + a.describe())
+    r = C.run_w2s(["help", "mrege"], timeout=TIMEOUT)
+    one_error("w2s help mrege", r, None,
+              "unknown command 'mrege' (did you mean merge?)")
     r = C.run_w2s(["simulte"], timeout=TIMEOUT)
     one_error("w2s simulte", r, None,
               "unknown command 'simulte' (did you mean simulate?)")
