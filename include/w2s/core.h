@@ -47,12 +47,12 @@ const char *w2s_compiler(void);
 /* Named timers. Core knows no phase names: the experiment defines its
  * phase list (w2s_timers_define), then times phases by index; the driver
  * (w2s/run.h) resets them per point and reads them with w2s_timers_max.
- * W2S_TIMERS_MAX phases of names shorter than W2S_TIMER_NAME_CAP. */
-enum { W2S_TIMERS_MAX = 16, W2S_TIMER_NAME_CAP = 32 };
+ * W2S_TIMERS_MAX phases of names shorter than W2S_TIMER_NAME_LEN. */
+enum { W2S_TIMERS_MAX = 16, W2S_TIMER_NAME_LEN = 32 };
 
 typedef struct {
   int n; /* defined timers: index 0 .. n-1 */
-  char name[W2S_TIMERS_MAX][W2S_TIMER_NAME_CAP];
+  char name[W2S_TIMERS_MAX][W2S_TIMER_NAME_LEN];
   double acc[W2S_TIMERS_MAX];   /* accumulated seconds on this rank */
   double start[W2S_TIMERS_MAX]; /* w2s_wtime() of the running start */
 } w2s_timers;
@@ -167,7 +167,7 @@ void w2s_progress(const w2s_ctx *ctx, const char *what, double frac);
 
 /* Local: make `names` (n of them) the phase list, timer i = names[i],
  * every accumulator 0 (the names are copied). Errors: W2S_ERR_INTERNAL
- * when n exceeds W2S_TIMERS_MAX or a name is empty or W2S_TIMER_NAME_CAP
+ * when n exceeds W2S_TIMERS_MAX or a name is empty or W2S_TIMER_NAME_LEN
  * characters or longer (a programming error; the table is left as it
  * was). */
 w2s_err w2s_timers_define(w2s_ctx *ctx, int n, const char *const *names);

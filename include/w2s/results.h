@@ -16,9 +16,9 @@
 #include "w2s/metrics.h"
 
 /* W2S_PATH_LEN bounds every file name w2s keeps (results' path, the
- * config's output path), with its terminating NUL. W2S_TIMER_NAME_LEN
- * bounds a timer's name, with its NUL. */
-enum { W2S_NAME_LEN = 64, W2S_PATH_LEN = 1024, W2S_TIMER_NAME_LEN = 32 };
+ * config's output path), with its terminating NUL. A timer's name is
+ * bounded by core's W2S_TIMER_NAME_LEN, with its NUL. */
+enum { W2S_NAME_LEN = 64, W2S_PATH_LEN = 1024 };
 
 /* One fitted representation: what its fit saw of it. */
 typedef struct {

@@ -209,22 +209,22 @@ w2s_err w2s_timers_define(w2s_ctx *ctx, int n, const char *const *names) {
     return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "%d timers: at most %d", n,
                     W2S_TIMERS_MAX);
   for (int i = 0; i < n; ++i)
-    if (!names[i] || !names[i][0] || strlen(names[i]) >= W2S_TIMER_NAME_CAP)
+    if (!names[i] || !names[i][0] || strlen(names[i]) >= W2S_TIMER_NAME_LEN)
       return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "timer name '%s': empty or too "
                       "long", names[i] ? names[i] : "");
   memset(&ctx->timers, 0, sizeof ctx->timers);
   for (int i = 0; i < n; ++i)
-    snprintf(ctx->timers.name[i], W2S_TIMER_NAME_CAP, "%s", names[i]);
+    snprintf(ctx->timers.name[i], W2S_TIMER_NAME_LEN, "%s", names[i]);
   ctx->timers.n = n;
   return W2S_OK;
 }
 int w2s_timer_add(w2s_ctx *ctx, const char *name) {
   int t = w2s_timer_find(ctx, name);
   if (t >= 0 || ctx->timers.n == W2S_TIMERS_MAX || !name[0] ||
-      strlen(name) >= W2S_TIMER_NAME_CAP)
+      strlen(name) >= W2S_TIMER_NAME_LEN)
     return t;
   t = ctx->timers.n++;
-  snprintf(ctx->timers.name[t], W2S_TIMER_NAME_CAP, "%s", name);
+  snprintf(ctx->timers.name[t], W2S_TIMER_NAME_LEN, "%s", name);
   ctx->timers.acc[t] = ctx->timers.start[t] = 0.0;
   return t;
 }

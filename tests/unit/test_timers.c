@@ -85,7 +85,7 @@ static void test_refused(void **state) {
   for (int i = 0; i <= W2S_TIMERS_MAX; ++i) many[i] = "x";
   assert_int_equal(w2s_timers_define(ctx, W2S_TIMERS_MAX + 1, many),
                    W2S_ERR_INTERNAL);
-  char longname[W2S_TIMER_NAME_CAP + 1];
+  char longname[W2S_TIMER_NAME_LEN + 1];
   memset(longname, 'a', sizeof longname - 1);
   longname[sizeof longname - 1] = '\0';
   const char *const bad[] = {"fine", longname};
