@@ -1,11 +1,15 @@
 /* core: the run context, error codes, logging, timers, the row partition and
- * the collective helpers. This is the only module that spells out raw MPI
- * collectives; the numerical modules call the helpers below.
+ * the collective helpers. This is the only module that calls MPI; every
+ * other module calls the helpers below.
  *
  * Collective (every rank of ctx->comm must call): w2s_ctx_create,
- * w2s_ctx_destroy, w2s_agree, w2s_check_memory, w2s_sum, w2s_max,
- * w2s_bcast_*, w2s_barrier, w2s_timers_max, w2s_mpi_start/stop. Everything
- * else is local. */
+ * w2s_ctx_destroy, w2s_agree, w2s_agree_all, w2s_check_launch,
+ * w2s_check_memory, w2s_sum, w2s_max, w2s_min_i64, w2s_sum_i64,
+ * w2s_sum_u64, w2s_sum_bcast, w2s_bcast_*, w2s_allreduce_op, w2s_barrier,
+ * w2s_timers_max, w2s_mpi_start/stop. On a local context (MPI_COMM_NULL)
+ * w2s_agree, the reductions and w2s_barrier act on the one rank; the
+ * broadcasts and w2s_allreduce_op need a communicator. Everything else is
+ * local. */
 #ifndef W2S_CORE_H
 #define W2S_CORE_H
 
@@ -204,8 +208,8 @@ w2s_err w2s_min_i64(w2s_ctx *ctx, int64_t *buf, int64_t n);
 w2s_err w2s_sum_i64(w2s_ctx *ctx, int64_t *buf, int64_t n);
 /* Sum modulo 2^64 (checksums). */
 w2s_err w2s_sum_u64(w2s_ctx *ctx, uint64_t *buf, int64_t n);
-/* Sum to rank 0, then broadcast: every rank gets the same bits (an
- * allreduce need not guarantee that), for state every rank updates. */
+/* Collective: sum to rank 0, then broadcast: every rank gets the same bits
+ * (an allreduce need not guarantee that), for state every rank updates. */
 w2s_err w2s_sum_bcast(w2s_ctx *ctx, double *buf, int64_t n);
 w2s_err w2s_bcast_bytes(w2s_ctx *ctx, void *buf, int64_t n, int root);
 /* Rank root's string is copied to every rank (malloc'ed, caller frees, on

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "experiment/run_impl.h"
-#include "w2s/analyze.h"
 
 /* Rank 0, resume: a file under a point's final name was complete when
  * written, so it is kept only if it is this experiment's point p (same

@@ -1,7 +1,7 @@
 /* The metric table as data (metrics.h's W2S_METRICS), alone in its
  * translation unit: a test program may define w2s_metric_table and
  * w2s_metric_count itself, with extra rows, and the linker then leaves this
- * file out of the static library's link (tests/unit/test_metric_table.c).
+ * file out of the static library's link (tests/unit/test_results.c).
  * W2S_METRICS_EXTRA, when defined, appends rows in the same X format. */
 #include "w2s/metrics.h"
 
