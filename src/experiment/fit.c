@@ -373,8 +373,10 @@ static w2s_err fit_weak_heads(w2s_ctx *ctx, fitter *s, int *pen,
                       : "predictions");
     rec->dim = s->dw[j];
     snprintf(res->weak_names[j], W2S_NAME_LEN, "%s", w2s_features_weak_name(f, j));
-    res->weak_p[j] = s->pw[j];
-    if (!s->pw[j] || w2s_features_has_predictions(f, j)) continue;
+    /* A model given by its predictions has no fitted head to store (even
+     * when the file also holds its representation). */
+    res->weak_p[j] = w2s_features_has_predictions(f, j) ? 0 : s->pw[j];
+    if (!res->weak_p[j]) continue;
     for (int64_t c = 0; c < s->pw[j]; ++c) pen[c] = c < s->dw[j];
     snprintf(label, sizeof label, "%s: weak model '%s'", o->path,
              w2s_features_weak_name(f, j));

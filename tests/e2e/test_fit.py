@@ -168,6 +168,28 @@ def main():
             check(f.attrs["input_file"] == feats, "input_file attribute")
             check(len(f.attrs["labels_checksum"]) == 16, "labels checksum")
             check(f["coefficients/strong_ceiling"].shape == (1, 13), "coef shape")
+        # A weak model given by its predictions AND its representation:
+        # the predictions are its weak labels and no head is stored for it.
+        both = os.path.join(tmp, "both.h5")
+        with h5py.File(feats) as src, h5py.File(both, "w") as dst:
+            for k in ("labels", "strong", "split", "weak/w0", "weak/w1"):
+                dst[k] = src[k][()]
+            dst["weak_predictions/w0"] = src["weak_predictions/ext"][()]
+        out = os.path.join(tmp, "both-r.h5")
+        r = run(["fit", both, "-o", out, "-q"], 2)
+        check(r.returncode == 0, "fit with /weak and /weak_predictions: "
+              + r.stderr[-300:])
+        if r.returncode == 0:
+            with h5py.File(out) as f:
+                check(sorted(f["coefficients/weak"]) == ["w1"],
+                      "heads stored: %s, want only w1 (w0 is given by its "
+                      "predictions)" % sorted(f["coefficients/weak"]))
+            got, _ = metrics(out)
+            ext = metrics(os.path.join(tmp, "r2.h5"))[0]["ext"]
+            check(abs(got["w0"]["weak_error"] - ext["weak_error"])
+                  <= 1e-12 * abs(ext["weak_error"]),
+                  "w0's weak labels are its predictions: weak_error %.15g vs "
+                  "%.15g" % (got["w0"]["weak_error"], ext["weak_error"]))
         with h5py.File(os.path.join(tmp, "r1.h5")) as a, \
                 h5py.File(os.path.join(tmp, "r3.h5")) as b:
             check(a.attrs["labels_checksum"] == b.attrs["labels_checksum"],
