@@ -429,8 +429,9 @@ static w2s_err fit_metrics(w2s_ctx *ctx, fitter *s, w2s_results *res) {
         cblas_dgemv(CblasColMajor, CblasNoTrans, (int)k, (int)s->ps, 1.0,
                     s->A, (int)k, s->cs, 1, 0.0, s->Fs, 1);
       }
-      w2s_metric_sums_add(&sums[q - 1], k, s->Yc, k, s->Fw, k, s->Fsw, k,
-                          s->Fs, k);
+      w2s_metric_sums_add(&sums[q - 1], &(w2s_pred_block){k, s->Yc, k,
+                                                          s->Fw, k, s->Fsw, k,
+                                                          s->Fs, k});
     }
   }
   if (!e) e = w2s_agree(ctx, w2s_metric_sums_reduce(ctx, &sums[0]));
