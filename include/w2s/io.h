@@ -166,12 +166,21 @@ int w2s_features_has_predictions(const w2s_features *f, int j);
 int w2s_features_has_split(const w2s_features *f);
 const char *w2s_features_path(const w2s_features *f);
 
+/* Where w2s_features_read puts a block of m rows: column-major m-row
+ * arrays, the caller's. Any member may be NULL (that dataset is not read). */
+typedef struct {
+  double *labels; /* m */
+  double *strong; /* m x d_s */
+  double **weak;  /* weak[j] m x d_w(j); NULL entries are not read */
+  double *pred;   /* m x nweak; columns of models without predictions
+                   * are left untouched */
+  int *split;     /* m values */
+} w2s_features_block;
+
 /* Collective (every rank calls it equally often; m may be 0): rows
- * [row0, row0 + m) into column-major m-row blocks. Any output may be NULL
- * (not read). weak[j] is m x d_w(j); pred is m x nweak (columns of models
- * without predictions untouched); split is m values. */
+ * [row0, row0 + m) into the arrays of out. W2S_ERR_INPUT naming the file,
+ * dataset and rows when a read fails (agreed), W2S_ERR_MEMORY. */
 w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
-                          int64_t m, double *labels, double *strong,
-                          double **weak, double *pred, int *split);
+                          int64_t m, const w2s_features_block *out);
 
 #endif

@@ -22,8 +22,10 @@ static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
   int64_t i0 = b * s->nb, m = 0;
   if (i0 < s->count) m = s->count - i0 < s->nb ? s->count - i0 : s->nb;
   double **W = want_weak ? s->W : NULL;
-  W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m, s->y,
-                             want_strong ? s->S : NULL, W, s->P, s->split));
+  W2S_CALL(w2s_features_read(
+      ctx, s->f, s->start + i0, m,
+      &(w2s_features_block){s->y, want_strong ? s->S : NULL, W, s->P,
+                            s->split}));
   fit_splits_of_block(s, s->start + i0, m);
   if (s->cv_mode)
     for (int64_t i = 0; i < m; ++i)
