@@ -379,17 +379,17 @@ static w2s_err write_and_publish(w2s_ctx *ctx, const write_job *j,
 
 w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 int64_t npts, const w2s_sweep_desc *sw,
-                                const char *config_text,
-                                const char *command_line, const char *path,
-                                int force) {
+                                const w2s_results_output *out) {
+  const char *path = out->path;
+  const int force = out->force;
   w2s_h5_quiet();
   W2S_CALL(w2s_output_check(ctx, path, force));
   w2s_concat c = {NULL, NULL, NULL};
   w2s_err e = w2s_agree(ctx, w2s_results_concat(ctx, pts, npts, sw, &c));
   if (!e) {
     /* The merged record borrows the provenance strings for writing. */
-    c.merged->config_text = (char *)config_text;
-    c.merged->command_line = (char *)command_line;
+    c.merged->config_text = (char *)out->config_text;
+    c.merged->command_line = (char *)out->command_line;
     write_job j = {pts, npts, sw, c.merged, c.sweep_index, c.source, path};
     e = write_and_publish(ctx, &j, force);
     c.merged->config_text = NULL;
