@@ -26,11 +26,21 @@ struct w2s_features {
   int64_t cap;
 };
 
-/* Open a dataset and check its class and rank; dims[0] must be n (if n >= 0)
- * and *cols receives dims[1] for 2-D. */
-static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const char *name,
-                       H5T_class_t cls, int rank, int64_t n, int64_t *cols,
-                       hid_t *out) {
+/* A dataset the file must hold: its name, class and rank (1 or 2). */
+typedef struct {
+  const char *name;
+  H5T_class_t cls;
+  int rank;
+} ds_spec;
+
+/* Open dataset s and check its class and rank; dims[0] must be n (if
+ * n >= 0, else f->n is set) and *cols (if not NULL) receives dims[1] for
+ * 2-D, 1 for 1-D. W2S_ERR_INPUT naming f's path and the dataset. */
+static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const ds_spec *s,
+                       int64_t n, int64_t *cols, hid_t *out) {
+  const char *name = s->name;
+  const H5T_class_t cls = s->cls;
+  const int rank = s->rank;
   *out = -1;
   if (H5Lexists(f->file, name, H5P_DEFAULT) <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' is missing",
@@ -127,9 +137,11 @@ static w2s_err scan_group(w2s_ctx *ctx, w2s_features *f, const char *g,
       f->dw[j] = 0;
     }
     if (is_pred)
-      e = open_ds(ctx, f, full, H5T_FLOAT, 1, f->n, NULL, &f->pred[j]);
+      e = open_ds(ctx, f, &(ds_spec){full, H5T_FLOAT, 1}, f->n, NULL,
+                  &f->pred[j]);
     else
-      e = open_ds(ctx, f, full, H5T_FLOAT, 2, f->n, &f->dw[j], &f->weak[j]);
+      e = open_ds(ctx, f, &(ds_spec){full, H5T_FLOAT, 2}, f->n, &f->dw[j],
+                  &f->weak[j]);
     ++*count;
   }
   H5Gclose(grp);
@@ -151,11 +163,13 @@ static w2s_err open_local(w2s_ctx *ctx, const char *path, w2s_features *f) {
                     path);
   f->n = -1;
   int64_t one;
-  W2S_CALL(open_ds(ctx, f, "/labels", H5T_FLOAT, 1, -1, &one, &f->labels));
+  W2S_CALL(open_ds(ctx, f, &(ds_spec){"/labels", H5T_FLOAT, 1}, -1, &one,
+                   &f->labels));
   if (f->n < 1)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/labels' has no rows",
                     path);
-  W2S_CALL(open_ds(ctx, f, "/strong", H5T_FLOAT, 2, f->n, &f->ds, &f->strong));
+  W2S_CALL(open_ds(ctx, f, &(ds_spec){"/strong", H5T_FLOAT, 2}, f->n, &f->ds,
+                   &f->strong));
   int nw = 0, np = 0;
   W2S_CALL(scan_group(ctx, f, "/weak", 0, &nw));
   W2S_CALL(scan_group(ctx, f, "/weak_predictions", 1, &np));
@@ -167,7 +181,8 @@ static w2s_err open_local(w2s_ctx *ctx, const char *path, w2s_features *f) {
                     "/weak_predictions/NAME predictions",
                     path);
   if (H5Lexists(f->file, "/split", H5P_DEFAULT) > 0)
-    W2S_CALL(open_ds(ctx, f, "/split", H5T_INTEGER, 1, f->n, NULL, &f->split));
+    W2S_CALL(open_ds(ctx, f, &(ds_spec){"/split", H5T_INTEGER, 1}, f->n, NULL,
+                     &f->split));
   return W2S_OK;
 }
 
