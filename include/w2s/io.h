@@ -89,25 +89,33 @@ typedef struct {
   const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 
+/* Where a results file goes and the provenance its root carries (all
+ * borrowed for the call). */
+typedef struct {
+  const char *path;
+  int force;               /* replace an existing regular file */
+  const char *config_text; /* the effective configuration */
+  const char *command_line;
+} w2s_results_output;
+
 /* Collective: write the points pts[0..npts) (borrowed; every table metric
- * each holds, the timers of pts[0] summed over the points by name) with
- * the given configuration and command line as provenance, in the current
- * format version. Writes to a temporary name next to path (its disk space
- * reserved first), then rename it to path, never over a file that appeared
- * meanwhile unless force (and then only over a regular file); nothing is
- * left under either name on failure, and a SIGTERM or SIGINT received while
- * writing stops the publication. One file for one run (npts = 1,
- * sw = NULL) or for several runs (sweep points): /metrics holds every
- * point's pairs with a `sweep` index; each point's coefficients and
- * representations go under /sweep/point_<i>; /sweep/keys and /sweep/values
- * describe the grid. sw == NULL with one point is the plain layout.
- * Errors: those of w2s_output_check; W2S_ERR_IO (naming the file) for a
- * write, a full disk, a publication or a signal; W2S_ERR_MEMORY. */
+ * each holds, the timers of pts[0] summed over the points by name) to
+ * out->path with out's configuration and command line as provenance, in
+ * the current format version. Writes to a temporary name next to the path
+ * (its disk space reserved first), then renames it to the path, never over
+ * a file that appeared meanwhile unless out->force (and then only over a
+ * regular file); nothing is left under either name on failure, and a
+ * SIGTERM or SIGINT received while writing stops the publication. One file
+ * for one run (npts = 1, sw = NULL) or for several runs (sweep points):
+ * /metrics holds every point's pairs with a `sweep` index; each point's
+ * coefficients and representations go under /sweep/point_<i>; /sweep/keys
+ * and /sweep/values describe the grid. sw == NULL with one point is the
+ * plain layout. Errors: those of w2s_output_check; W2S_ERR_IO (naming the
+ * file) for a write, a full disk, a publication or a signal;
+ * W2S_ERR_MEMORY. */
 w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 int64_t npts, const w2s_sweep_desc *sw,
-                                const char *config_text,
-                                const char *command_line, const char *path,
-                                int force);
+                                const w2s_results_output *out);
 /* Local: read the metrics, pair labels, sweep grid, identity and
  * provenance of a results file of format version W2S_FORMAT_OLDEST ..
  * W2S_FORMAT_VERSION (coefficients, representations, curves and timings
@@ -166,12 +174,21 @@ int w2s_features_has_predictions(const w2s_features *f, int j);
 int w2s_features_has_split(const w2s_features *f);
 const char *w2s_features_path(const w2s_features *f);
 
+/* Where w2s_features_read puts a block of m rows: column-major m-row
+ * arrays, the caller's. Any member may be NULL (that dataset is not read). */
+typedef struct {
+  double *labels; /* m */
+  double *strong; /* m x d_s */
+  double **weak;  /* weak[j] m x d_w(j); NULL entries are not read */
+  double *pred;   /* m x nweak; columns of models without predictions
+                   * are left untouched */
+  int *split;     /* m values */
+} w2s_features_block;
+
 /* Collective (every rank calls it equally often; m may be 0): rows
- * [row0, row0 + m) into column-major m-row blocks. Any output may be NULL
- * (not read). weak[j] is m x d_w(j); pred is m x nweak (columns of models
- * without predictions untouched); split is m values. */
+ * [row0, row0 + m) into the arrays of out. W2S_ERR_INPUT naming the file,
+ * dataset and rows when a read fails (agreed), W2S_ERR_MEMORY. */
 w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
-                          int64_t m, double *labels, double *strong,
-                          double **weak, double *pred, int *split);
+                          int64_t m, const w2s_features_block *out);
 
 #endif

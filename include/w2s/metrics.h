@@ -105,12 +105,26 @@ w2s_err w2s_metric_sums_init(w2s_ctx *ctx, int64_t T, int64_t J,
                              w2s_metric_sums *s);
 /* Local: free s's buffer (s may be zeroed or freed already). */
 void w2s_metric_sums_free(w2s_metric_sums *s);
-/* Local. Column-major blocks of m rows: Y m x T, Fw and Fsw m x (T*J) in pair
- * order, Fs m x T (or NULL: no ceiling on this split). */
-void w2s_metric_sums_add(w2s_metric_sums *s, int64_t m, const double *Y,
-                         int64_t ldy, const double *Fw, int64_t ldw,
-                         const double *Fsw, int64_t ldsw, const double *Fs,
-                         int64_t lds);
+/* A block of predictions on m rows of one split, column-major with leading
+ * dimensions: Y m x T (true labels), Fw and Fsw m x (T*J) in pair order (weak
+ * and weak-to-strong predictions), Fs m x T (strong ceiling; NULL: no ceiling
+ * on this split). The caller owns the arrays; the block only points at them.
+ * Every metric family accumulates from this same block. */
+typedef struct {
+  int64_t m; /* rows (0: an empty block) */
+  const double *Y;
+  int64_t ldy;
+  const double *Fw;
+  int64_t ldw;
+  const double *Fsw;
+  int64_t ldsw;
+  const double *Fs; /* may be NULL */
+  int64_t lds;
+} w2s_pred_block;
+
+/* Local: add block b's m rows to s (T and J from s). Cannot fail; b's arrays
+ * are only read. */
+void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b);
 /* Collective: sum over ranks (every rank then holds the global sums and
  * row count). Errors: those of w2s_sum (MPI). */
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s);

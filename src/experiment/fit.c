@@ -21,9 +21,9 @@ static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
                           int want_strong, int want_weak) {
   int64_t i0 = b * s->nb, m = 0;
   if (i0 < s->count) m = s->count - i0 < s->nb ? s->count - i0 : s->nb;
-  double **W = want_weak ? s->W : NULL;
-  W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m, s->y,
-                             want_strong ? s->S : NULL, W, s->P, s->split));
+  const w2s_features_block out = {s->y, want_strong ? s->S : NULL,
+                                  want_weak ? s->W : NULL, s->P, s->split};
+  W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m, &out));
   fit_splits_of_block(s, s->start + i0, m);
   if (s->cv_mode)
     for (int64_t i = 0; i < m; ++i)
@@ -431,8 +431,8 @@ static w2s_err fit_metrics(w2s_ctx *ctx, fitter *s, w2s_results *res) {
         cblas_dgemv(CblasColMajor, CblasNoTrans, (int)k, (int)s->ps, 1.0,
                     s->A, (int)k, s->cs, 1, 0.0, s->Fs, 1);
       }
-      w2s_metric_sums_add(&sums[q - 1], k, s->Yc, k, s->Fw, k, s->Fsw, k,
-                          s->Fs, k);
+      const w2s_pred_block pb = {k, s->Yc, k, s->Fw, k, s->Fsw, k, s->Fs, k};
+      w2s_metric_sums_add(&sums[q - 1], &pb);
     }
   }
   if (!e) e = w2s_agree(ctx, w2s_metric_sums_reduce(ctx, &sums[0]));

@@ -123,8 +123,9 @@ static w2s_err scan_blocks(w2s_ctx *ctx, fitter *s, scan_acc *a) {
   for (int64_t b = 0; b < s->nblocks; ++b) {
     int64_t i0 = b * s->nb;
     int64_t m = i0 < s->count ? (s->count - i0 < s->nb ? s->count - i0 : s->nb) : 0;
-    W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m, s->y, s->S, s->W,
-                               s->P, s->split));
+    W2S_CALL(w2s_features_read(
+        ctx, s->f, s->start + i0, m,
+        &(w2s_features_block){s->y, s->S, s->W, s->P, s->split}));
     scan_rows(s, a, s->start + i0, m);
     if (!w2s_features_has_split(s->f))
       fit_splits_of_block(s, s->start + i0, m);

@@ -36,9 +36,11 @@ w2s_err w2s_run_write_points(w2s_ctx *ctx, const w2s_run_plan *plan,
                              int64_t n, const char *path) {
   w2s_sweep_desc d = *plan->grid;
   d.point_ids = ids;
-  return w2s_results_write_sweep(ctx, pts, n, &d, plan->config_text,
-                                 plan->command_line, path,
-                                 plan->force || plan->resume);
+  const w2s_results_output out = {.path = path,
+                                  .force = plan->force || plan->resume,
+                                  .config_text = plan->config_text,
+                                  .command_line = plan->command_line};
+  return w2s_results_write_sweep(ctx, pts, n, &d, &out);
 }
 
 /* Every point (or plan->point alone) into one file. */
@@ -53,9 +55,11 @@ static w2s_err run_file(w2s_ctx *ctx, const w2s_run_plan *plan) {
     e = w2s_run_write_points(ctx, plan, pts, &plan->point, 1, plan->output);
   } else if (!e) {
     double t = w2s_wtime();
-    e = w2s_results_write_sweep(ctx, pts, n, plan->grid, plan->config_text,
-                                plan->command_line, plan->output,
-                                plan->force);
+    const w2s_results_output out = {.path = plan->output,
+                                    .force = plan->force,
+                                    .config_text = plan->config_text,
+                                    .command_line = plan->command_line};
+    e = w2s_results_write_sweep(ctx, pts, n, plan->grid, &out);
     if (!e)
       w2s_log(ctx, 1, "wrote %s (%lld point%s) in %.2fs", plan->output,
               (long long)n, n > 1 ? "s" : "", w2s_wtime() - t);

@@ -267,7 +267,8 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, const group *gr,
       weak_labels(s, t0, Tg, m, s->Pw);
       predict(s, 0, (cols){s->Csw, t0 * J, Kg}, m, s->Psw, m);
       predict(s, 0, (cols){s->Cceil, t0, Tg}, m, s->Ps, m);
-      w2s_metric_sums_add(&sums[q], m, s->Y, m, s->Pw, m, s->Psw, m, s->Ps, m);
+      w2s_metric_sums_add(&sums[q], &(w2s_pred_block){m, s->Y, m, s->Pw, m,
+                                                      s->Psw, m, s->Ps, m});
       tick(&pr, m);
     }
     if (!e) e = w2s_agree(ctx, w2s_metric_sums_reduce(ctx, &sums[q]));

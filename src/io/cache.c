@@ -118,10 +118,11 @@ static w2s_err put_local(w2s_ctx *ctx, const char *path, const char *key,
   w2s_err e = grp < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create group",
                                  path)
                       : W2S_OK;
-  int64_t dims[1] = {n};
   if (!e)
-    e = w2s_h5_write(ctx, grp, "params", H5T_NATIVE_DOUBLE, 1, dims, params, 0,
-                     path);
+    e = w2s_h5_write(ctx, grp,
+                     &(w2s_h5_dataset){"params", H5T_NATIVE_DOUBLE, 1, {n},
+                                       params},
+                     0, path);
   if (!e) e = w2s_h5_attr_str(ctx, grp, "key", key, path);
   if (grp >= 0) H5Gclose(grp);
   int written = 0;

@@ -26,11 +26,21 @@ struct w2s_features {
   int64_t cap;
 };
 
-/* Open a dataset and check its class and rank; dims[0] must be n (if n >= 0)
- * and *cols receives dims[1] for 2-D. */
-static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const char *name,
-                       H5T_class_t cls, int rank, int64_t n, int64_t *cols,
-                       hid_t *out) {
+/* A dataset the file must hold: its name, class and rank (1 or 2). */
+typedef struct {
+  const char *name;
+  H5T_class_t cls;
+  int rank;
+} ds_spec;
+
+/* Open dataset s and check its class and rank; dims[0] must be n (if
+ * n >= 0, else f->n is set) and *cols (if not NULL) receives dims[1] for
+ * 2-D, 1 for 1-D. W2S_ERR_INPUT naming f's path and the dataset. */
+static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const ds_spec *s,
+                       int64_t n, int64_t *cols, hid_t *out) {
+  const char *name = s->name;
+  const H5T_class_t cls = s->cls;
+  const int rank = s->rank;
   *out = -1;
   if (H5Lexists(f->file, name, H5P_DEFAULT) <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' is missing",
@@ -127,9 +137,11 @@ static w2s_err scan_group(w2s_ctx *ctx, w2s_features *f, const char *g,
       f->dw[j] = 0;
     }
     if (is_pred)
-      e = open_ds(ctx, f, full, H5T_FLOAT, 1, f->n, NULL, &f->pred[j]);
+      e = open_ds(ctx, f, &(ds_spec){full, H5T_FLOAT, 1}, f->n, NULL,
+                  &f->pred[j]);
     else
-      e = open_ds(ctx, f, full, H5T_FLOAT, 2, f->n, &f->dw[j], &f->weak[j]);
+      e = open_ds(ctx, f, &(ds_spec){full, H5T_FLOAT, 2}, f->n, &f->dw[j],
+                  &f->weak[j]);
     ++*count;
   }
   H5Gclose(grp);
@@ -151,11 +163,13 @@ static w2s_err open_local(w2s_ctx *ctx, const char *path, w2s_features *f) {
                     path);
   f->n = -1;
   int64_t one;
-  W2S_CALL(open_ds(ctx, f, "/labels", H5T_FLOAT, 1, -1, &one, &f->labels));
+  W2S_CALL(open_ds(ctx, f, &(ds_spec){"/labels", H5T_FLOAT, 1}, -1, &one,
+                   &f->labels));
   if (f->n < 1)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/labels' has no rows",
                     path);
-  W2S_CALL(open_ds(ctx, f, "/strong", H5T_FLOAT, 2, f->n, &f->ds, &f->strong));
+  W2S_CALL(open_ds(ctx, f, &(ds_spec){"/strong", H5T_FLOAT, 2}, f->n, &f->ds,
+                   &f->strong));
   int nw = 0, np = 0;
   W2S_CALL(scan_group(ctx, f, "/weak", 0, &nw));
   W2S_CALL(scan_group(ctx, f, "/weak_predictions", 1, &np));
@@ -167,7 +181,8 @@ static w2s_err open_local(w2s_ctx *ctx, const char *path, w2s_features *f) {
                     "/weak_predictions/NAME predictions",
                     path);
   if (H5Lexists(f->file, "/split", H5P_DEFAULT) > 0)
-    W2S_CALL(open_ds(ctx, f, "/split", H5T_INTEGER, 1, f->n, NULL, &f->split));
+    W2S_CALL(open_ds(ctx, f, &(ds_spec){"/split", H5T_INTEGER, 1}, f->n, NULL,
+                     &f->split));
   return W2S_OK;
 }
 
@@ -228,11 +243,22 @@ int w2s_features_has_predictions(const w2s_features *f, int j) {
 int w2s_features_has_split(const w2s_features *f) { return f->split >= 0; }
 const char *w2s_features_path(const w2s_features *f) { return f->path; }
 
-/* Collective read of rows [row0, row0 + m) x all columns of d into buf
- * (row-major, as stored), converted to mem_type. */
-static w2s_err read_rows(w2s_ctx *ctx, w2s_features *f, hid_t d, int rank,
-                         int64_t cols, int64_t row0, int64_t m, hid_t mem_type,
-                         void *buf) {
+/* A dataset of the file as read_rows reads it: rank (1 or 2), columns
+ * (1 for rank 1) and the memory type its values are converted to. */
+typedef struct {
+  hid_t d;
+  int rank;
+  int64_t cols;
+  hid_t mem_type;
+} slab;
+
+/* Collective read of rows [row0, row0 + m) x all columns of s->d into buf
+ * (row-major, as stored), converted to s->mem_type. */
+static w2s_err read_rows(w2s_ctx *ctx, w2s_features *f, const slab *s,
+                         int64_t row0, int64_t m, void *buf) {
+  const hid_t d = s->d, mem_type = s->mem_type;
+  const int rank = s->rank;
+  const int64_t cols = s->cols;
   hid_t fs = H5Dget_space(d);
   hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)m, (hsize_t)cols};
   hsize_t mdims[2] = {(hsize_t)(m > 0 ? m : 1), (hsize_t)cols};
@@ -272,8 +298,8 @@ static w2s_err read_matrix(w2s_ctx *ctx, w2s_features *f, hid_t d,
   /* The read is collective: without a buffer, take part selecting nothing
    * (the caller agrees on the failure after the last read). */
   double none = 0.0;
-  w2s_err t = read_rows(ctx, f, d, 2, cols, row0, e ? 0 : m, H5T_NATIVE_DOUBLE,
-                        e ? &none : f->buf);
+  w2s_err t = read_rows(ctx, f, &(slab){d, 2, cols, H5T_NATIVE_DOUBLE}, row0,
+                        e ? 0 : m, e ? &none : f->buf);
   W2S_CALL(e);
   W2S_CALL(t);
   for (int64_t r = 0; r < m; ++r) /* row-major -> column-major */
@@ -282,15 +308,17 @@ static w2s_err read_matrix(w2s_ctx *ctx, w2s_features *f, hid_t d,
 }
 
 w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
-                          int64_t m, double *labels, double *strong,
-                          double **weak, double *pred, int *split) {
+                          int64_t m, const w2s_features_block *out) {
+  double *labels = out->labels, *strong = out->strong, *pred = out->pred;
+  double **weak = out->weak;
+  int *split = out->split;
   /* Every rank makes the same calls in the same order (collective I/O);
    * a local failure is agreed on at the end. */
   w2s_err e = W2S_OK, t;
   double dummy = 0.0;
   if (labels &&
-      (t = read_rows(ctx, f, f->labels, 1, 1, row0, m, H5T_NATIVE_DOUBLE,
-                     m > 0 ? labels : &dummy)) && !e)
+      (t = read_rows(ctx, f, &(slab){f->labels, 1, 1, H5T_NATIVE_DOUBLE}, row0,
+                     m, m > 0 ? labels : &dummy)) && !e)
     e = t;
   if (strong && (t = read_matrix(ctx, f, f->strong, f->ds, row0, m, strong)) &&
       !e)
@@ -300,14 +328,15 @@ w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
         (t = read_matrix(ctx, f, f->weak[j], f->dw[j], row0, m, weak[j])) && !e)
       e = t;
     if (pred && f->pred[j] >= 0 &&
-        (t = read_rows(ctx, f, f->pred[j], 1, 1, row0, m, H5T_NATIVE_DOUBLE,
-                       m > 0 ? pred + (int64_t)j * m : &dummy)) && !e)
+        (t = read_rows(ctx, f, &(slab){f->pred[j], 1, 1, H5T_NATIVE_DOUBLE},
+                       row0, m, m > 0 ? pred + (int64_t)j * m : &dummy)) &&
+        !e)
       e = t;
   }
   if (split && f->split >= 0) {
     int idummy = 0;
-    if ((t = read_rows(ctx, f, f->split, 1, 1, row0, m, H5T_NATIVE_INT,
-                       m > 0 ? split : &idummy)) && !e)
+    if ((t = read_rows(ctx, f, &(slab){f->split, 1, 1, H5T_NATIVE_INT}, row0,
+                       m, m > 0 ? split : &idummy)) && !e)
       e = t;
   }
   return w2s_agree(ctx, e);

@@ -29,9 +29,13 @@ static hid_t checksum_dcpl(hid_t type, int rank, const hsize_t *hd) {
   return dcpl;
 }
 
-w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
-                     int rank, const int64_t *dims, const void *data,
+w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const w2s_h5_dataset *d,
                      int collective, const char *path) {
+  const char *name = d->name;
+  const hid_t type = d->type;
+  const int rank = d->rank;
+  const int64_t *dims = d->dims;
+  const void *data = d->data;
   hsize_t hd[2] = {(hsize_t)dims[0], rank > 1 ? (hsize_t)dims[1] : 1};
   hid_t space = H5Screate_simple(rank, hd, NULL);
   hid_t dcpl = checksum_dcpl(type, rank, hd);
@@ -103,8 +107,8 @@ w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
                              const char *const *strs, int64_t n,
                              const char *path) {
   hid_t t = vlen_utf8();
-  int64_t dims[1] = {n};
-  w2s_err e = w2s_h5_write(ctx, loc, name, t, 1, dims, strs, 0, path);
+  w2s_err e =
+      w2s_h5_write(ctx, loc, &(w2s_h5_dataset){name, t, 1, {n}, strs}, 0, path);
   H5Tclose(t);
   return e;
 }
@@ -113,8 +117,8 @@ w2s_err w2s_h5_write_strings_2d(w2s_ctx *ctx, hid_t loc, const char *name,
                                 const char *const *strs, int64_t rows,
                                 int64_t cols, const char *path) {
   hid_t t = vlen_utf8();
-  int64_t dims[2] = {rows, cols};
-  w2s_err e = w2s_h5_write(ctx, loc, name, t, 2, dims, strs, 0, path);
+  w2s_err e = w2s_h5_write(
+      ctx, loc, &(w2s_h5_dataset){name, t, 2, {rows, cols}, strs}, 0, path);
   H5Tclose(t);
   return e;
 }

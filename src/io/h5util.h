@@ -10,11 +10,22 @@
 /* Silence HDF5's own error stack printing: we report one line instead. */
 void w2s_h5_quiet(void);
 
-/* Create a dataset of `type` with rank 1 or 2 and write it. In parallel
- * (collective == 1) every rank calls this with the same arguments and rank 0
- * provides the data; other ranks select nothing. */
-w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
-                     int rank, const int64_t *dims, const void *data,
+/* One dataset to write: its name under the location, element type, rank
+ * (1 or 2), shape (dims[1] only for rank 2, row-major) and the data (the
+ * caller's, only read). */
+typedef struct {
+  const char *name;
+  hid_t type;
+  int rank;
+  int64_t dims[2];
+  const void *data;
+} w2s_h5_dataset;
+
+/* Create dataset d under loc and write it (numbers chunked with checksums).
+ * In parallel (collective == 1) every rank calls this with the same
+ * arguments and rank 0 provides the data; other ranks select nothing.
+ * W2S_ERR_IO naming path and d->name. */
+w2s_err w2s_h5_write(w2s_ctx *ctx, hid_t loc, const w2s_h5_dataset *d,
                      int collective, const char *path);
 w2s_err w2s_h5_attr_int(w2s_ctx *ctx, hid_t loc, const char *name, hid_t type,
                         const void *value, const char *path);

@@ -95,8 +95,11 @@ w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
                         NULL,
                         1,
                         paths};
-    e = w2s_results_write_sweep(ctx, r, n, &d, r[0]->config_text, command_line,
-                                out, force);
+    const w2s_results_output o = {.path = out,
+                                  .force = force,
+                                  .config_text = r[0]->config_text,
+                                  .command_line = command_line};
+    e = w2s_results_write_sweep(ctx, r, n, &d, &o);
   }
   for (int i = 0; i < n; ++i) w2s_results_destroy(&r[i]);
   free(r);

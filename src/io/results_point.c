@@ -30,40 +30,44 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
   hid_t gr = group(parent, "representations");
   if (gc < 0 || gw < 0 || gr < 0)
     e = W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create groups", path);
-  int64_t dc[2] = {r->ntasks, r->strong_p}, dw[2] = {r->npairs, r->strong_p};
+  const hid_t dbl = H5T_NATIVE_DOUBLE, i64 = H5T_NATIVE_INT64;
+  const int64_t sp = r->strong_p;
   if (!e)
-    e = w2s_h5_write(ctx, gc, "strong_ceiling", H5T_NATIVE_DOUBLE, 2, dc,
-                     r->coef_ceiling, coll, path);
-  if (!e)
-    e = w2s_h5_write(ctx, gc, "w2s", H5T_NATIVE_DOUBLE, 2, dw, r->coef_w2s,
+    e = w2s_h5_write(ctx, gc,
+                     &(w2s_h5_dataset){"strong_ceiling", dbl, 2,
+                                       {r->ntasks, sp}, r->coef_ceiling},
                      coll, path);
+  if (!e)
+    e = w2s_h5_write(
+        ctx, gc, &(w2s_h5_dataset){"w2s", dbl, 2, {r->npairs, sp}, r->coef_w2s},
+        coll, path);
   for (int64_t j = 0; j < r->nweak && !e; ++j) {
     if (r->weak_p[j] == 0) continue; /* given as predictions: no head */
-    int64_t d[2] = {r->ntasks, r->weak_p[j]};
-    e = w2s_h5_write(ctx, gw, r->weak_names[j], H5T_NATIVE_DOUBLE, 2, d,
-                     r->coef_weak[j], coll, path);
+    e = w2s_h5_write(ctx, gw,
+                     &(w2s_h5_dataset){r->weak_names[j], dbl, 2,
+                                       {r->ntasks, r->weak_p[j]},
+                                       r->coef_weak[j]},
+                     coll, path);
   }
-  int64_t nr[1] = {r->nrepr};
+  const int64_t nr = r->nrepr;
   int64_t *dim = NULL, *rk = NULL;
   double *cond = NULL, *ridge = NULL;
   if (!e &&
-      (e = alloc_repr_columns(ctx, nr[0], &dim, &rk, &ridge, &cond)) == W2S_OK) {
+      (e = alloc_repr_columns(ctx, nr, &dim, &rk, &ridge, &cond)) == W2S_OK) {
     for (int i = 0; i < r->nrepr; ++i) {
       dim[i] = r->repr[i].dim;
       rk[i] = r->repr[i].rank;
       cond[i] = r->repr[i].cond;
       ridge[i] = r->repr[i].ridge;
     }
-    e = w2s_h5_write(ctx, gr, "dim", H5T_NATIVE_INT64, 1, nr, dim, coll, path);
-    if (!e)
-      e = w2s_h5_write(ctx, gr, "effective_rank", H5T_NATIVE_INT64, 1, nr, rk,
-                       coll, path);
-    if (!e)
-      e = w2s_h5_write(ctx, gr, "condition", H5T_NATIVE_DOUBLE, 1, nr, cond,
-                       coll, path);
-    if (!e)
-      e = w2s_h5_write(ctx, gr, "ridge", H5T_NATIVE_DOUBLE, 1, nr, ridge,
-                       coll, path);
+    const w2s_h5_dataset cols[] = {
+        {"dim", i64, 1, {nr}, dim},
+        {"effective_rank", i64, 1, {nr}, rk},
+        {"condition", dbl, 1, {nr}, cond},
+        {"ridge", dbl, 1, {nr}, ridge},
+    };
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0] && !e; ++c)
+      e = w2s_h5_write(ctx, gr, &cols[c], coll, path);
   }
   free(ridge);
   free(dim);
@@ -73,11 +77,11 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
     hid_t gp = group(parent, "pretrain");
     for (int c = 0; c < r->ncurves && !e && gp >= 0; ++c) {
       hid_t gs = group(gp, r->curve_name[c]);
-      int64_t len[1] = {r->curve_len[c]};
+      const w2s_h5_dataset loss = {"loss", dbl, 1, {r->curve_len[c]},
+                                   r->curve[c]};
       e = gs < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain/%s",
                             path, r->curve_name[c])
-                 : w2s_h5_write(ctx, gs, "loss", H5T_NATIVE_DOUBLE, 1, len,
-                                r->curve[c], coll, path);
+                 : w2s_h5_write(ctx, gs, &loss, coll, path);
       if (gs >= 0) H5Gclose(gs);
     }
     if (gp < 0)

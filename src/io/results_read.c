@@ -21,9 +21,11 @@ static int has_checksum(hid_t d) {
   return yes;
 }
 
-w2s_err w2s_read_1d(w2s_ctx *ctx, hid_t f, const char *name, hid_t mtype,
-                    H5T_class_t cls, int64_t *n, void **data,
-                    const char *path) {
+w2s_err w2s_read_1d(w2s_ctx *ctx, hid_t f, const w2s_read_spec *s, int64_t *n,
+                    void **data, const char *path) {
+  const char *name = s->name;
+  const H5T_class_t cls = s->cls;
+  const hid_t mtype = s->mtype;
   if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/%s' is missing", path,
                     name);
@@ -161,14 +163,16 @@ static w2s_err read_pairs(w2s_ctx *ctx, hid_t f, const char *path,
   r->pair_task = NULL, r->pair_weak = NULL, r->weak_names = NULL;
   r->coef_weak = NULL, r->weak_p = NULL;
   int64_t K = -1;
-  W2S_CALL(w2s_read_1d(ctx, f, "metrics/task", H5T_NATIVE_INT64, H5T_INTEGER,
-                       &K, (void **)&r->pair_task, path));
+  W2S_CALL(w2s_read_1d(
+      ctx, f, &(w2s_read_spec){"metrics/task", H5T_INTEGER, H5T_NATIVE_INT64},
+      &K, (void **)&r->pair_task, path));
   r->npairs = K;
   hid_t vs = H5Tcopy(H5T_C_S1);
   H5Tset_size(vs, H5T_VARIABLE);
   char **names = NULL;
-  w2s_err e = w2s_read_1d(ctx, f, "metrics/weak_model", vs, H5T_STRING, &K,
-                          (void **)&names, path);
+  w2s_err e = w2s_read_1d(
+      ctx, f, &(w2s_read_spec){"metrics/weak_model", H5T_STRING, vs}, &K,
+      (void **)&names, path);
   if (!e) e = W2S_ALLOC(ctx, r->pair_weak, K);
   if (!e) e = W2S_ALLOC(ctx, r->weak_names, K);
   if (!e) e = label_pairs(ctx, r, names, path);
@@ -223,18 +227,24 @@ static w2s_err read_metrics(w2s_ctx *ctx, hid_t f, w2s_results *r,
     }
     char name[96];
     snprintf(name, sizeof name, "metrics/%s", w2s_metric_table[m].name);
-    e = w2s_read_1d(ctx, f, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, &K,
+    e = w2s_read_1d(ctx, f,
+                    &(w2s_read_spec){name, H5T_FLOAT, H5T_NATIVE_DOUBLE}, &K,
                     (void **)&r->metric[m], path);
   }
   free(list);
   return e;
 }
 
-/* /sweep/values: strings [points, keys], into a calloc'ed *vals of *nv
+/* /sweep/values as read: nv strings [npoints, keys] in a calloc'ed vals. */
+typedef struct {
+  char **vals;
+  int64_t nv, npoints;
+} grid_values;
+
+/* /sweep/values (nk keys, strings read as vs) into g: g->vals of g->nv
  * entries (the caller frees them with H5free_memory, on failure too). */
 static w2s_err read_grid_values(w2s_ctx *ctx, hid_t f, hid_t vs, int64_t nk,
-                                char ***vals, int64_t *nv, int64_t *npoints,
-                                const char *path) {
+                                grid_values *g, const char *path) {
   if (H5Lexists(f, "sweep/values", H5P_DEFAULT) <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: dataset '/sweep/values' is missing", path);
@@ -246,11 +256,12 @@ static w2s_err read_grid_values(w2s_ctx *ctx, hid_t f, hid_t vs, int64_t nk,
       H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
       (int64_t)dims[1] == nk &&
       !(e = w2s_h5_check_written(ctx, d, sp, "/sweep/values", path))) {
-    *nv = (int64_t)(dims[0] * dims[1]);
-    *vals = calloc((size_t)(*nv > 0 ? *nv : 1), sizeof **vals);
-    if (!*vals || H5Dread(d, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, *vals) < 0)
+    g->nv = (int64_t)(dims[0] * dims[1]);
+    g->vals = calloc((size_t)(g->nv > 0 ? g->nv : 1), sizeof *g->vals);
+    if (!g->vals ||
+        H5Dread(d, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->vals) < 0)
       e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read /sweep/values", path);
-    *npoints = (int64_t)dims[0];
+    g->npoints = (int64_t)dims[0];
   } else if (!e) {
     e = W2S_FAIL(ctx, W2S_ERR_INPUT,
                  "%s: /sweep/values must be [points, keys] strings", path);
@@ -263,14 +274,18 @@ static w2s_err read_grid_values(w2s_ctx *ctx, hid_t f, hid_t vs, int64_t nk,
 /* /sweep/keys and /sweep/values into r. */
 static w2s_err read_grid(w2s_ctx *ctx, hid_t f, w2s_results *r,
                          const char *path) {
-  int64_t nk = -1, nv = -1;
-  char **keys = NULL, **vals = NULL;
+  int64_t nk = -1;
+  char **keys = NULL;
   hid_t vs = H5Tcopy(H5T_C_S1);
   H5Tset_size(vs, H5T_VARIABLE);
-  w2s_err e = w2s_read_1d(ctx, f, "sweep/keys", vs, H5T_STRING, &nk,
+  w2s_err e = w2s_read_1d(ctx, f,
+                          &(w2s_read_spec){"sweep/keys", H5T_STRING, vs}, &nk,
                           (void **)&keys, path);
-  if (!e)
-    e = read_grid_values(ctx, f, vs, nk, &vals, &nv, &r->sweep_npoints, path);
+  grid_values g = {NULL, -1, r->sweep_npoints};
+  if (!e) e = read_grid_values(ctx, f, vs, nk, &g, path);
+  r->sweep_npoints = g.npoints;
+  char **vals = g.vals;
+  const int64_t nv = g.nv;
   if (!e && nk > 0 && nk <= 64) {
     r->sweep_nkeys = (int)nk;
     if ((e = W2S_ALLOC(ctx, r->sweep_keys, nk)) == W2S_OK &&
@@ -300,8 +315,9 @@ static w2s_err read_sweep(w2s_ctx *ctx, hid_t f, w2s_results *r,
                           : NULL;
   if (!index) return W2S_OK;
   int64_t K = r->npairs;
-  W2S_CALL(w2s_read_1d(ctx, f, index, H5T_NATIVE_INT64, H5T_INTEGER, &K,
-                       (void **)&r->pair_sweep, path));
+  W2S_CALL(w2s_read_1d(ctx, f,
+                       &(w2s_read_spec){index, H5T_INTEGER, H5T_NATIVE_INT64},
+                       &K, (void **)&r->pair_sweep, path));
   W2S_CALL(read_grid(ctx, f, r, path));
   for (int64_t k = 0; k < K; ++k)
     if (r->pair_sweep[k] < 0 || r->pair_sweep[k] >= r->sweep_npoints)

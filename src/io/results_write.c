@@ -42,21 +42,30 @@ static w2s_err write_metrics(w2s_ctx *ctx, hid_t gm, const write_job *j,
                              int coll) {
   const w2s_results *m = j->merged;
   const w2s_sweep_desc *sw = j->sw;
-  int64_t K[1] = {m->npairs};
+  const int64_t K = m->npairs;
+  const hid_t i64 = H5T_NATIVE_INT64;
   w2s_err e = W2S_OK;
   for (int q = 0; q < w2s_metric_count && !e; ++q)
     if (w2s_results_has_metric(m, q))
-      e = w2s_h5_write(ctx, gm, w2s_metric_table[q].name, H5T_NATIVE_DOUBLE,
-                       1, K, m->metric[q], coll, j->path);
+      e = w2s_h5_write(ctx, gm,
+                       &(w2s_h5_dataset){w2s_metric_table[q].name,
+                                         H5T_NATIVE_DOUBLE, 1, {K},
+                                         m->metric[q]},
+                       coll, j->path);
   if (!e)
-    e = w2s_h5_write(ctx, gm, "task", H5T_NATIVE_INT64, 1, K, m->pair_task,
+    e = w2s_h5_write(ctx, gm,
+                     &(w2s_h5_dataset){"task", i64, 1, {K}, m->pair_task},
                      coll, j->path);
   if (!e && sw)
-    e = w2s_h5_write(ctx, gm, sw->index_name ? sw->index_name : "sweep",
-                     H5T_NATIVE_INT64, 1, K, j->sweep_index, coll, j->path);
+    e = w2s_h5_write(ctx, gm,
+                     &(w2s_h5_dataset){sw->index_name ? sw->index_name
+                                                      : "sweep",
+                                       i64, 1, {K}, j->sweep_index},
+                     coll, j->path);
   if (!e && sw && sw->source_files)
-    e = w2s_h5_write(ctx, gm, "source_file", H5T_NATIVE_INT64, 1, K,
-                     j->source, coll, j->path);
+    e = w2s_h5_write(ctx, gm,
+                     &(w2s_h5_dataset){"source_file", i64, 1, {K}, j->source},
+                     coll, j->path);
   return e;
 }
 
@@ -65,20 +74,22 @@ static w2s_err write_metrics(w2s_ctx *ctx, hid_t gm, const write_job *j,
 static w2s_err write_timing(w2s_ctx *ctx, hid_t gt, const write_job *j,
                             int coll) {
   w2s_err e = W2S_OK;
-  int64_t one[1] = {1};
   for (int t = 0; t < j->pts[0]->ntimers && !e; ++t) {
     const char *name = j->pts[0]->timer_name[t];
     double sum = 0.0;
     for (int64_t p = 0; p < j->npts; ++p)
       sum += w2s_results_timing(j->pts[p], name);
-    e = w2s_h5_write(ctx, gt, name, H5T_NATIVE_DOUBLE, 1, one, &sum, coll,
-                     j->path);
+    e = w2s_h5_write(ctx, gt,
+                     &(w2s_h5_dataset){name, H5T_NATIVE_DOUBLE, 1, {1}, &sum},
+                     coll, j->path);
   }
   double peak = 0.0;
   for (int64_t p = 0; p < j->npts; ++p)
     if (j->pts[p]->peak_rss_mib > peak) peak = j->pts[p]->peak_rss_mib;
   if (!e && peak > 0.0)
-    e = w2s_h5_write(ctx, gt, "peak_rss_mib", H5T_NATIVE_DOUBLE, 1, one, &peak,
+    e = w2s_h5_write(ctx, gt,
+                     &(w2s_h5_dataset){"peak_rss_mib", H5T_NATIVE_DOUBLE, 1,
+                                       {1}, &peak},
                      coll, j->path);
   return e;
 }
@@ -368,17 +379,17 @@ static w2s_err write_and_publish(w2s_ctx *ctx, const write_job *j,
 
 w2s_err w2s_results_write_sweep(w2s_ctx *ctx, w2s_results *const *pts,
                                 int64_t npts, const w2s_sweep_desc *sw,
-                                const char *config_text,
-                                const char *command_line, const char *path,
-                                int force) {
+                                const w2s_results_output *out) {
+  const char *path = out->path;
+  const int force = out->force;
   w2s_h5_quiet();
   W2S_CALL(w2s_output_check(ctx, path, force));
   w2s_concat c = {NULL, NULL, NULL};
   w2s_err e = w2s_agree(ctx, w2s_results_concat(ctx, pts, npts, sw, &c));
   if (!e) {
     /* The merged record borrows the provenance strings for writing. */
-    c.merged->config_text = (char *)config_text;
-    c.merged->command_line = (char *)command_line;
+    c.merged->config_text = (char *)out->config_text;
+    c.merged->command_line = (char *)out->command_line;
     write_job j = {pts, npts, sw, c.merged, c.sweep_index, c.source, path};
     e = write_and_publish(ctx, &j, force);
     c.merged->config_text = NULL;

@@ -219,7 +219,10 @@ w2s_err w2s_gram_finish(w2s_ctx *ctx, w2s_lsq *ls, w2s_gram *g,
         C[c * p + g->live[a]] = g->C[c * pl + a];
   }
   e = w2s_agree(ctx, e);
-  if (!e) e = w2s_lsq_finish(ctx, ls, R, C, opts, X, info);
+  if (!e) {
+    const w2s_lsq_factor f = w2s_lsq_factor_of(ls, R, C);
+    e = w2s_lsq_finish(ctx, &f, opts, X, info);
+  }
   free(R);
   free(C);
   return e;

@@ -384,10 +384,11 @@ done:
   return e;
 }
 
-w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
-                                 int64_t nrows, double *R, double *C,
+w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, const w2s_lsq_factor *f,
                                  const w2s_lsq_opts *opts, double *X,
                                  w2s_lsq_info *info) {
+  const int64_t p = f->p, k = f->k, nrows = f->nrows;
+  double *R = f->R, *C = f->C;
   const char *label = opts->label ? opts->label : "least-squares fit";
   /* Overflowing features or labels poison the factor: say so, never return
    * garbage coefficients. */
@@ -403,7 +404,8 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
   tri_problem t = {p, k, nrows, R, C, NULL, 0.0, X, info};
   t.tol = opts->rank_tol > 0.0 ? opts->rank_tol
                                : DBL_EPSILON * (double)(nrows > p ? nrows : p);
-  if (opts->ridge > 0.0) W2S_CALL(tri_ridge(ctx, &t, opts));
+  if (opts->ridge > 0.0 && !f->ridge_absorbed)
+    W2S_CALL(tri_ridge(ctx, &t, opts));
   W2S_CALL(W2S_ALLOC(ctx, t.s, p));
   tri_equilibrate(&t);
   w2s_err e = tri_full_rank(&t) ? W2S_OK : tri_svd(ctx, &t);
@@ -413,16 +415,14 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
 
 /* Every rank solves the same small problem; rank 0's answer is broadcast so
  * all ranks agree to the bit. Shared with the other R-based solvers. */
-w2s_err w2s_lsq_finish(w2s_ctx *ctx, w2s_lsq *ls, double *R, double *C,
+w2s_err w2s_lsq_finish(w2s_ctx *ctx, const w2s_lsq_factor *f,
                        const w2s_lsq_opts *opts, double *X,
                        w2s_lsq_info *info) {
-  w2s_lsq_opts o = *opts;
-  if (ls->ridge_absorbed) o.ridge = 0.0;
-  w2s_err e = w2s_lsq_solve_triangular(ctx, ls->p, ls->k, ls->nrows, R, C,
-                                       &o, X, info);
+  w2s_err e = w2s_lsq_solve_triangular(ctx, f, opts, X, info);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && ctx->comm != MPI_COMM_NULL && ctx->size > 1) {
-    e = w2s_bcast_bytes(ctx, X, (int64_t)(sizeof(double) * (size_t)(ls->p * ls->k)), 0);
+    e = w2s_bcast_bytes(
+        ctx, X, (int64_t)(sizeof(double) * (size_t)(f->p * f->k)), 0);
     if (e == W2S_OK) e = w2s_bcast_bytes(ctx, info, sizeof *info, 0);
   }
   return e;

@@ -53,17 +53,36 @@ w2s_err w2s_lapack_int_check(w2s_ctx *ctx, int64_t v, const char *what);
  * numerical failure in `routine`. */
 w2s_err w2s_lapack_info(w2s_ctx *ctx, int info, const char *routine);
 
-/* Given the combined upper-triangular R (p x p) and C = Q^T B (p x k) of
- * the whole design, apply ridge and return the minimum-norm solution in
- * column-equilibrated variables (see lsq.h). Local; R and C are overwritten. */
-w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, int64_t p, int64_t k,
-                                 int64_t nrows, double *R, double *C,
+/* The combined factor of the whole design, as the R-based solvers end:
+ * upper-triangular R (p x p) and C = Q^T B (p x k), column-major with
+ * leading dimension p, over nrows rows in total (all ranks). The arrays
+ * belong to the solver that built them; the solve overwrites both. */
+typedef struct {
+  int64_t p, k, nrows;
+  double *R, *C;
+  int ridge_absorbed; /* R and C already include the ridge rows */
+} w2s_lsq_factor;
+
+/* Local: solver ls's factor with arrays R and C (p, k, nrows and whether
+ * the ridge is absorbed come from ls). */
+static inline w2s_lsq_factor w2s_lsq_factor_of(const w2s_lsq *ls, double *R,
+                                               double *C) {
+  return (w2s_lsq_factor){ls->p, ls->k, ls->nrows, R, C, ls->ridge_absorbed};
+}
+
+/* Local: apply opts' ridge (unless f->ridge_absorbed) and return in X
+ * (p x k, caller's) the minimum-norm solution of the factor, solved in
+ * column-equilibrated variables (see lsq.h); info receives rank and
+ * condition. f's R and C are overwritten. Errors: W2S_ERR_NUMERIC
+ * (non-finite R or C, naming opts->label), W2S_ERR_MEMORY, LAPACK failures. */
+w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, const w2s_lsq_factor *f,
                                  const w2s_lsq_opts *opts, double *X,
                                  w2s_lsq_info *info);
 
-/* Collective: solve from the combined R and C = Q^T B (overwritten) and
- * broadcast rank 0's X so every rank holds the same bits. */
-w2s_err w2s_lsq_finish(w2s_ctx *ctx, w2s_lsq *ls, double *R, double *C,
+/* Collective: w2s_lsq_solve_triangular on every rank, the failure agreed,
+ * then rank 0's X and info broadcast so every rank holds the same bits.
+ * Errors: those of the solve (agreed) and of the broadcast. */
+w2s_err w2s_lsq_finish(w2s_ctx *ctx, const w2s_lsq_factor *f,
                        const w2s_lsq_opts *opts, double *X,
                        w2s_lsq_info *info);
 /* The table entries (auto reports its choice through them). */

@@ -173,7 +173,8 @@ static w2s_err sl_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
 static w2s_err sl_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
                         double *X, w2s_lsq_info *info) {
   sl_state *st = ls->impl;
-  return w2s_lsq_finish(ctx, ls, st->R, st->C, opts, X, info);
+  const w2s_lsq_factor f = w2s_lsq_factor_of(ls, st->R, st->C);
+  return w2s_lsq_finish(ctx, &f, opts, X, info);
 }
 
 static void sl_destroy(w2s_lsq *ls) {

@@ -36,10 +36,10 @@ void w2s_metric_sums_free(w2s_metric_sums *s) {
   s->buf = NULL;
 }
 
-void w2s_metric_sums_add(w2s_metric_sums *s, int64_t m, const double *Y,
-                         int64_t ldy, const double *Fw, int64_t ldw,
-                         const double *Fsw, int64_t ldsw, const double *Fs,
-                         int64_t lds) {
+void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b) {
+  const int64_t m = b->m;
+  const double *Y = b->Y, *Fw = b->Fw, *Fsw = b->Fsw, *Fs = b->Fs;
+  const int64_t ldy = b->ldy, ldw = b->ldw, ldsw = b->ldsw, lds = b->lds;
   if (m <= 0) return;
   s->n += m;
   for (int64_t t = 0; t < s->T; ++t) {

@@ -12,10 +12,13 @@
 
 enum { STREAM_PRE_SAMPLES = 21, STREAM_PRE_HEADS = 22, STREAM_PRE_SHUFFLE = 23 };
 
-double w2s_pretrain_loss_grad(const w2s_mlp *net, int64_t m, const double *X,
-                              const double *y, const int64_t *task,
-                              const double *heads, int64_t width, double scale,
-                              double *grad, double *acts, double *work) {
+double w2s_pretrain_loss_grad(const w2s_mlp *net, const w2s_pretrain_batch *b,
+                              const double *heads, double scale, double *grad,
+                              const w2s_pretrain_work *w) {
+  const int64_t m = b->m, width = w2s_mlp_out_dim(net);
+  const double *X = b->X, *y = b->y;
+  const int64_t *task = b->task;
+  double *acts = w->acts, *work = w->work;
   if (m <= 0) return 0.0;
   const double *H = w2s_mlp_forward_train(net, m, X, m, acts);
   double *dH = work, *bw = work + m * width, loss = 0.0;
@@ -137,9 +140,10 @@ static w2s_err pt_step(w2s_ctx *ctx, const w2s_pretrain_opts *o,
     p->tb[r] = p->task[s];
   }
   memset(p->grad, 0, sizeof(double) * (size_t)(np + 1));
-  p->grad[np] = w2s_pretrain_loss_grad(net, cnt, p->Xb, p->yb, p->tb,
-                                       p->heads, p->width, 1.0 / (double)bl,
-                                       p->grad, p->acts, p->work);
+  /* p->width is the net's output width (pt_alloc), as the call assumes. */
+  p->grad[np] = w2s_pretrain_loss_grad(
+      net, &(w2s_pretrain_batch){cnt, p->Xb, p->yb, p->tb}, p->heads,
+      1.0 / (double)bl, p->grad, &(w2s_pretrain_work){p->acts, p->work});
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1)
     W2S_CALL(w2s_sum_bcast(ctx, p->grad, np + 1));
   *batch_loss = p->grad[np];

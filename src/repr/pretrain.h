@@ -22,11 +22,27 @@ typedef struct {
 w2s_err w2s_pretrain(w2s_ctx *ctx, const w2s_pretrain_opts *o,
                      const w2s_mlp *target, w2s_mlp *net, double *loss);
 
-/* Local, for tests: loss (sum of squared errors over the rows, times
- * `scale`) and its gradient (added to grad) for rows with given tasks. */
-double w2s_pretrain_loss_grad(const w2s_mlp *net, int64_t m, const double *X,
-                              const double *y, const int64_t *task,
-                              const double *heads, int64_t width, double scale,
-                              double *grad, double *acts, double *work);
+/* m rows of one mini-batch: inputs X (m x in, column-major, leading
+ * dimension m), labels y (m) and each row's task (its row of the heads).
+ * The caller owns the arrays. */
+typedef struct {
+  int64_t m;
+  const double *X, *y;
+  const int64_t *task;
+} w2s_pretrain_batch;
+
+/* Scratch for w2s_pretrain_loss_grad on up to B rows, owned by the caller:
+ * acts w2s_mlp_train_size(net, B) doubles, work 3 * B * max(width, in). */
+typedef struct {
+  double *acts, *work;
+} w2s_pretrain_work;
+
+/* Local, for tests: loss (sum of squared errors over the batch's rows, times
+ * `scale`) and its gradient (added to grad, w2s_mlp_nparams(net) entries)
+ * through the frozen heads (one row of width + 1 per task, width =
+ * w2s_mlp_out_dim(net), bias last). Cannot fail; returns 0 for m <= 0. */
+double w2s_pretrain_loss_grad(const w2s_mlp *net, const w2s_pretrain_batch *b,
+                              const double *heads, double scale, double *grad,
+                              const w2s_pretrain_work *w);
 
 #endif

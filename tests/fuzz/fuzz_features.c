@@ -56,7 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (d > 4096) ok = 0;
         else W[j] = malloc(sizeof(double) * (size_t)(m * d + 1));
       }
-      if (ok) w2s_features_read(ctx, f, 0, m, y, S, W, P, split);
+      if (ok)
+        w2s_features_read(ctx, f, 0, m,
+                          &(w2s_features_block){y, S, W, P, split});
       for (int j = 0; W && j < J; ++j) free(W[j]);
       free(y), free(S), free(W), free(P), free(split);
     }

@@ -89,8 +89,10 @@ static void accumulate(w2s_metric_sums *s, const split_data *d,
   for (int i = 0, b = 0; i < M; ++b) {
     int m = b < nb && blocks[b] > 0 ? blocks[b] : M - i;
     if (m > M - i) m = M - i;
-    w2s_metric_sums_add(s, m, d->Y + i, M, d->Fw + i, M, d->Fsw + i, M,
-                        with_ceiling ? d->Fs + i : NULL, M);
+    w2s_metric_sums_add(s, &(w2s_pred_block){m, d->Y + i, M, d->Fw + i, M,
+                                             d->Fsw + i, M,
+                                             with_ceiling ? d->Fs + i : NULL,
+                                             M});
     i += m;
   }
 }
@@ -119,7 +121,8 @@ static void test_metrics_direct(void **state) {
   const int bte[] = {7, 1, 30, 0}, btr[] = {M};
   accumulate(&ste, te, bte, 4, 1);
   /* A zero-row block changes nothing. */
-  w2s_metric_sums_add(&ste, 0, te->Y, M, te->Fw, M, te->Fsw, M, te->Fs, M);
+  w2s_metric_sums_add(&ste, &(w2s_pred_block){0, te->Y, M, te->Fw, M,
+                                              te->Fsw, M, te->Fs, M});
   accumulate(&str, tr, btr, 1, 1);
   assert_int_equal(ste.n, M);
   assert_int_equal(str.n, M);

@@ -35,19 +35,18 @@ static void fd_check(int64_t depth, int64_t width, int64_t in, int64_t m) {
   w2s_rng_uniform(9, 3, 0, 0, 0, T * (width + 1), -0.5, 0.5, heads);
   for (int64_t r = 0; r < m; ++r) task[r] = r % T;
   double scale = 1.0 / (double)m;
-  w2s_pretrain_loss_grad(net, m, X, y, task, heads, width, scale, g, acts,
-                         work);
+  const w2s_pretrain_batch b = {m, X, y, task};
+  const w2s_pretrain_work w = {acts, work};
+  w2s_pretrain_loss_grad(net, &b, heads, scale, g, &w);
   double *p = w2s_mlp_params(net);
   double worst = 0.0, gmax = 0.0;
   for (int64_t i = 0; i < np; ++i) gmax = fmax(gmax, fabs(g[i]));
   for (int64_t i = 0; i < np; ++i) {
     double h = 1e-5 * (fabs(p[i]) > 1 ? fabs(p[i]) : 1.0), keep = p[i];
     p[i] = keep + h;
-    double lp = w2s_pretrain_loss_grad(net, m, X, y, task, heads, width, scale,
-                                       g0, acts, work);
+    double lp = w2s_pretrain_loss_grad(net, &b, heads, scale, g0, &w);
     p[i] = keep - h;
-    double lm = w2s_pretrain_loss_grad(net, m, X, y, task, heads, width, scale,
-                                       g0, acts, work);
+    double lm = w2s_pretrain_loss_grad(net, &b, heads, scale, g0, &w);
     p[i] = keep;
     double fd = (lp - lm) / (2 * h);
     /* Relative per entry, with a floor at 1e-4 of the largest gradient

@@ -130,9 +130,11 @@ static w2s_results *consistent_record(w2s_ctx *ctx) {
 
 static void write_read(w2s_ctx *ctx, w2s_results *r, const char *path,
                        w2s_results **back) {
-  assert_int_equal(w2s_results_write_sweep(ctx, &r, 1, NULL, r->config_text,
-                                           r->command_line, path, 1),
-                   W2S_OK);
+  const w2s_results_output out = {.path = path,
+                                  .force = 1,
+                                  .config_text = r->config_text,
+                                  .command_line = r->command_line};
+  assert_int_equal(w2s_results_write_sweep(ctx, &r, 1, NULL, &out), W2S_OK);
   assert_int_equal(w2s_results_read(ctx, path, back), W2S_OK);
   assert_int_equal((*back)->format_version, W2S_FORMAT_VERSION);
   assert_int_equal((*back)->npairs, r->npairs);
