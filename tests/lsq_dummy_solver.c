@@ -13,10 +13,9 @@ static double dummy_flops(double n, double d, double k) {
   return 7 * n * d * d + 3 * n * d * k;
 }
 
-static w2s_err dummy_create(w2s_ctx *ctx, int64_t p, int64_t k,
-                            w2s_lsq **out) {
+static w2s_err dummy_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   W2S_CALL(w2s_lsq_solver_normal.create(ctx, p, k, out));
-  snprintf((*out)->method, sizeof (*out)->method, "dummy");
+  snprintf((*out)->method, sizeof(*out)->method, "dummy");
   return W2S_OK;
 }
 

@@ -137,11 +137,9 @@ typedef struct {
  * eps rho ||X||, and LAPACK's dgeqrf (used here and inside dgelsd) would
  * cancel that rounding: the exact solution of the stored (A, B) is therefore
  * computed in extended precision by lsq_ref_exact, X only starts it. */
-static inline lsq_ref_problem lsq_known_problem(int64_t n, int64_t p,
-                                                int64_t k, double cond,
-                                                double rho, int ones,
-                                                uint64_t seed, double *A,
-                                                double *X, double *B) {
+static inline lsq_ref_problem
+lsq_known_problem(int64_t n, int64_t p, int64_t k, double cond, double rho,
+                  int ones, uint64_t seed, double *A, double *X, double *B) {
   int64_t q = ones ? p - 1 : p;
   uint64_t st = seed * 0x2545f4914f6cdd1dULL + 1;
   double *U = lsq_ref_alloc(n * q), *W = lsq_ref_alloc(q * q);
@@ -177,8 +175,7 @@ static inline lsq_ref_problem lsq_known_problem(int64_t n, int64_t p,
     info = LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'N', (int)n, (int)k, (int)p,
                           Qa, (int)n, tau, R, (int)n);
   if (info != 0) {
-    fprintf(stderr, "lsq_reference: QR for the known problem, info %d\n",
-            info);
+    fprintf(stderr, "lsq_reference: QR for the known problem, info %d\n", info);
     abort();
   }
   lsq_ref_singular_values(n, p, A, sv);
@@ -187,8 +184,8 @@ static inline lsq_ref_problem lsq_known_problem(int64_t n, int64_t p,
   double rn = cblas_dnrm2((int)(n * k), R, 1);
   double xn = cblas_dnrm2((int)(p * k), X, 1);
   double scale = rn > 0 ? rho * pr.anorm * xn / rn : 0.0;
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k,
-              (int)p, 1.0, A, (int)n, X, (int)p, 0.0, B, (int)n);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)p,
+              1.0, A, (int)n, X, (int)p, 0.0, B, (int)n);
   cblas_daxpy((int)(n * k), scale, R, 1, B, 1);
   free(U), free(W), free(tau), free(sv), free(Qa), free(R);
   return pr;

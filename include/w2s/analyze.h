@@ -23,10 +23,10 @@
  * bias is outside the strong class and gain = misfit on the training split
  * no longer holds. */
 typedef enum {
-  W2S_THEORY_UNKNOWN,       /* no strong source in the configuration (fit) */
+  W2S_THEORY_UNKNOWN, /* no strong source in the configuration (fit) */
   W2S_THEORY_REALIZABLE,
   W2S_THEORY_NONREALIZABLE,
-  W2S_THEORY_MIXED          /* files or sweep points of both kinds */
+  W2S_THEORY_MIXED /* files or sweep points of both kinds */
 } w2s_theory;
 
 /* Local: the theory of a strong source and fit.intercept; the one place
@@ -39,8 +39,8 @@ const char *w2s_theory_name(w2s_theory t);
 
 typedef struct {
   int64_t npairs;
-  double slope, intercept, r2; /* gain = slope * misfit + intercept (test) */
-  int64_t ok_test, ok_train;   /* pairs with gain >= misfit (within slack) */
+  double slope, intercept, r2;    /* gain = slope * misfit + intercept (test) */
+  int64_t ok_test, ok_train;      /* pairs with gain >= misfit (within slack) */
   double worst_test, worst_train; /* max over pairs of misfit - gain */
   /* Weak-model selection, per (file, task) with at least two weak models. */
   int64_t groups, agree;
@@ -70,8 +70,8 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
 typedef struct {
   int file;
   int64_t point;
-  char desc[512];  /* "key=value key=value" */
-  double x;        /* the first swept key's value as a number (NaN if not) */
+  char desc[512]; /* "key=value key=value" */
+  double x;       /* the first swept key's value as a number (NaN if not) */
   int64_t n;
   double mad_test, mad_train; /* mean |gain - misfit| */
   double slope, r2;           /* gain on misfit, test */

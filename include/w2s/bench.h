@@ -14,14 +14,18 @@
 
 enum { W2S_BENCH_MAX_SOLVERS = 16 };
 
-typedef enum { W2S_BENCH_TABLE, W2S_BENCH_CSV, W2S_BENCH_JSON } w2s_bench_format;
+typedef enum {
+  W2S_BENCH_TABLE,
+  W2S_BENCH_CSV,
+  W2S_BENCH_JSON
+} w2s_bench_format;
 
 typedef struct {
   int64_t rows, cols, rhs;
   double cond;
   int64_t repeat;
-  int64_t block;  /* rows per add_rows call */
-  int stream;     /* regenerate rows every pass instead of storing them */
+  int64_t block; /* rows per add_rows call */
+  int stream;    /* regenerate rows every pass instead of storing them */
   uint64_t seed;
   /* Comma-separated solver names (at most 511 characters; not owned);
    * NULL: the whole table, in its order. */
@@ -39,14 +43,14 @@ typedef struct {
   int ok;          /* 0: the solver failed; note says why */
   char note[1100];
   int passes;
-  double time_s;   /* median over repeats of the max over ranks */
-  double flops;    /* ran's flop model at (rows, cols, rhs) */
-  double gflops;   /* flops / time_s * 1e-9 */
+  double time_s;             /* median over repeats of the max over ranks */
+  double flops;              /* ran's flop model at (rows, cols, rhs) */
+  double gflops;             /* flops / time_s * 1e-9 */
   double ratio_vs_scalapack; /* time_s / scalapack's (NaN without it) */
   double ratio_vs_gemm; /* time_s / (n d^2 flops at the in-run DGEMM rate) */
-  double rel_error;  /* ||X - X*||_F / ||X*||_F (X*: the exact solution) */
-  double residual;   /* ||A X - B||_F / ||B||_F */
-  double peak_rss_mib; /* max over ranks of the peak resident set */
+  double rel_error;     /* ||X - X*||_F / ||X*||_F (X*: the exact solution) */
+  double residual;      /* ||A X - B||_F / ||B||_F */
+  double peak_rss_mib;  /* max over ranks of the peak resident set */
 } w2s_bench_row;
 
 typedef struct {
@@ -62,8 +66,8 @@ typedef struct {
   w2s_bench_row row[W2S_BENCH_MAX_SOLVERS]; /* row[i] for the i-th name */
   w2s_bench_summary sum;
   int ranks;
-  char blas[256];        /* w2s_blas_describe's line */
-  char blas_kernel[64];  /* the BLAS kernel that ran */
+  char blas[256];       /* w2s_blas_describe's line */
+  char blas_kernel[64]; /* the BLAS kernel that ran */
 } w2s_bench_result;
 
 /* Collective. Validates o (W2S_ERR_USAGE, naming the option: an empty or

@@ -66,9 +66,9 @@ enum { W2S_MSG_LEN = 1024 };
 typedef struct w2s_ctx {
   MPI_Comm comm;
   int rank, size;
-  int verbosity;    /* 0 quiet, 1 phases, 2 debug */
-  int stderr_tty;   /* live progress only on a terminal */
-  double t0;        /* w2s_wtime() at creation */
+  int verbosity;     /* 0 quiet, 1 phases, 2 debug */
+  int stderr_tty;    /* live progress only on a terminal */
+  double t0;         /* w2s_wtime() at creation */
   w2s_timers timers; /* the current phase list (w2s_timers_define) */
   /* The first failure recorded on this rank (and, after w2s_agree, the one
    * every rank reports). */
@@ -99,8 +99,7 @@ void w2s_ctx_destroy(w2s_ctx **ctx);
  * twice), so that static analysis, which sees one file at a time, knows that
  * a failure never reads as W2S_OK. */
 w2s_err w2s_fail_at(w2s_ctx *ctx, w2s_err code, const char *file, int line,
-                    const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 #define W2S_FAIL(ctx, code, ...)                                               \
   (w2s_fail_at((ctx), (code), __FILE__, __LINE__, __VA_ARGS__), (code))
 

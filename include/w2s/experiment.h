@@ -66,8 +66,8 @@ typedef struct {
   int nkeys;
   int64_t npoints;
   char keys[W2S_MAX_SWEEP][128];
-  char (*values)[128]; /* npoints x nkeys, the value of each key */
-  char (*sets)[300];   /* npoints x nkeys, "section.key=value" */
+  char (*values)[128];            /* npoints x nkeys, the value of each key */
+  char (*sets)[300];              /* npoints x nkeys, "section.key=value" */
   char where[W2S_MAX_SWEEP][300]; /* each key's origin for messages:
                                      "--sweep KEY" or "file:line [sweep]" */
 } w2s_sweep;
@@ -171,15 +171,15 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *cfg, w2s_results **out);
 
 /* What `w2s simulate` was asked (borrowed strings). */
 typedef struct {
-  const char *config;        /* CONFIG.ini */
-  const char *const *sets;   /* "section.key=value" overrides */
+  const char *config;      /* CONFIG.ini */
+  const char *const *sets; /* "section.key=value" overrides */
   int nsets;
   const char *const *sweeps; /* "section.key=v1,v2,..." (--sweep) */
   int nsweeps;
-  int64_t sweep_point;       /* -1: every point */
-  const char *run_dir;       /* NULL: no run directory */
+  int64_t sweep_point; /* -1: every point */
+  const char *run_dir; /* NULL: no run directory */
   int resume, force;
-  const char *command_line;  /* provenance */
+  const char *command_line; /* provenance */
 } w2s_simulate_args;
 
 /* A simulate run ready for the driver: the loaded configuration, its sweep

@@ -13,14 +13,14 @@
 #include "w2s/run.h"
 
 typedef struct {
-  const char *path;   /* the features file */
-  double split[3];    /* fractions of rows for splits 0, 1, 2 without /split */
-  uint64_t seed;      /* of the split permutation */
+  const char *path; /* the features file */
+  double split[3];  /* fractions of rows for splits 0, 1, 2 without /split */
+  uint64_t seed;    /* of the split permutation */
   int repeats;
   char solver[32];
-  double ridge[8];    /* one value, or candidates chosen by hold-out */
+  double ridge[8]; /* one value, or candidates chosen by hold-out */
   int nridge;
-  int standardize;    /* scale each representation's columns (see DESIGN) */
+  int standardize; /* scale each representation's columns (see DESIGN) */
   int64_t block_rows;
 } w2s_fit_opts;
 
@@ -67,8 +67,8 @@ w2s_err w2s_fit_parse_solver(w2s_ctx *ctx, const char *opt, const char *name,
 /* What `w2s fit` was asked. */
 typedef struct {
   w2s_fit_opts o;
-  const char *split_arg;    /* --split as given (NULL: the default) */
-  const char *output;       /* the results file */
+  const char *split_arg; /* --split as given (NULL: the default) */
+  const char *output;    /* the results file */
   int force;
   const char *command_line; /* provenance */
 } w2s_fit_args;

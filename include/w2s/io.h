@@ -50,8 +50,7 @@ uint64_t w2s_identity_hash_of(const w2s_identity *id, int format_version);
  * first difference, labelling each side ("experiment.seed = '9' LA, '1'
  * LB", a swept key, a grid value). */
 int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
-                         const char *la, const char *lb, char *why,
-                         size_t len);
+                         const char *la, const char *lb, char *why, size_t len);
 /* Local: the identity a reader stored in r (pointers into r, valid while
  * r is). Its hash is of r->format_version. */
 w2s_identity w2s_results_identity(const w2s_results *r);
@@ -80,12 +79,12 @@ typedef struct {
   int64_t npoints;
   const char (*keys)[128];
   const char (*values)[128];
-  const char *index_name; /* the /metrics dataset of the point index:
-                             "sweep" (NULL) or "repeat" */
-  const int64_t *point_ids; /* global grid index of each written point
-                               (NULL: 0, 1, ...); a point's own pair_sweep
-                               wins when it has one (merged files) */
-  int metrics_only;         /* no per-point groups (w2s merge) */
+  const char *index_name;          /* the /metrics dataset of the point index:
+                                      "sweep" (NULL) or "repeat" */
+  const int64_t *point_ids;        /* global grid index of each written point
+                                      (NULL: 0, 1, ...); a point's own pair_sweep
+                                      wins when it has one (merged files) */
+  int metrics_only;                /* no per-point groups (w2s merge) */
   const char *const *source_files; /* merge: the file each point came from */
 } w2s_sweep_desc;
 

@@ -30,21 +30,21 @@
 #include "w2s/core.h"
 
 typedef struct {
-  double ridge;       /* lambda >= 0, per sample (see above) */
+  double ridge;        /* lambda >= 0, per sample (see above) */
   const int *penalize; /* p flags: 1 = ridge applies (NULL: all columns) */
   /* Singular values of the column-equilibrated R below rank_tol * s_max are
    * treated as zero. 0 means eps * max(n, p) (numpy.linalg.lstsq's rule). */
   double rank_tol;
-  const char *label;   /* names the fit in messages, e.g. "weak model 'a'" */
+  const char *label; /* names the fit in messages, e.g. "weak model 'a'" */
 } w2s_lsq_opts;
 
 typedef struct {
-  int64_t nrows;       /* total rows over all ranks */
-  int64_t rank;        /* numerical rank of the equilibrated design */
-  double cond;         /* s_max / s_min over all p singular values (inf if 0) */
-  double cond_kept;    /* s_max / smallest singular value kept */
-  char method[32];     /* what ran: "tsqr", "cholqr2", "auto:normal", ... */
-  int passes;          /* passes over the rows */
+  int64_t nrows;    /* total rows over all ranks */
+  int64_t rank;     /* numerical rank of the equilibrated design */
+  double cond;      /* s_max / s_min over all p singular values (inf if 0) */
+  double cond_kept; /* s_max / smallest singular value kept */
+  char method[32];  /* what ran: "tsqr", "cholqr2", "auto:normal", ... */
+  int passes;       /* passes over the rows */
   /* The table entry whose algorithm ran: the solver itself, or for auto
    * the sub-solver it chose (auto:normal -> normal, auto:tsqr -> tsqr). Its
    * flop model and accuracy class describe this solve. Set on every rank
@@ -61,8 +61,8 @@ typedef struct w2s_lsq w2s_lsq;
  * counts, the MPI and end-to-end solver tests) iterates over the table and
  * reads these fields; nothing else names a solver. */
 typedef struct w2s_lsq_solver {
-  const char *name;  /* the fit.solver / --solvers value */
-  const char *help;  /* one line for help texts */
+  const char *name; /* the fit.solver / --solvers value */
+  const char *help; /* one line for help texts */
   /* Local: a fresh accumulator (see w2s_lsq_create). */
   w2s_err (*create)(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out);
   /* Passes over the rows, over every design (auto: 1 when the normal
@@ -73,8 +73,9 @@ typedef struct w2s_lsq_solver {
    * solver returns, and its forward error is at most ~c cond^error_order
    * eps (1: QR-type, backward stable: ~c cond eps (1 + cond rho); 2: the
    * normal equations, ~c cond^2 eps). Beyond cond_max it may refuse with
-   * W2S_ERR_NUMERIC (or return a less accurate result). auto's entry is its worst case over the
-   * sub-solvers it may pick; info.ran names the one that ran. */
+   * W2S_ERR_NUMERIC (or return a less accurate result). auto's entry is its
+   * worst case over the sub-solvers it may pick; info.ran names the one that
+   * ran. */
   double cond_max;
   int error_order;
   /* 1: memory O(p^2 + p k) per rank, independent of n (the rows are
@@ -113,8 +114,7 @@ w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
  * (label, penalize); solve's opts must then carry the same ridge. Errors:
  * those of w2s_lsq_create. */
 w2s_err w2s_lsq_create_with(w2s_ctx *ctx, const char *solver, int64_t p,
-                            int64_t k, const w2s_lsq_opts *opts,
-                            w2s_lsq **out);
+                            int64_t k, const w2s_lsq_opts *opts, w2s_lsq **out);
 /* Local: fold m rows into the accumulator. A is m x p (lda >= m), B is
  * m x k (ldb >= m), column-major, the caller's; both may be overwritten.
  * Errors (this rank's only: agree before end_pass): W2S_ERR_INPUT for a

@@ -27,38 +27,39 @@
  * lists the table (tests/e2e/test_format.py checks it does). */
 #define W2S_FAMILY_SQ "squared-loss regression"
 #define W2S_METRICS(X)                                                         \
-  X(W2S_M_WEAK_ERROR, "weak_error", "test: mean (f_w - f*)^2",                \
-    "squared label units", "the weak model's error", W2S_FAMILY_SQ)          \
-  X(W2S_M_W2S_ERROR, "w2s_error", "test: mean (f_sw - f*)^2",                 \
-    "squared label units", "the weak-to-strong error", W2S_FAMILY_SQ)        \
-  X(W2S_M_MISFIT, "misfit", "test: mean (f_sw - f_w)^2",                      \
+  X(W2S_M_WEAK_ERROR, "weak_error", "test: mean (f_w - f*)^2",                 \
+    "squared label units", "the weak model's error", W2S_FAMILY_SQ)            \
+  X(W2S_M_W2S_ERROR, "w2s_error", "test: mean (f_sw - f*)^2",                  \
+    "squared label units", "the weak-to-strong error", W2S_FAMILY_SQ)          \
+  X(W2S_M_MISFIT, "misfit", "test: mean (f_sw - f_w)^2",                       \
     "squared label units", "gain >= misfit (test, realizable)", W2S_FAMILY_SQ) \
   X(W2S_M_GAIN, "gain", "test: weak_error - w2s_error (accumulated directly)", \
     "squared label units", "gain >= misfit (test, realizable)", W2S_FAMILY_SQ) \
-  X(W2S_M_CEILING, "strong_ceiling_error",                                    \
-    "test: mean (f_s - f*)^2, f_s fitted on true labels of the w2s split",    \
-    "squared label units", "the strong ceiling of pgr", W2S_FAMILY_SQ)       \
-  X(W2S_M_PGR, "pgr",                                                         \
-    "gain / (weak_error - strong_ceiling_error); NaN where weak_error <= "    \
-    "ceiling", "ratio", "performance gap recovered", W2S_FAMILY_SQ)          \
-  X(W2S_M_PREDICTED, "predicted_w2s_error", "weak_error - misfit",            \
-    "squared label units", "weak-model selection by misfit", W2S_FAMILY_SQ)  \
-  X(W2S_M_WEAK_ERROR_TRAIN, "weak_error_train",                               \
-    "w2s training split: mean (f_w - f*)^2", "squared label units",           \
-    "the weak model's error (train)", W2S_FAMILY_SQ)                         \
-  X(W2S_M_W2S_ERROR_TRAIN, "w2s_error_train",                                 \
-    "w2s training split: mean (f_sw - f*)^2", "squared label units",          \
-    "the weak-to-strong error (train)", W2S_FAMILY_SQ)                       \
-  X(W2S_M_MISFIT_TRAIN, "misfit_train",                                       \
-    "w2s training split: mean (f_sw - f_w)^2", "squared label units",         \
-    "gain = misfit (train, realizable)", W2S_FAMILY_SQ)                      \
-  X(W2S_M_GAIN_TRAIN, "gain_train",                                           \
-    "w2s training split: weak_error_train - w2s_error_train",                 \
+  X(W2S_M_CEILING, "strong_ceiling_error",                                     \
+    "test: mean (f_s - f*)^2, f_s fitted on true labels of the w2s split",     \
+    "squared label units", "the strong ceiling of pgr", W2S_FAMILY_SQ)         \
+  X(W2S_M_PGR, "pgr",                                                          \
+    "gain / (weak_error - strong_ceiling_error); NaN where weak_error <= "     \
+    "ceiling",                                                                 \
+    "ratio", "performance gap recovered", W2S_FAMILY_SQ)                       \
+  X(W2S_M_PREDICTED, "predicted_w2s_error", "weak_error - misfit",             \
+    "squared label units", "weak-model selection by misfit", W2S_FAMILY_SQ)    \
+  X(W2S_M_WEAK_ERROR_TRAIN, "weak_error_train",                                \
+    "w2s training split: mean (f_w - f*)^2", "squared label units",            \
+    "the weak model's error (train)", W2S_FAMILY_SQ)                           \
+  X(W2S_M_W2S_ERROR_TRAIN, "w2s_error_train",                                  \
+    "w2s training split: mean (f_sw - f*)^2", "squared label units",           \
+    "the weak-to-strong error (train)", W2S_FAMILY_SQ)                         \
+  X(W2S_M_MISFIT_TRAIN, "misfit_train",                                        \
+    "w2s training split: mean (f_sw - f_w)^2", "squared label units",          \
+    "gain = misfit (train, realizable)", W2S_FAMILY_SQ)                        \
+  X(W2S_M_GAIN_TRAIN, "gain_train",                                            \
+    "w2s training split: weak_error_train - w2s_error_train",                  \
     "squared label units", "gain = misfit (train, realizable)", W2S_FAMILY_SQ) \
-  X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train",                        \
-    "w2s training split: the strong ceiling's residual (eps of the bound)",   \
-    "squared label units",                                                    \
-    "gain - misfit within 2 sqrt(misfit eps) (train, non-realizable)",        \
+  X(W2S_M_CEILING_TRAIN, "strong_ceiling_error_train",                         \
+    "w2s training split: the strong ceiling's residual (eps of the bound)",    \
+    "squared label units",                                                     \
+    "gain - misfit within 2 sqrt(misfit eps) (train, non-realizable)",         \
     W2S_FAMILY_SQ)
 
 typedef enum {
@@ -74,8 +75,8 @@ typedef struct {
   const char *name;        /* /metrics dataset, report column */
   const char *description; /* what it is (the dataset's attribute) */
   const char *units;
-  const char *checks;      /* which statement of the theory it checks */
-  const char *family;      /* e.g. "squared-loss regression" */
+  const char *checks; /* which statement of the theory it checks */
+  const char *family; /* e.g. "squared-loss regression" */
 } w2s_metric_info;
 
 /* The table (src/metrics/table.c) and its length (W2S_M_COUNT in this
@@ -92,10 +93,10 @@ int w2s_metric_find(const char *name);
 /* Running sums for T tasks x J weak models on one split. */
 typedef struct {
   int64_t T, J;
-  int64_t n;         /* rows accumulated (global after reduce) */
-  double *buf;       /* one allocation: the arrays below */
+  int64_t n;   /* rows accumulated (global after reduce) */
+  double *buf; /* one allocation: the arrays below */
   double *weak, *w2s, *misfit, *cross; /* K = T * J each */
-  double *ceiling;   /* T */
+  double *ceiling;                     /* T */
 } w2s_metric_sums;
 
 /* Local: zeroed sums for T tasks x J weak models in s (one allocation,

@@ -38,8 +38,8 @@ typedef struct {
   char text[512];
   int64_t i;
   double r;
-  int set;          /* given in the file or by --set (not a default) */
-  char where[256];  /* "file:line" or "--set ..." for messages */
+  int set;         /* given in the file or by --set (not a default) */
+  char where[256]; /* "file:line" or "--set ..." for messages */
 } w2s_param;
 
 /* Local: 1 (true/yes/on/1) or 0 (false/no/off/0), any case; -1 otherwise.

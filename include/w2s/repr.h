@@ -95,8 +95,7 @@ int64_t w2s_mlp_train_size(const w2s_mlp *mlp, int64_t nrows);
  * (leading dimension ldx) when depth is 0. Borrowed: valid while acts (or
  * X) is. Cannot fail. */
 const double *w2s_mlp_forward_train(const w2s_mlp *mlp, int64_t nrows,
-                                    const double *X, int64_t ldx,
-                                    double *acts);
+                                    const double *X, int64_t ldx, double *acts);
 /* Backward pass after w2s_mlp_forward_train on the same X and acts: dOut
  * (nrows x out_dim, leading dimension nrows, overwritten) is the loss
  * gradient with respect to the output; ADDS d loss / d params to grad
@@ -116,8 +115,7 @@ typedef struct {
    * *found = 0 when absent (not an error). Errors: W2S_ERR_INPUT (path is
    * not a readable cache), W2S_ERR_MPI. */
   w2s_err (*cache_get)(void *host, w2s_ctx *ctx, const char *path,
-                       const char *key, double *params, int64_t n,
-                       int *found);
+                       const char *key, double *params, int64_t n, int *found);
   /* Store params under key (rank 0 writes; the file is replaced whole).
    * Errors: W2S_ERR_IO, W2S_ERR_MEMORY, W2S_ERR_MPI. */
   w2s_err (*cache_put)(void *host, w2s_ctx *ctx, const char *path,
@@ -131,21 +129,21 @@ typedef struct {
 /* What a source gets to build a representation from; every pointer is
  * borrowed for the duration of the call. */
 typedef struct {
-  const char *section;    /* "strong" or "weak.NAME"; perturb and random
-                           * derive their RNG stream from it */
-  uint64_t seed;          /* experiment seed */
+  const char *section; /* "strong" or "weak.NAME"; perturb and random
+                        * derive their RNG stream from it */
+  uint64_t seed;       /* experiment seed */
   int64_t input_dim;
-  const w2s_mlp *target;  /* h*, the target's representation */
-  int64_t depth, width;   /* the section's depth/width keys */
-  const w2s_param *params; /* the source's own keys, in its table's order */
-  double input_scale;     /* x ~ N(0, input_scale^2 I) */
+  const w2s_mlp *target;       /* h*, the target's representation */
+  int64_t depth, width;        /* the section's depth/width keys */
+  const w2s_param *params;     /* the source's own keys, in its table's order */
+  double input_scale;          /* x ~ N(0, input_scale^2 I) */
   const w2s_repr_hooks *hooks; /* may be NULL */
 } w2s_repr_env;
 
 typedef struct {
   const char *name; /* the value of `source = ...` */
   const char *help;
-  int uses_shape;   /* whether the section's depth/width keys apply */
+  int uses_shape;      /* whether the section's depth/width keys apply */
   const w2s_key *keys; /* the source's own keys */
   int nkeys;
   /* Collective (see the top of this file): build the representation into

@@ -25,10 +25,10 @@ typedef struct {
   char name[W2S_NAME_LEN + 8]; /* config section: "strong", "weak.NAME" */
   char role[8];                /* "strong" or "weak" */
   char source[16];
-  int64_t dim;     /* features (without the intercept) */
-  int64_t rank;    /* smallest numerical rank over task groups */
-  double cond;     /* largest condition number of the equilibrated design */
-  double ridge;    /* the ridge its head was fitted with */
+  int64_t dim;  /* features (without the intercept) */
+  int64_t rank; /* smallest numerical rank over task groups */
+  double cond;  /* largest condition number of the equilibrated design */
+  double ridge; /* the ridge its head was fitted with */
 } w2s_repr_record;
 
 /* Where a record came from: what the file's root attributes say about the
@@ -68,7 +68,8 @@ typedef struct {
   int ntimers;
   char (*timer_name)[W2S_TIMER_NAME_LEN];
   double *timing;
-  double peak_rss_mib; /* max over ranks of the peak resident set (0: unknown) */
+  double
+      peak_rss_mib; /* max over ranks of the peak resident set (0: unknown) */
   /* named curves (pre-training loss per epoch), written under /pretrain */
   int ncurves;
   char (*curve_name)[W2S_NAME_LEN + 8];
@@ -89,7 +90,7 @@ typedef struct {
   char input_file[W2S_PATH_LEN];
   uint64_t labels_checksum;
   /* set by the reader for sweep files (else NULL / 0) */
-  int64_t *pair_sweep;    /* npairs */
+  int64_t *pair_sweep; /* npairs */
   int sweep_nkeys;
   int64_t sweep_npoints;
   char (*sweep_keys)[128];

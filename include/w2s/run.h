@@ -46,8 +46,8 @@ typedef enum {
 
 typedef struct {
   const w2s_producer *producer;
-  void *self;       /* the producer's state, passed to its callbacks */
-  int64_t npoints;  /* points of the experiment (>= 1) */
+  void *self;      /* the producer's state, passed to its callbacks */
+  int64_t npoints; /* points of the experiment (>= 1) */
   /* The grid as the results file describes it (keys, values, index
    * name); NULL: a single point in the plain layout (W2S_RUN_ONE_FILE
    * only). Its point_ids are set by the driver. */

@@ -20,8 +20,8 @@ static const char *device_for(const char *path) {
 #include <plplot.h>
 
 /* Distinct, readable colours for up to 8 weak models (cmap0 1..8). */
-static const int palette[8][3] = {{31, 119, 180}, {255, 127, 14},
-                                  {44, 160, 44},  {214, 39, 40},
+static const int palette[8][3] = {{31, 119, 180},  {255, 127, 14},
+                                  {44, 160, 44},   {214, 39, 40},
                                   {148, 103, 189}, {140, 86, 75},
                                   {227, 119, 194}, {127, 127, 127}};
 
@@ -64,7 +64,8 @@ w2s_err w2s_plot_gain_misfit(w2s_ctx *ctx, w2s_results *const *files, int n,
       }
     }
   if (!(hi >= lo))
-    return W2S_FAIL(ctx, W2S_ERR_INPUT, "--plot: no finite (gain, misfit) pair");
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "--plot: no finite (gain, misfit) pair");
   double pad = 0.05 * (hi - lo > 0 ? hi - lo : 1.0);
   lo -= pad, hi += pad;
   W2S_CALL(begin(ctx, "--plot", path, dev, 750));
@@ -196,13 +197,12 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
   const char *text[2] = {"test (fresh samples)", "train (the fitted sample)"};
   const char *sym[2] = {"#(850)", "#(851)"};
   pllegend(&lwidth, &lheight, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-           PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02,
-           0.02, 0.08, 0, 15, 1, 0, 0, 2, opt, 1.0, 0.8, 2.0, 0.0, tcol, text,
-           NULL, NULL, NULL, NULL, lcol, lsty, lw, scol, ssc, snum, sym);
+           PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 0, 15, 1, 0,
+           0, 2, opt, 1.0, 0.8, 2.0, 0.0, tcol, text, NULL, NULL, NULL, NULL,
+           lcol, lsty, lw, scol, ssc, snum, sym);
   plend();
   return W2S_OK;
 }
-
 
 #else
 
@@ -224,6 +224,5 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
                   "found when w2s was configured)",
                   path);
 }
-
 
 #endif

@@ -133,8 +133,8 @@ static void print_selection(FILE *f, w2s_results *const *files, int n,
     for (int j = 0; j < nn; ++j)
       fprintf(f, "%s,%lld,%.17g,%.17g,%.17g,%.17g,%d,%d\n", names[j],
               (long long)cnt[j], sum[j][0] / cnt[j], sum[j][1] / cnt[j],
-              (sum[j][0] - sum[j][1]) / cnt[j], sum[j][2] / cnt[j],
-              j == pick, j == best);
+              (sum[j][0] - sum[j][1]) / cnt[j], sum[j][2] / cnt[j], j == pick,
+              j == best);
     return;
   }
   fprintf(f, "\nWeak-model selection (means over tasks and repeats)\n");
@@ -158,9 +158,10 @@ static void print_theory(FILE *f, const w2s_summary *s) {
                ">= misfit, and gain = misfit on train up to rounding\n");
     break;
   case W2S_THEORY_NONREALIZABLE:
-    fprintf(f, "  theory: NOT realizable (%s): gain >= misfit is not "
-               "guaranteed; on train |gain - misfit| <= 2 sqrt(misfit x "
-               "strong ceiling error) holds for %lld/%lld pairs\n",
+    fprintf(f,
+            "  theory: NOT realizable (%s): gain >= misfit is not "
+            "guaranteed; on train |gain - misfit| <= 2 sqrt(misfit x "
+            "strong ceiling error) holds for %lld/%lld pairs\n",
             s->intercept_off ? "fit.intercept = false: the task labels' bias "
                                "is outside the strong heads"
                              : "the strong representation is not h*",
@@ -181,14 +182,15 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
   if (rows) print_rows(f, files, n, fmt);
   if (fmt == W2S_FMT_JSON) {
     if (!rows) fprintf(f, "{");
-    fprintf(f, "\"summary\": {\"pairs\": %lld, \"slope\": ",
-            (long long)s->npairs);
+    fprintf(f,
+            "\"summary\": {\"pairs\": %lld, \"slope\": ", (long long)s->npairs);
     json_num(f, s->slope);
     fprintf(f, ", \"intercept\": ");
     json_num(f, s->intercept);
     fprintf(f, ", \"r2\": ");
     json_num(f, s->r2);
-    fprintf(f, ", \"gain_ge_misfit_test\": %lld, \"gain_ge_misfit_train\": %lld",
+    fprintf(f,
+            ", \"gain_ge_misfit_test\": %lld, \"gain_ge_misfit_train\": %lld",
             (long long)s->ok_test, (long long)s->ok_train);
     fprintf(f, ", \"largest_violation_test\": ");
     json_num(f, s->worst_test);
@@ -204,7 +206,8 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
     json_num(f, s->median_pgr);
     fprintf(f, ", \"theory\": ");
     json_str(f, w2s_theory_name(s->theory));
-    fprintf(f, ", \"train_gap_within_bound\": %lld", (long long)s->ok_gap_bound);
+    fprintf(f, ", \"train_gap_within_bound\": %lld",
+            (long long)s->ok_gap_bound);
     fprintf(f, "}}\n");
     return;
   }
@@ -229,23 +232,28 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
   }
   fprintf(f, "\nSummary over %lld (task, weak model) pairs\n",
           (long long)s->npairs);
-  fprintf(f, "  gain vs misfit (test), least squares: gain = %.6g * misfit "
-             "%+.6g,  R^2 = %.6g\n",
+  fprintf(f,
+          "  gain vs misfit (test), least squares: gain = %.6g * misfit "
+          "%+.6g,  R^2 = %.6g\n",
           s->slope, s->intercept, s->r2);
   print_theory(f, s);
-  fprintf(f, "  gain >= misfit: %lld/%lld on test, %lld/%lld on train "
-             "(relative slack %.0e of weak_error)\n",
+  fprintf(f,
+          "  gain >= misfit: %lld/%lld on test, %lld/%lld on train "
+          "(relative slack %.0e of weak_error)\n",
           (long long)s->ok_test, (long long)s->npairs, (long long)s->ok_train,
           (long long)s->npairs, W2S_ANALYZE_SLACK);
-  fprintf(f, "  largest violation (misfit - gain): %.6g on test, %.6g on "
-             "train\n",
+  fprintf(f,
+          "  largest violation (misfit - gain): %.6g on test, %.6g on "
+          "train\n",
           s->worst_test, s->worst_train);
-  fprintf(f, "  weak model chosen by smallest mean (weak_error - misfit): %s "
-             "(%.6g); smallest mean w2s_error: %s (%.6g)\n",
+  fprintf(f,
+          "  weak model chosen by smallest mean (weak_error - misfit): %s "
+          "(%.6g); smallest mean w2s_error: %s (%.6g)\n",
           s->chosen, s->chosen_pred, s->best, s->best_true);
   if (s->groups > 0)
-    fprintf(f, "  per task, the choice by misfit is the truly best weak model "
-               "in %lld/%lld tasks\n",
+    fprintf(f,
+            "  per task, the choice by misfit is the truly best weak model "
+            "in %lld/%lld tasks\n",
             (long long)s->agree, (long long)s->groups);
   fprintf(f, "  median PGR: %.6g over %lld pairs with weak_error > ceiling\n",
           s->median_pgr, (long long)s->n_pgr);
@@ -262,9 +270,8 @@ void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
     for (int64_t i = 0; i < n; ++i)
       fprintf(f, "%d,%lld,%s,%lld,%.17g,%.17g,%.17g,%.17g,%lld,%lld\n",
               st[i].file, (long long)st[i].point, st[i].desc,
-              (long long)st[i].n, st[i].mad_test, st[i].mad_train,
-              st[i].slope, st[i].r2, (long long)st[i].ok_test,
-              (long long)st[i].ok_train);
+              (long long)st[i].n, st[i].mad_test, st[i].mad_train, st[i].slope,
+              st[i].r2, (long long)st[i].ok_test, (long long)st[i].ok_train);
     return;
   }
   if (fmt == W2S_FMT_JSON) return; /* JSON carries it in the summary */

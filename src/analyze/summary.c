@@ -103,8 +103,8 @@ static w2s_err summarize_selection(w2s_ctx *ctx, w2s_results *const *files,
       return W2S_ERR_MEMORY;
     }
     for (int64_t k = 0; k < r->npairs; ++k)
-      gk[k] = (group_key){r->pair_sweep ? r->pair_sweep[k] : 0,
-                          r->pair_task[k], k};
+      gk[k] = (group_key){r->pair_sweep ? r->pair_sweep[k] : 0, r->pair_task[k],
+                          k};
     qsort(gk, (size_t)r->npairs, sizeof *gk, cmp_group);
     for (int64_t a = 0; a < r->npairs;) {
       int64_t b = a, bp = gk[a].k;
@@ -147,14 +147,18 @@ static w2s_err summarize_selection(w2s_ctx *ctx, w2s_results *const *files,
 
 /* The metrics the summary and the sweep statistics read: a file without
  * one (written before it existed) cannot be summarised. */
-static const int needed[] = {
-    W2S_M_WEAK_ERROR,       W2S_M_W2S_ERROR,      W2S_M_MISFIT,
-    W2S_M_GAIN,             W2S_M_PGR,            W2S_M_PREDICTED,
-    W2S_M_WEAK_ERROR_TRAIN, W2S_M_MISFIT_TRAIN,   W2S_M_GAIN_TRAIN,
-    W2S_M_CEILING_TRAIN};
+static const int needed[] = {W2S_M_WEAK_ERROR,
+                             W2S_M_W2S_ERROR,
+                             W2S_M_MISFIT,
+                             W2S_M_GAIN,
+                             W2S_M_PGR,
+                             W2S_M_PREDICTED,
+                             W2S_M_WEAK_ERROR_TRAIN,
+                             W2S_M_MISFIT_TRAIN,
+                             W2S_M_GAIN_TRAIN,
+                             W2S_M_CEILING_TRAIN};
 
-static w2s_err require_metrics(w2s_ctx *ctx, w2s_results *const *files,
-                               int n) {
+static w2s_err require_metrics(w2s_ctx *ctx, w2s_results *const *files, int n) {
   for (int f = 0; f < n; ++f)
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; ++i)
       if (!w2s_results_has_metric(files[f], needed[i]))
@@ -183,8 +187,8 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
       double slack = W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR][k]);
       double mt = r->metric[W2S_M_MISFIT_TRAIN][k];
       double gt = r->metric[W2S_M_GAIN_TRAIN][k];
-      double slack_t =
-          W2S_ANALYZE_SLACK * fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
+      double slack_t = W2S_ANALYZE_SLACK *
+                       fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
       s->npairs++;
       sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
       s->ok_test += (y >= x - slack);
@@ -209,9 +213,9 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
   s->r2 = (vx > 0 && vy > 0) ? cxy * cxy / (vx * vy) : NAN;
   if (s->n_pgr > 0) {
     qsort(pgr, (size_t)s->n_pgr, sizeof *pgr, cmp_double);
-    s->median_pgr = s->n_pgr % 2 ? pgr[s->n_pgr / 2]
-                                 : 0.5 * (pgr[s->n_pgr / 2 - 1] +
-                                          pgr[s->n_pgr / 2]);
+    s->median_pgr = s->n_pgr % 2
+                        ? pgr[s->n_pgr / 2]
+                        : 0.5 * (pgr[s->n_pgr / 2 - 1] + pgr[s->n_pgr / 2]);
   } else {
     s->median_pgr = NAN;
   }
@@ -257,8 +261,9 @@ w2s_err w2s_analyze_sweep(w2s_ctx *ctx, w2s_results *const *files, int n,
         st->mad_train += fabs(gt - mt);
         st->ok_test += y >= x - W2S_ANALYZE_SLACK *
                                     fabs(r->metric[W2S_M_WEAK_ERROR][k]);
-        st->ok_train += gt >= mt - W2S_ANALYZE_SLACK *
-                                       fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
+        st->ok_train += gt >=
+                        mt - W2S_ANALYZE_SLACK *
+                                 fabs(r->metric[W2S_M_WEAK_ERROR_TRAIN][k]);
         sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
       }
       double nn = (double)st->n;

@@ -21,8 +21,10 @@ static w2s_err set_output(w2s_ctx *ctx, const char *opt, const char *v,
   struct stat st;
   if (!v[0] || v[strlen(v) - 1] == '/' ||
       (stat(v, &st) == 0 && S_ISDIR(st.st_mode)))
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: a results file name is "
-                    "expected, not a directory", opt, v);
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "%s %s: a results file name is "
+                    "expected, not a directory",
+                    opt, v);
   ((fit_cli *)target)->a.output = v;
   return W2S_OK;
 }
@@ -50,38 +52,45 @@ static w2s_opts fit_spec(fit_cli *c, w2s_opt *t, char *help, size_t len) {
   char names[768];
   w2s_lsq_solver_names(names, sizeof names, "|");
   snprintf(help, len, "%s (default auto)", names);
-  const w2s_opt table[] = {
-      {"output", 'o', "PATH", "results file (default fit-results.h5)",
-       W2S_OPT_CALL, c, set_output, 0, 0, 0, NULL},
-      {"split", 0, "F0,F1,F2", "fractions of rows for splits 0, 1, 2 when "
-       "the file has no\n/split (default 0.25,0.5,0.25)", W2S_OPT_CALL, c,
-       set_split, 0, 0, 0, NULL},
-      {"seed", 0, "S", "seed of the split permutation (default 1)",
-       W2S_OPT_INT, &c->seed, NULL, 0, 0, 9.0e18, NULL},
-      {"repeats", 0, "R", "repeat over R different splits (default 1); "
-       "results carry\na /metrics/repeat index", W2S_OPT_INT, &c->repeats,
-       NULL, 0, 1, 1000, NULL},
-      {"solver", 0, "NAME", help, W2S_OPT_CALL, c, set_solver, 0, 0, 0, NULL},
-      {"ridge", 0, "L[,L2,...]", "ridge lambda per sample (default 0); with "
-       "several values each\nhead takes the one with the smallest error on "
-       "20% of its\nfitting split held out (weak heads: true labels; strong:"
-       "\nthe weak labels), then refits on all of it", W2S_OPT_CALL, c,
-       set_ridge, 0, 0, 0, NULL},
-      {"standardize", 0, NULL, "scale each representation's columns to zero "
-       "mean, unit\nvariance (statistics of the split that fits its head)",
-       W2S_OPT_FLAG, &c->a.o.standardize, NULL, 0, 0, 0, NULL},
-      {"block-rows", 0, "B", "rows read per block (default 4096)",
-       W2S_OPT_INT, &c->block_rows, NULL, 0, 1, 1e7, NULL},
-      {"force", 0, NULL, "overwrite an existing results file (a regular\n"
-       "file, never one of the inputs)", W2S_OPT_FLAG, &c->a.force, NULL, 0,
-       0, 0, NULL},
-      {"quiet", 'q', NULL, "no progress lines", W2S_OPT_CONST, &c->verbosity,
-       NULL, 0, 0, 0, NULL},
-      {"verbose", 'v', NULL, "more log lines", W2S_OPT_CONST, &c->verbosity,
-       NULL, 2, 0, 0, NULL},
-      {NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL}};
+  const w2s_opt table[] =
+      {{"output", 'o', "PATH", "results file (default fit-results.h5)",
+        W2S_OPT_CALL, c, set_output, 0, 0, 0, NULL},
+       {"split", 0, "F0,F1,F2",
+        "fractions of rows for splits 0, 1, 2 when "
+        "the file has no\n/split (default 0.25,0.5,0.25)",
+        W2S_OPT_CALL, c, set_split, 0, 0, 0, NULL},
+       {"seed", 0, "S", "seed of the split permutation (default 1)",
+        W2S_OPT_INT, &c->seed, NULL, 0, 0, 9.0e18, NULL},
+       {"repeats", 0, "R",
+        "repeat over R different splits (default 1); "
+        "results carry\na /metrics/repeat index",
+        W2S_OPT_INT, &c->repeats, NULL, 0, 1, 1000, NULL},
+       {"solver", 0, "NAME", help, W2S_OPT_CALL, c, set_solver, 0, 0, 0, NULL},
+       {"ridge", 0, "L[,L2,...]",
+        "ridge lambda per sample (default 0); with "
+        "several values each\nhead takes the one with the smallest error on "
+        "20% of its\nfitting split held out (weak heads: true labels; strong:"
+        "\nthe weak labels), then refits on all of it",
+        W2S_OPT_CALL, c, set_ridge, 0, 0, 0, NULL},
+       {"standardize", 0, NULL,
+        "scale each representation's columns to zero "
+        "mean, unit\nvariance (statistics of the split that fits its head)",
+        W2S_OPT_FLAG, &c->a.o.standardize, NULL, 0, 0, 0, NULL},
+       {"block-rows", 0, "B", "rows read per block (default 4096)", W2S_OPT_INT,
+        &c->block_rows, NULL, 0, 1, 1e7, NULL},
+       {"force", 0, NULL,
+        "overwrite an existing results file (a regular\n"
+        "file, never one of the inputs)",
+        W2S_OPT_FLAG, &c->a.force, NULL, 0, 0, 0, NULL},
+       {"quiet", 'q', NULL, "no progress lines", W2S_OPT_CONST, &c->verbosity,
+        NULL, 0, 0, 0, NULL},
+       {"verbose", 'v', NULL, "more log lines", W2S_OPT_CONST, &c->verbosity,
+        NULL, 2, 0, 0, NULL},
+       {NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL}};
   memcpy(t, table, sizeof table);
-  return (w2s_opts){"fit", NULL, "[mpirun -n P]",
+  return (w2s_opts){"fit",
+                    NULL,
+                    "[mpirun -n P]",
                     "Fits weak heads on split 0 against /labels, the strong "
                     "head on the weak labels of\nsplit 1 (or on "
                     "/weak_predictions/NAME), and reports the metrics on "
@@ -89,7 +98,12 @@ static w2s_opts fit_spec(fit_cli *c, w2s_opt *t, char *help, size_t len) {
                     "results layout as 'w2s simulate' (docs/FORMAT.md\n"
                     "describes the features file). Every rank reads only its "
                     "own rows.",
-                    t, "FEATURES.h5", 1, 1, &c->pos, NULL,
+                    t,
+                    "FEATURES.h5",
+                    1,
+                    1,
+                    &c->pos,
+                    NULL,
                     "exit status: 0 success, 2 bad usage or bad input, 1 "
                     "other failures."};
 }
@@ -97,8 +111,15 @@ static w2s_opts fit_spec(fit_cli *c, w2s_opt *t, char *help, size_t len) {
 int w2s_cmd_fit(int argc, char **argv) {
   w2s_ctx *ctx = w2s_mpi_start(&argc, &argv, "fit");
   fit_cli c = {{{NULL, {0.25, 0.5, 0.25}, 1, 1, "auto", {0.0}, 1, 0, 4096},
-                NULL, "fit-results.h5", 0, NULL},
-               1, 1, 4096, {0}, 1};
+                NULL,
+                "fit-results.h5",
+                0,
+                NULL},
+               1,
+               1,
+               4096,
+               {0},
+               1};
   w2s_opt table[12];
   char solver_help[1024];
   w2s_opts spec = fit_spec(&c, table, solver_help, sizeof solver_help);

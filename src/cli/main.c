@@ -80,8 +80,10 @@ static int unknown_command(const char *cmd) {
   const char *what = cmd[0] == '-' ? "option" : "command";
   int k = w2s_suggest(cmd, names, n);
   if (k >= 0)
-    fprintf(stderr, "w2s: error: unknown %s '%s' (did you mean %s?); try "
-            "'w2s --help'\n", what, cmd, names[k]);
+    fprintf(stderr,
+            "w2s: error: unknown %s '%s' (did you mean %s?); try "
+            "'w2s --help'\n",
+            what, cmd, names[k]);
   else
     fprintf(stderr, "w2s: error: unknown %s '%s' (try 'w2s --help')\n", what,
             cmd);

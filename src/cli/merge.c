@@ -14,10 +14,15 @@ int w2s_cmd_merge(int argc, char **argv) {
   int force = 0, help = 0;
   w2s_opt_list points = {0};
   const w2s_opt table[] = {
-      {.name = "output", .short_name = 'o', .arg = "MERGED.h5",
-       .kind = W2S_OPT_STRING, .target = &out,
+      {.name = "output",
+       .short_name = 'o',
+       .arg = "MERGED.h5",
+       .kind = W2S_OPT_STRING,
+       .target = &out,
        .help = "the merged results file (required)"},
-      {.name = "force", .kind = W2S_OPT_FLAG, .target = &force,
+      {.name = "force",
+       .kind = W2S_OPT_FLAG,
+       .target = &force,
        .help = "replace an existing MERGED.h5 (a regular file,\n"
                "never an input)"},
       {.name = NULL},

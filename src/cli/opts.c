@@ -91,8 +91,10 @@ static w2s_err store_number(w2s_ctx *ctx, const w2s_opt *o, const char *opt,
     return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: an integer is expected", opt,
                     v);
   /* Without a stated range an integer must still fit an int64_t. */
-  double lo = has_range(o) ? o->lo : (o->kind == W2S_OPT_INT ? -9.2e18 : -HUGE_VAL);
-  double hi = has_range(o) ? o->hi : (o->kind == W2S_OPT_INT ? 9.2e18 : HUGE_VAL);
+  double lo = has_range(o) ? o->lo
+                           : (o->kind == W2S_OPT_INT ? -9.2e18 : -HUGE_VAL);
+  double hi = has_range(o) ? o->hi
+                           : (o->kind == W2S_OPT_INT ? 9.2e18 : HUGE_VAL);
   if (!(x >= lo && x <= hi))
     return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: out of range (%.17g to %.17g)",
                     opt, v, lo, hi);
@@ -135,24 +137,14 @@ static w2s_err store(w2s_ctx *ctx, const w2s_opt *o, const char *opt,
                     "option %s takes a value but its table entry names none",
                     opt);
   switch (o->kind) {
-  case W2S_OPT_FLAG:
-    *(int *)o->target = 1;
-    return W2S_OK;
-  case W2S_OPT_CONST:
-    *(int *)o->target = o->ival;
-    return W2S_OK;
+  case W2S_OPT_FLAG: *(int *)o->target = 1; return W2S_OK;
+  case W2S_OPT_CONST: *(int *)o->target = o->ival; return W2S_OK;
   case W2S_OPT_INT:
-  case W2S_OPT_DOUBLE:
-    return store_number(ctx, o, opt, v);
-  case W2S_OPT_STRING:
-    *(const char **)o->target = v;
-    return W2S_OK;
-  case W2S_OPT_LIST:
-    return w2s_opt_list_add(ctx, o->target, v);
-  case W2S_OPT_CHOICE:
-    return store_choice(ctx, o, opt, v);
-  case W2S_OPT_CALL:
-    return o->fn(ctx, opt, v, o->target);
+  case W2S_OPT_DOUBLE: return store_number(ctx, o, opt, v);
+  case W2S_OPT_STRING: *(const char **)o->target = v; return W2S_OK;
+  case W2S_OPT_LIST: return w2s_opt_list_add(ctx, o->target, v);
+  case W2S_OPT_CHOICE: return store_choice(ctx, o, opt, v);
+  case W2S_OPT_CALL: return o->fn(ctx, opt, v, o->target);
   }
   return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "option %s: unknown kind %d", opt,
                   (int)o->kind);
@@ -172,8 +164,8 @@ static w2s_err add_positional(w2s_ctx *ctx, const w2s_opts *spec,
                       "unexpected argument '%s': one %s only", s,
                       spec->pos_name);
     return W2S_FAIL(ctx, W2S_ERR_USAGE,
-                    "unexpected argument '%s': at most %d %s", s,
-                    spec->pos_max, spec->pos_name);
+                    "unexpected argument '%s': at most %d %s", s, spec->pos_max,
+                    spec->pos_name);
   }
   return w2s_opt_list_add(ctx, spec->pos, s);
 }
@@ -204,14 +196,13 @@ static w2s_err parse_option(w2s_ctx *ctx, const w2s_opts *spec, int argc,
   if (!o) return unknown_option(ctx, spec, s);
   if (!o->arg) {
     if (value)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s takes no value (got '%s')",
-                      opt, value);
+      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s takes no value (got '%s')", opt,
+                      value);
     return store(ctx, o, opt, NULL);
   }
   if (!value) {
     if (*i + 1 >= argc)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a value (%s)", opt,
-                      o->arg);
+      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s needs a value (%s)", opt, o->arg);
     value = argv[++*i];
   }
   return store(ctx, o, opt, value);
@@ -234,8 +225,7 @@ w2s_err w2s_opts_parse(w2s_ctx *ctx, const w2s_opts *spec, int argc,
     }
     if (e) return e;
   }
-  if (*help || !spec->pos_name || spec->pos->n >= spec->pos_min)
-    return W2S_OK;
+  if (*help || !spec->pos_name || spec->pos->n >= spec->pos_min) return W2S_OK;
   if (spec->pos_missing)
     return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s", spec->pos_missing);
   return W2S_FAIL(ctx, W2S_ERR_USAGE, "missing %s (try 'w2s %s --help')",
@@ -257,8 +247,7 @@ static void entry_head(const w2s_opt *o, char *buf, size_t len) {
 }
 
 /* head at two spaces, then text from column col, '\n' continuing there. */
-static void print_entry(FILE *f, const char *head, const char *text,
-                        int col) {
+static void print_entry(FILE *f, const char *head, const char *text, int col) {
   int w = fprintf(f, "  %s", head);
   if (w + 2 > col) {
     fputc('\n', f);
@@ -281,8 +270,10 @@ static void print_usage_line(FILE *f, const w2s_opts *spec) {
           spec->launch ? " " : "", spec->cmd);
   if (spec->pos_name) {
     const char *p = spec->pos_name;
-    if (spec->pos_min == 0) fprintf(f, " [%s]", p);
-    else fprintf(f, " %s", p);
+    if (spec->pos_min == 0)
+      fprintf(f, " [%s]", p);
+    else
+      fprintf(f, " %s", p);
     if (spec->pos_max < 0 || spec->pos_max > 1) fprintf(f, " [%s ...]", p);
   }
   fprintf(f, " [options]\n");

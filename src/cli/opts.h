@@ -16,7 +16,8 @@
  * the same argv and so reaches the same verdict; callers print help and
  * errors on rank 0 only. Failures are recorded with W2S_FAIL in ctx as ONE
  * line naming the option as the user spelt it, e.g.
- *   unknown option '--outptu' (did you mean --output?); try 'w2s simulate --help'
+ *   unknown option '--outptu' (did you mean --output?); try 'w2s simulate
+ * --help'
  *   --output needs a value (PATH)
  *   --rows 1000.5: an integer is expected
  * and are W2S_ERR_USAGE (W2S_ERR_MEMORY if a list cannot grow; a handler
@@ -52,22 +53,22 @@ typedef struct {
 /* A handler: `opt` is the option as the user spelt it ("-o", "--output"),
  * for messages; `value` is the argument (NULL for a flag); `target` is the
  * entry's target. Returns W2S_OK or a code recorded with W2S_FAIL. */
-typedef w2s_err (*w2s_opt_fn)(w2s_ctx *ctx, const char *opt,
-                              const char *value, void *target);
+typedef w2s_err (*w2s_opt_fn)(w2s_ctx *ctx, const char *opt, const char *value,
+                              void *target);
 
 /* The fields in the order a table row reads (positional initialisers stay
  * readable), not the tightest packing. */
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
 typedef struct {
-  const char *name;  /* long name without "--" ("output"); NULL ends */
-  char short_name;   /* 'o' for -o, or 0 */
-  const char *arg;   /* the value's name in help ("PATH"); NULL: no value */
-  const char *help;  /* help text; '\n' starts an aligned continuation line */
+  const char *name; /* long name without "--" ("output"); NULL ends */
+  char short_name;  /* 'o' for -o, or 0 */
+  const char *arg;  /* the value's name in help ("PATH"); NULL: no value */
+  const char *help; /* help text; '\n' starts an aligned continuation line */
   w2s_opt_kind kind;
-  void *target;      /* see w2s_opt_kind */
-  w2s_opt_fn fn;     /* W2S_OPT_CALL only */
-  int ival;          /* W2S_OPT_CONST only */
-  double lo, hi;     /* W2S_OPT_INT / DOUBLE range; lo == hi == 0: none */
+  void *target;  /* see w2s_opt_kind */
+  w2s_opt_fn fn; /* W2S_OPT_CALL only */
+  int ival;      /* W2S_OPT_CONST only */
+  double lo, hi; /* W2S_OPT_INT / DOUBLE range; lo == hi == 0: none */
   const char *const *choices; /* W2S_OPT_CHOICE: NULL-terminated */
 } w2s_opt;
 

@@ -32,52 +32,69 @@ static w2s_err set_output(w2s_ctx *ctx, const char *opt, const char *val,
 }
 
 static w2s_opts simulate_spec(sim_args *a, w2s_opt *t) {
-  const w2s_opt table[] = {
-      {"output", 'o', "PATH", "results file (default: [output] path)",
-       W2S_OPT_CALL, a, set_output, 0, 0, 0, NULL},
-      {"set", 0, "SECTION.KEY=VALUE", "override a config key (repeatable), "
-       "e.g.\n--set data.n_test=100000 --set weak.small.depth=1",
-       W2S_OPT_LIST, &a->sets, NULL, 0, 0, 0, NULL},
-      {"sweep", 0, "SECTION.KEY=V1,V2,...", "run the grid of all swept "
-       "values (repeatable;\nalso a [sweep] section) into one file",
-       W2S_OPT_LIST, &a->sweeps, NULL, 0, 0, 0, NULL},
-      {"sweep-point", 0, "I", "run only point I (0-based) of the sweep grid "
-       "(a job\narray task); merge the points with 'w2s merge'",
-       W2S_OPT_INT, &a->sweep_point, NULL, 0, 0, 9.2e18, NULL},
-      {"run-dir", 0, "DIR", "write every sweep point to DIR/point-NNNNN.h5, "
-       "then\nmerge them into the output", W2S_OPT_STRING, &a->run_dir, NULL,
-       0, 0, 0, NULL},
-      {"resume", 0, NULL, "with --run-dir: keep the points already complete,"
-       "\ndiscard partial files of killed runs, run the rest\n(a point file "
-       "of another experiment is an error)", W2S_OPT_FLAG, &a->resume, NULL,
-       0, 0, 0, NULL},
-      {"force", 0, NULL, "overwrite an existing results file (a regular\n"
-       "file, never the config)", W2S_OPT_FLAG, &a->force, NULL, 0, 0, 0,
-       NULL},
-      {"help-config", 0, NULL, "print every config key: type, default, range,"
-       " help", W2S_OPT_FLAG, &a->help_config, NULL, 0, 0, 0, NULL},
-      {"verbose", 'v', NULL, "more log lines (effective config, error "
-       "origins)", W2S_OPT_CONST, &a->verbosity, NULL, 2, 0, 0, NULL},
-      {"quiet", 'q', NULL, "no progress lines on stderr", W2S_OPT_CONST,
-       &a->verbosity, NULL, 0, 0, 0, NULL},
-      {NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL}};
+  const w2s_opt table[] =
+      {{"output", 'o', "PATH", "results file (default: [output] path)",
+        W2S_OPT_CALL, a, set_output, 0, 0, 0, NULL},
+       {"set", 0, "SECTION.KEY=VALUE",
+        "override a config key (repeatable), "
+        "e.g.\n--set data.n_test=100000 --set weak.small.depth=1",
+        W2S_OPT_LIST, &a->sets, NULL, 0, 0, 0, NULL},
+       {"sweep", 0, "SECTION.KEY=V1,V2,...",
+        "run the grid of all swept "
+        "values (repeatable;\nalso a [sweep] section) into one file",
+        W2S_OPT_LIST, &a->sweeps, NULL, 0, 0, 0, NULL},
+       {"sweep-point", 0, "I",
+        "run only point I (0-based) of the sweep grid "
+        "(a job\narray task); merge the points with 'w2s merge'",
+        W2S_OPT_INT, &a->sweep_point, NULL, 0, 0, 9.2e18, NULL},
+       {"run-dir", 0, "DIR",
+        "write every sweep point to DIR/point-NNNNN.h5, "
+        "then\nmerge them into the output",
+        W2S_OPT_STRING, &a->run_dir, NULL, 0, 0, 0, NULL},
+       {"resume", 0, NULL,
+        "with --run-dir: keep the points already complete,"
+        "\ndiscard partial files of killed runs, run the rest\n(a point file "
+        "of another experiment is an error)",
+        W2S_OPT_FLAG, &a->resume, NULL, 0, 0, 0, NULL},
+       {"force", 0, NULL,
+        "overwrite an existing results file (a regular\n"
+        "file, never the config)",
+        W2S_OPT_FLAG, &a->force, NULL, 0, 0, 0, NULL},
+       {"help-config", 0, NULL,
+        "print every config key: type, default, range,"
+        " help",
+        W2S_OPT_FLAG, &a->help_config, NULL, 0, 0, 0, NULL},
+       {"verbose", 'v', NULL,
+        "more log lines (effective config, error "
+        "origins)",
+        W2S_OPT_CONST, &a->verbosity, NULL, 2, 0, 0, NULL},
+       {"quiet", 'q', NULL, "no progress lines on stderr", W2S_OPT_CONST,
+        &a->verbosity, NULL, 0, 0, 0, NULL},
+       {NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL}};
   memcpy(t, table, sizeof table);
   return (w2s_opts){"simulate",
-                    "[mpirun -n P] w2s simulate CONFIG.ini [options]", NULL,
+                    "[mpirun -n P] w2s simulate CONFIG.ini [options]",
+                    NULL,
                     "Runs the experiment described by CONFIG.ini on every MPI "
                     "rank and writes one HDF5\nresults file (layout: "
                     "docs/FORMAT.md). Read it with 'w2s analyze' or h5py.",
-                    t, "CONFIG.ini", 0, 1, &a->pos, NULL,
+                    t,
+                    "CONFIG.ini",
+                    0,
+                    1,
+                    &a->pos,
+                    NULL,
                     "exit status: 0 success, 2 bad usage or bad input, 1 "
                     "other failures."};
 }
 
 /* The options as the job's arguments (-o's override last), then the run. */
 static w2s_err run(w2s_ctx *ctx, sim_args *a, const char *cmdline) {
-  if (a->output_set[0]) W2S_CALL(w2s_opt_list_add(ctx, &a->sets, a->output_set));
-  w2s_simulate_args sa = {a->pos.items[0], a->sets.items,    a->sets.n,
-                          a->sweeps.items, a->sweeps.n,      a->sweep_point,
-                          a->run_dir,      a->resume,        a->force,
+  if (a->output_set[0])
+    W2S_CALL(w2s_opt_list_add(ctx, &a->sets, a->output_set));
+  w2s_simulate_args sa = {a->pos.items[0], a->sets.items, a->sets.n,
+                          a->sweeps.items, a->sweeps.n,   a->sweep_point,
+                          a->run_dir,      a->resume,     a->force,
                           cmdline};
   w2s_simulate_job *job = NULL;
   w2s_err e = w2s_simulate_job_create(ctx, &sa, &job);

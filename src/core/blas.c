@@ -17,9 +17,12 @@ static void *lookup(const char *name) { return dlsym(RTLD_DEFAULT, name); }
 static void cpu_isa(char *out, size_t len) {
   __builtin_cpu_init();
   const char *isa = "sse";
-  if (__builtin_cpu_supports("avx512f")) isa = "avx512";
-  else if (__builtin_cpu_supports("avx2")) isa = "avx2";
-  else if (__builtin_cpu_supports("avx")) isa = "avx";
+  if (__builtin_cpu_supports("avx512f"))
+    isa = "avx512";
+  else if (__builtin_cpu_supports("avx2"))
+    isa = "avx2";
+  else if (__builtin_cpu_supports("avx"))
+    isa = "avx";
   snprintf(out, len, "%s", isa);
 }
 
@@ -68,10 +71,10 @@ void w2s_blas_describe(const w2s_blas_info *b, char *buf, size_t len) {
 
 /* OpenBLAS's generic x86 cores: SSE2/SSE3 kernels without AVX. */
 static int is_generic(const char *kernel) {
-  static const char *const generic[] = {"Prescott", "Core2",   "Penryn",
-                                        "Dunnington", "Nehalem", "Atom",
-                                        "Katmai",   "Coppermine", "Northwood",
-                                        "Banias",   "Opteron",  "Barcelona",
+  static const char *const generic[] = {"Prescott",   "Core2",      "Penryn",
+                                        "Dunnington", "Nehalem",    "Atom",
+                                        "Katmai",     "Coppermine", "Northwood",
+                                        "Banias",     "Opteron",    "Barcelona",
                                         "Generic"};
   for (size_t i = 0; i < sizeof generic / sizeof *generic; ++i)
     if (!strcasecmp(kernel, generic[i])) return 1;
@@ -82,8 +85,10 @@ int w2s_blas_generic_kernel(const w2s_blas_info *b, char *buf, size_t len) {
   if (strcmp(b->library, "OpenBLAS") != 0 || !is_generic(b->kernel)) return 0;
   /* The slow-downs measured in docs/BENCHMARKS.md (DGEMM per core). */
   const char *fix = NULL, *slower = NULL;
-  if (!strcmp(b->cpu, "avx512")) fix = "SkylakeX", slower = "4-7x";
-  else if (!strcmp(b->cpu, "avx2")) fix = "Haswell", slower = "~4x";
+  if (!strcmp(b->cpu, "avx512"))
+    fix = "SkylakeX", slower = "4-7x";
+  else if (!strcmp(b->cpu, "avx2"))
+    fix = "Haswell", slower = "~4x";
   if (!fix) return 0;
   snprintf(buf, len,
            "OpenBLAS %s runs its generic '%s' kernels on this %s CPU (it did "

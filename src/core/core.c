@@ -77,7 +77,8 @@ double w2s_wtime(void) {
 static void parse_fail_alloc(w2s_ctx *ctx) {
   ctx->fail_alloc_rank = -1;
   const char *v = getenv("W2S_FAIL_ALLOC"), *c = getenv("W2S_FAIL_ALLOC_COUNT");
-  if (c && (!strcmp(c, "1") || !strcmp(c, "2"))) ctx->print_alloc_count = c[0] - '0';
+  if (c && (!strcmp(c, "1") || !strcmp(c, "2")))
+    ctx->print_alloc_count = c[0] - '0';
   if (!v || !*v) return;
   char *end = NULL;
   long long n = strtoll(v, &end, 10);
@@ -210,8 +211,10 @@ w2s_err w2s_timers_define(w2s_ctx *ctx, int n, const char *const *names) {
                     W2S_TIMERS_MAX);
   for (int i = 0; i < n; ++i)
     if (!names[i] || !names[i][0] || strlen(names[i]) >= W2S_TIMER_NAME_LEN)
-      return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "timer name '%s': empty or too "
-                      "long", names[i] ? names[i] : "");
+      return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                      "timer name '%s': empty or too "
+                      "long",
+                      names[i] ? names[i] : "");
   memset(&ctx->timers, 0, sizeof ctx->timers);
   for (int i = 0; i < n; ++i)
     snprintf(ctx->timers.name[i], W2S_TIMER_NAME_LEN, "%s", names[i]);

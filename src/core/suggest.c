@@ -26,8 +26,7 @@ static int osa_distance(const char *a, const char *b) {
       if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
       if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
       if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-          tolower((unsigned char)a[i - 2]) == cb &&
-          d[i - 2][j - 2] + 1 < best)
+          tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
         best = d[i - 2][j - 2] + 1;
       d[i][j] = best;
     }
@@ -36,9 +35,7 @@ static int osa_distance(const char *a, const char *b) {
 }
 
 /* How many edits still read as a typo of a word of len characters. */
-static int allowed_edits(size_t len) {
-  return len <= 4 ? 1 : len <= 8 ? 2 : 3;
-}
+static int allowed_edits(size_t len) { return len <= 4 ? 1 : len <= 8 ? 2 : 3; }
 
 static int is_prefix_ci(const char *p, const char *s) {
   for (; *p; ++p, ++s)

@@ -60,8 +60,8 @@ static void gen_rows(const bench *b, int64_t i0, int64_t m, double *A,
                      int64_t lda, double *B, int64_t ldb) {
   int64_t d = b->o->cols, k = b->o->rhs;
   gen_noise(b, i0, m, b->Gb, B, ldb);
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)d,
-              (int)d, 1.0, b->Gb, (int)m, b->M, (int)d, 0.0, A, (int)lda);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)d, (int)d,
+              1.0, b->Gb, (int)m, b->M, (int)d, 0.0, A, (int)lda);
   if (k > 0)
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k,
                 (int)d, 1.0, A, (int)lda, b->Xt, (int)d, 1.0, B, (int)ldb);
@@ -164,16 +164,16 @@ static double peak_mib(void) {
 }
 
 /* One timed solve; *t = max over ranks of the time in solver calls. */
-static w2s_err solve_once(w2s_ctx *ctx, bench *b, const char *solver,
-                          double *X, w2s_lsq_info *info, double *t) {
+static w2s_err solve_once(w2s_ctx *ctx, bench *b, const char *solver, double *X,
+                          w2s_lsq_info *info, double *t) {
   const w2s_bench_opts *o = b->o;
   w2s_lsq *ls = NULL;
   double spent = 0.0, t0;
   w2s_lsq_opts opts = {0.0, NULL, 0.0, "bench"};
   w2s_barrier(ctx);
   t0 = w2s_wtime();
-  w2s_err e = w2s_agree(
-      ctx, w2s_lsq_create_with(ctx, solver, o->cols, o->rhs, &opts, &ls));
+  w2s_err e = w2s_agree(ctx, w2s_lsq_create_with(ctx, solver, o->cols, o->rhs,
+                                                 &opts, &ls));
   spent += w2s_wtime() - t0;
   for (int more = 1; more && !e;) {
     w2s_lsq_set_context(ls, "bench", b->start);
@@ -230,7 +230,8 @@ static double gemm_rate(w2s_ctx *ctx, const w2s_bench_opts *o) {
   double *C = malloc(sizeof(double) * (size_t)(d * d));
   double rate = NAN;
   if (A && C) {
-    for (int64_t i = 0; i < m * d; ++i) A[i] = (double)((i * 7919) % 1000) * 1e-3;
+    for (int64_t i = 0; i < m * d; ++i)
+      A[i] = (double)((i * 7919) % 1000) * 1e-3;
     double best = 0.0;
     for (int trial = 0; trial < 5; ++trial) {
       w2s_barrier(ctx);
@@ -338,8 +339,8 @@ static const char *const householder = "tsqr", *const baseline = "scalapack";
  * to be more accurate than that. */
 static double allowed_error(const w2s_bench_opts *o,
                             const w2s_bench_summary *sum, int order) {
-  return 10.0 * fmax(sum->tsqr_rel_error,
-                     pow(o->cond, (double)order) * DBL_EPSILON);
+  return 10.0 *
+         fmax(sum->tsqr_rel_error, pow(o->cond, (double)order) * DBL_EPSILON);
 }
 
 /* Repeats of one solver into r; a refusal (W2S_ERR_NUMERIC) is a row. */
@@ -373,9 +374,9 @@ static w2s_err bench_solver(w2s_ctx *ctx, bench *b, const w2s_lsq_solver *sv,
   if (e) return e;
   r->ok = 1;
   qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
-  r->time_s = o->repeat % 2 ? times[o->repeat / 2]
-                            : 0.5 * (times[o->repeat / 2 - 1] +
-                                     times[o->repeat / 2]);
+  r->time_s = o->repeat % 2
+                  ? times[o->repeat / 2]
+                  : 0.5 * (times[o->repeat / 2 - 1] + times[o->repeat / 2]);
   snprintf(r->method, sizeof r->method, "%s", info.method);
   const w2s_lsq_solver *ran = info.ran ? info.ran : sv;
   snprintf(r->ran, sizeof r->ran, "%s", ran->name);
@@ -412,9 +413,10 @@ static w2s_err bench_check(w2s_ctx *ctx, const w2s_bench_opts *o,
   snprintf(res->blas_kernel, sizeof res->blas_kernel, "%s", blas.kernel);
   W2S_CALL(w2s_bench_solvers(ctx, o, sv, &res->nsolvers));
   if (o->rows < o->cols)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--rows %lld < --cols %lld: the "
-                    "problem is underdetermined", (long long)o->rows,
-                    (long long)o->cols);
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "--rows %lld < --cols %lld: the "
+                    "problem is underdetermined",
+                    (long long)o->rows, (long long)o->cols);
   return W2S_OK;
 }
 

@@ -14,8 +14,10 @@ static w2s_err unknown_solver(w2s_ctx *ctx, const char *name) {
     names[n] = w2s_lsq_solvers[n]->name, ++n;
   int k = w2s_suggest(name, names, n);
   if (k >= 0)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s' "
-                    "(did you mean %s?)", name, names[k]);
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "--solvers: unknown solver '%s' "
+                    "(did you mean %s?)",
+                    name, names[k]);
   return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: unknown solver '%s'", name);
 }
 
@@ -31,15 +33,18 @@ w2s_err w2s_bench_solvers(w2s_ctx *ctx, const w2s_bench_opts *o,
   }
   char buf[512];
   if (strlen(o->solvers) >= sizeof buf)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: the list is longer than "
-                    "%zu characters", sizeof buf - 1);
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "--solvers: the list is longer than "
+                    "%zu characters",
+                    sizeof buf - 1);
   memcpy(buf, o->solvers, strlen(o->solvers) + 1);
   for (char *tok = buf; tok;) {
     char *comma = strchr(tok, ',');
     if (comma) *comma = '\0';
     const w2s_lsq_solver *s = w2s_lsq_solver_find(tok);
     if (!*tok)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: empty solver name (a "
+      return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                      "--solvers: empty solver name (a "
                       "list like auto,tsqr expected)");
     if (*n == W2S_BENCH_MAX_SOLVERS)
       return W2S_FAIL(ctx, W2S_ERR_USAGE, "--solvers: more than %d solvers",
@@ -88,15 +93,16 @@ static void json_text(FILE *f, const char *s) {
 }
 
 static void json_row(FILE *f, const w2s_bench_row *r) {
-  double v[9] = {r->time_s, r->gflops, r->ratio_vs_scalapack,
-                 r->ratio_vs_gemm, r->rel_error, r->residual,
-                 r->peak_rss_mib, (double)r->passes, r->flops};
-  const char *k[9] = {"time_s", "gflops", "ratio_vs_scalapack",
+  double v[9] = {r->time_s,        r->gflops,         r->ratio_vs_scalapack,
+                 r->ratio_vs_gemm, r->rel_error,      r->residual,
+                 r->peak_rss_mib,  (double)r->passes, r->flops};
+  const char *k[9] = {"time_s",        "gflops",    "ratio_vs_scalapack",
                       "ratio_vs_gemm", "rel_error", "residual",
-                      "peak_rss_mib", "passes", "flops"};
-  fprintf(f, "{\"solver\": \"%s\", \"method\": \"%s\", \"ran\": \"%s\", "
-             "\"ok\": %s", r->solver, r->method, r->ran,
-          r->ok ? "true" : "false");
+                      "peak_rss_mib",  "passes",    "flops"};
+  fprintf(f,
+          "{\"solver\": \"%s\", \"method\": \"%s\", \"ran\": \"%s\", "
+          "\"ok\": %s",
+          r->solver, r->method, r->ran, r->ok ? "true" : "false");
   for (int j = 0; j < 9; ++j) {
     fprintf(f, ", \"%s\": ", k[j]);
     if (isfinite(v[j]))
@@ -112,10 +118,11 @@ static void json_row(FILE *f, const w2s_bench_row *r) {
 static void print_json(FILE *f, const w2s_bench_opts *o,
                        const w2s_bench_result *res) {
   const w2s_bench_summary *sum = &res->sum;
-  fprintf(f, "{\"rows\": %lld, \"cols\": %lld, \"rhs\": %lld, \"cond\": "
-             "%g, \"ranks\": %d, \"gemm_gflops_per_rank\": %.4g, "
-             "\"tsqr_rel_error\": %.6g, \"error_bound\": %.6g, "
-             "\"blas\": \"",
+  fprintf(f,
+          "{\"rows\": %lld, \"cols\": %lld, \"rhs\": %lld, \"cond\": "
+          "%g, \"ranks\": %d, \"gemm_gflops_per_rank\": %.4g, "
+          "\"tsqr_rel_error\": %.6g, \"error_bound\": %.6g, "
+          "\"blas\": \"",
           (long long)o->rows, (long long)o->cols, (long long)o->rhs, o->cond,
           res->ranks, sum->gemm_gflops, sum->tsqr_rel_error, sum->error_bound);
   json_text(f, res->blas);
@@ -132,25 +139,27 @@ static void print_json(FILE *f, const w2s_bench_opts *o,
 static void print_table(FILE *f, const w2s_bench_opts *o,
                         const w2s_bench_result *res) {
   const w2s_bench_summary *sum = &res->sum;
-  fprintf(f, "w2s bench: n = %lld, d = %lld, K = %lld, cond = %g, %d "
-             "ranks, DGEMM %.1f GFLOP/s per rank in this run%s\n"
-             "BLAS: %s\n"
-             "rel_error is against the exact solution; Householder QR "
-             "(tsqr) reaches %.2e here,\nthe perturbation bound cond eps "
-             "(1 + cond rho) is %.2e (rho = %.2g)\n\n",
+  fprintf(f,
+          "w2s bench: n = %lld, d = %lld, K = %lld, cond = %g, %d "
+          "ranks, DGEMM %.1f GFLOP/s per rank in this run%s\n"
+          "BLAS: %s\n"
+          "rel_error is against the exact solution; Householder QR "
+          "(tsqr) reaches %.2e here,\nthe perturbation bound cond eps "
+          "(1 + cond rho) is %.2e (rho = %.2g)\n\n",
           (long long)o->rows, (long long)o->cols, (long long)o->rhs, o->cond,
           res->ranks, sum->gemm_gflops, o->stream ? ", streamed" : "",
           res->blas, sum->tsqr_rel_error, sum->error_bound, sum->rho);
-  fprintf(f, "%-10s %-14s %6s %10s %8s %9s %9s %10s %12s %9s  %s\n",
-          "solver", "method", "passes", "time_s", "gflops", "vs_scal",
-          "vs_gemm", "rel_error", "residual", "peak_MiB", "note");
+  fprintf(f, "%-10s %-14s %6s %10s %8s %9s %9s %10s %12s %9s  %s\n", "solver",
+          "method", "passes", "time_s", "gflops", "vs_scal", "vs_gemm",
+          "rel_error", "residual", "peak_MiB", "note");
   for (int s = 0; s < res->nsolvers; ++s) {
     const w2s_bench_row *r = &res->row[s];
-    fprintf(f, "%-10s %-14s %6d %10.4g %8.3g %9.3g %9.3g %10.2e %12.4e "
-               "%9.1f  %s\n",
+    fprintf(f,
+            "%-10s %-14s %6d %10.4g %8.3g %9.3g %9.3g %10.2e %12.4e "
+            "%9.1f  %s\n",
             r->solver, r->method, r->passes, r->time_s, r->gflops,
-            r->ratio_vs_scalapack, r->ratio_vs_gemm, r->rel_error,
-            r->residual, r->peak_rss_mib, r->note);
+            r->ratio_vs_scalapack, r->ratio_vs_gemm, r->rel_error, r->residual,
+            r->peak_rss_mib, r->note);
   }
 }
 

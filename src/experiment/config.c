@@ -12,42 +12,57 @@
 /* Fixed sections. Representation sections ([strong], [weak.NAME]) take the
  * common keys below plus their source's own keys (src/repr/source_*.c). */
 static const w2s_config_key fixed_keys[] = {
-    {"experiment", {"seed", W2S_KEY_INT, "1", 0, 9.0e18, NULL,
-                    "seed of every random draw (samples, weights, heads)"}},
-    {"experiment", {"tasks", W2S_KEY_INT, "100", 1, 1e7, NULL,
-                    "number of fine-tuning tasks T (random heads on h*)"}},
-    {"experiment", {"task_inputs", W2S_KEY_CHOICE, "shared", 0, 0,
-                    "shared|per_task",
-                    "tasks share sampled inputs, or each task draws its own"}},
-    {"data", {"input_dim", W2S_KEY_INT, "8", 1, 1e6, NULL,
-              "dimension of the inputs x"}},
-    {"data", {"input_scale", W2S_KEY_REAL, "500", 1e-300, 1e300, NULL,
-              "x ~ Normal(0, input_scale^2 I)"}},
-    {"data", {"n_weak_train", W2S_KEY_INT, "2000", 1, 1e15, NULL,
-              "samples that fit the weak heads on true labels"}},
-    {"data", {"n_w2s_train", W2S_KEY_INT, "2000", 1, 1e15, NULL,
-              "samples that fit the strong heads on weak labels"}},
-    {"data", {"n_test", W2S_KEY_INT, "2000", 1, 1e15, NULL,
-              "fresh samples on which the metrics are estimated"}},
-    {"data", {"w2s_inputs", W2S_KEY_CHOICE, "fresh", 0, 0, "fresh|same",
-              "strong heads fit weak labels on fresh x, or on the weak "
-              "heads' own training x (the paper's notebook)"}},
-    {"target", {"depth", W2S_KEY_INT, "5", 1, 1000, NULL,
-                "layers (Linear + ReLU) of the target representation h*"}},
-    {"target", {"width", W2S_KEY_INT, "16", 1, 1e5, NULL,
-                "width of every layer of h*"}},
-    {"fit", {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
-             "least-squares solver (one of the fit.solver list below)"}},
-    {"fit", {"ridge", W2S_KEY_REAL, "0", 0, 1e12, NULL,
-             "ridge lambda per sample, (1/n)|Ac-b|^2 + lambda |w|^2"}},
-    {"fit", {"intercept", W2S_KEY_BOOL, "true", 0, 0, NULL,
-             "heads have an (unpenalised) intercept"}},
-    {"fit", {"rank_tol", W2S_KEY_REAL, "0", 0, 1, NULL,
-             "relative singular-value cutoff; 0 = eps * max(n, p)"}},
-    {"fit", {"block_rows", W2S_KEY_INT, "4096", 1, 1e7, NULL,
-             "rows generated and folded into the fits per block"}},
-    {"output", {"path", W2S_KEY_STRING, "results.h5", 0, 0, NULL,
-                "results file (-o overrides)"}},
+    {"experiment",
+     {"seed", W2S_KEY_INT, "1", 0, 9.0e18, NULL,
+      "seed of every random draw (samples, weights, heads)"}},
+    {"experiment",
+     {"tasks", W2S_KEY_INT, "100", 1, 1e7, NULL,
+      "number of fine-tuning tasks T (random heads on h*)"}},
+    {"experiment",
+     {"task_inputs", W2S_KEY_CHOICE, "shared", 0, 0, "shared|per_task",
+      "tasks share sampled inputs, or each task draws its own"}},
+    {"data",
+     {"input_dim", W2S_KEY_INT, "8", 1, 1e6, NULL,
+      "dimension of the inputs x"}},
+    {"data",
+     {"input_scale", W2S_KEY_REAL, "500", 1e-300, 1e300, NULL,
+      "x ~ Normal(0, input_scale^2 I)"}},
+    {"data",
+     {"n_weak_train", W2S_KEY_INT, "2000", 1, 1e15, NULL,
+      "samples that fit the weak heads on true labels"}},
+    {"data",
+     {"n_w2s_train", W2S_KEY_INT, "2000", 1, 1e15, NULL,
+      "samples that fit the strong heads on weak labels"}},
+    {"data",
+     {"n_test", W2S_KEY_INT, "2000", 1, 1e15, NULL,
+      "fresh samples on which the metrics are estimated"}},
+    {"data",
+     {"w2s_inputs", W2S_KEY_CHOICE, "fresh", 0, 0, "fresh|same",
+      "strong heads fit weak labels on fresh x, or on the weak "
+      "heads' own training x (the paper's notebook)"}},
+    {"target",
+     {"depth", W2S_KEY_INT, "5", 1, 1000, NULL,
+      "layers (Linear + ReLU) of the target representation h*"}},
+    {"target",
+     {"width", W2S_KEY_INT, "16", 1, 1e5, NULL, "width of every layer of h*"}},
+    {"fit",
+     {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
+      "least-squares solver (one of the fit.solver list below)"}},
+    {"fit",
+     {"ridge", W2S_KEY_REAL, "0", 0, 1e12, NULL,
+      "ridge lambda per sample, (1/n)|Ac-b|^2 + lambda |w|^2"}},
+    {"fit",
+     {"intercept", W2S_KEY_BOOL, "true", 0, 0, NULL,
+      "heads have an (unpenalised) intercept"}},
+    {"fit",
+     {"rank_tol", W2S_KEY_REAL, "0", 0, 1, NULL,
+      "relative singular-value cutoff; 0 = eps * max(n, p)"}},
+    {"fit",
+     {"block_rows", W2S_KEY_INT, "4096", 1, 1e7, NULL,
+      "rows generated and folded into the fits per block"}},
+    {"output",
+     {"path", W2S_KEY_STRING, "results.h5", 0, 0, NULL,
+      "results file (-o overrides)"}},
 };
 enum { NFIXED = sizeof fixed_keys / sizeof fixed_keys[0] };
 
@@ -61,18 +76,17 @@ static const w2s_key repr_keys[] = {
      "width, for sources that build their own MLP"},
 };
 
-
 const w2s_config_key *const w2s_config_fixed_keys = fixed_keys;
 const int w2s_config_nfixed = NFIXED;
 const w2s_key *const w2s_config_repr_keys = repr_keys;
 const int w2s_config_nrepr = (int)(sizeof repr_keys / sizeof repr_keys[0]);
 
 /* The last (file, then --set) value given for section.key, or NULL. */
-static w2s_raw_entry *lookup(w2s_raw_list *l, const char *section, const char *key) {
+static w2s_raw_entry *lookup(w2s_raw_list *l, const char *section,
+                             const char *key) {
   w2s_raw_entry *found = NULL;
   for (int i = 0; i < l->n; ++i)
-    if (strcmp(l->e[i].section, section) == 0 &&
-        strcmp(l->e[i].key, key) == 0)
+    if (strcmp(l->e[i].section, section) == 0 && strcmp(l->e[i].key, key) == 0)
       found = &l->e[i];
   return found;
 }
@@ -114,8 +128,8 @@ static w2s_err parse_repr(w2s_ctx *ctx, w2s_raw_list *l, const repr_spec *sp,
   const char *section = sp->section;
   snprintf(rc->section, sizeof rc->section, "%s", section);
   snprintf(rc->name, sizeof rc->name, "%s", sp->name);
-  W2S_CALL(parse_key(ctx, l, section, &repr_keys[0], sp->def_source,
-                     &rc->source_p));
+  W2S_CALL(
+      parse_key(ctx, l, section, &repr_keys[0], sp->def_source, &rc->source_p));
   rc->source = w2s_repr_source_find(rc->source_p.text);
   if (!rc->source) {
     char list[256];
@@ -165,8 +179,8 @@ static w2s_err unknown_section(w2s_ctx *ctx, const w2s_raw_entry *r) {
   char weak[W2S_NAME_LEN + 8];
   /* [weka.a] is most likely [weak.a]. */
   snprintf(weak, sizeof weak, "weak.%s", dot ? dot + 1 : "NAME");
-  const char *const names[] = {"experiment", "data", "target", "strong", weak,
-                               "fit",        "output", "sweep"};
+  const char *const names[] = {"experiment", "data", "target", "strong",
+                               weak,         "fit",  "output", "sweep"};
   int k = w2s_suggest(s, names, (int)(sizeof names / sizeof names[0]));
   if (k >= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
@@ -182,8 +196,7 @@ static w2s_err unknown_section(w2s_ctx *ctx, const w2s_raw_entry *r) {
  * unknown sections first, since they explain every key in them. Collects
  * the [sweep] lines, which the sweep module expands and validates by
  * configuring each point. */
-static w2s_err check_sections(w2s_ctx *ctx, w2s_raw_list *l,
-                              w2s_config *cfg) {
+static w2s_err check_sections(w2s_ctx *ctx, w2s_raw_list *l, w2s_config *cfg) {
   for (int i = 0; i < l->n; ++i) {
     w2s_raw_entry *r = &l->e[i];
     const char *s = r->section;
@@ -397,10 +410,12 @@ w2s_err w2s_config_load(w2s_ctx *ctx, const char *path, const char *const *sets,
   w2s_err e = W2S_OK;
   if (ctx->rank == 0) e = w2s_ini_read_file(ctx, path, &text);
   e = w2s_agree(ctx, e);
-  if (!e && ctx->comm != MPI_COMM_NULL) e = w2s_agree(ctx, w2s_bcast_string(ctx, &text, 0));
+  if (!e && ctx->comm != MPI_COMM_NULL)
+    e = w2s_agree(ctx, w2s_bcast_string(ctx, &text, 0));
   /* Every rank parses the same text, so every rank reaches the same verdict;
    * agreeing anyway keeps that true if the parser ever depends on the rank. */
-  if (!e) e = w2s_agree(ctx, w2s_config_parse(ctx, path, text, sets, nsets, out));
+  if (!e)
+    e = w2s_agree(ctx, w2s_config_parse(ctx, path, text, sets, nsets, out));
   free(text);
   return e;
 }

@@ -65,8 +65,7 @@ static int is_continuation(w2s_raw_list *l, const char *line) {
   const char *p = line;
   if (l->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
   const char *start = p;
-  while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v')
-    ++p;
+  while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v') ++p;
   if (*p == '\0' || *p == '\n' || *p == ';' || *p == '#') return 0;
   if (p > start && l->after_key) return 1;
   l->after_key = *p != '[';
@@ -102,7 +101,7 @@ static char *text_reader(char *str, int num, void *stream) {
 }
 
 static int on_ini_entry(void *user, const char *section, const char *name,
-                       const char *value) {
+                        const char *value) {
   w2s_raw_list *l = user;
   char where[256];
   snprintf(where, sizeof where, "%s:%d", l->name, l->lineno);
@@ -217,8 +216,7 @@ w2s_err w2s_ini_add_sets(w2s_ctx *ctx, w2s_raw_list *l,
       }
     }
     if (!dot) {
-      e = W2S_FAIL(ctx, W2S_ERR_USAGE,
-                   "%s: expected section.key=value", where);
+      e = W2S_FAIL(ctx, W2S_ERR_USAGE, "%s: expected section.key=value", where);
       break;
     }
     if (!raw_push(l, lhs, dot, eq + 1, where))
@@ -228,8 +226,7 @@ w2s_err w2s_ini_add_sets(w2s_ctx *ctx, w2s_raw_list *l,
 }
 
 /* Reads f to the end into a growing buffer (at most 16 MiB). */
-static w2s_err read_all(w2s_ctx *ctx, const char *path, FILE *f,
-                        char **text) {
+static w2s_err read_all(w2s_ctx *ctx, const char *path, FILE *f, char **text) {
   size_t cap = 4096, len = 0, got;
   char *t = malloc(cap);
   if (!t) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory");
@@ -251,8 +248,7 @@ static w2s_err read_all(w2s_ctx *ctx, const char *path, FILE *f,
                     strerror(errno));
   t[len] = '\0';
   if (strlen(t) != len)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: config contains a NUL byte",
-                    path);
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: config contains a NUL byte", path);
   return W2S_OK;
 }
 

@@ -8,10 +8,9 @@
 #include "experiment/config_impl.h"
 #include "w2s/lsq.h"
 
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt,
-                   ...) __attribute__((format(printf, 4, 5)));
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt,
-                   ...) {
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   va_list ap;
   for (;;) {
     va_start(ap, fmt);
@@ -53,14 +52,17 @@ w2s_err w2s_config_emit(w2s_ctx *ctx, w2s_config *cfg, const w2s_param *fixed) {
         for (int j = 0; j < cfg->nweak; ++j)
           emit_repr(&b, &len, &cap, &cfg->weak[j]);
       }
-      append(&b, &len, &cap, "%s[%s]\n", f ? "\n" : "", w2s_config_fixed_keys[f].section);
+      append(&b, &len, &cap, "%s[%s]\n", f ? "\n" : "",
+             w2s_config_fixed_keys[f].section);
       prev = w2s_config_fixed_keys[f].section;
     }
     /* With w2s_inputs = same the key must not be given (it is derived). */
-    if (cfg->w2s_same_inputs && !strcmp(w2s_config_fixed_keys[f].section, "data") &&
+    if (cfg->w2s_same_inputs &&
+        !strcmp(w2s_config_fixed_keys[f].section, "data") &&
         !strcmp(w2s_config_fixed_keys[f].key.name, "n_w2s_train"))
       continue;
-    append(&b, &len, &cap, "%s = %s\n", w2s_config_fixed_keys[f].key.name, fixed[f].text);
+    append(&b, &len, &cap, "%s = %s\n", w2s_config_fixed_keys[f].key.name,
+           fixed[f].text);
   }
   if (cfg->nsweep > 0) {
     append(&b, &len, &cap, "\n[sweep]\n");
@@ -76,13 +78,14 @@ w2s_err w2s_config_emit(w2s_ctx *ctx, w2s_config *cfg, const w2s_param *fixed) {
 void w2s_config_print_help(FILE *f) {
   fprintf(f, "Configuration keys (INI sections; override any with --set "
              "section.key=value):\n\n");
-  fprintf(f, "  %-28s %-6s %-12s %-22s %s\n", "key", "type", "default",
-          "range", "help");
+  fprintf(f, "  %-28s %-6s %-12s %-22s %s\n", "key", "type", "default", "range",
+          "help");
   const char *prev = "";
   for (int k = 0; k < w2s_config_nfixed; ++k) {
     if (strcmp(prev, w2s_config_fixed_keys[k].section) != 0) fprintf(f, "\n");
     prev = w2s_config_fixed_keys[k].section;
-    w2s_keys_print(f, w2s_config_fixed_keys[k].section, &w2s_config_fixed_keys[k].key, 1);
+    w2s_keys_print(f, w2s_config_fixed_keys[k].section,
+                   &w2s_config_fixed_keys[k].key, 1);
   }
   fprintf(f, "\n  fit.solver (also w2s fit --solver, w2s bench --solvers):\n");
   for (int s = 0; w2s_lsq_solvers[s]; ++s)
@@ -93,12 +96,12 @@ void w2s_config_print_help(FILE *f) {
              "of all combinations and writes one results file.\n");
   fprintf(f, "\n  Representation sections: [strong] and one [weak.NAME] per "
              "weak model (NAME: letters, digits, _ and -).\n");
-  w2s_keys_print(f, "strong|weak.NAME", w2s_config_repr_keys,
-                 w2s_config_nrepr);
+  w2s_keys_print(f, "strong|weak.NAME", w2s_config_repr_keys, w2s_config_nrepr);
   for (int s = 0; w2s_repr_sources[s]; ++s) {
     const w2s_repr_source *src = w2s_repr_sources[s];
     fprintf(f, "\n  source = %-8s %s%s\n", src->name, src->help,
-            src->uses_shape ? " (uses depth, width)" : " (takes [target]'s shape)");
+            src->uses_shape ? " (uses depth, width)"
+                            : " (takes [target]'s shape)");
     w2s_keys_print(f, "strong|weak.NAME", src->keys, src->nkeys);
   }
 }

@@ -14,8 +14,9 @@
 #include "w2s/lsq.h"
 #include "w2s/metrics.h"
 
-const char *const w2s_fit_phases[W2S_FIT_NPHASES] = {
-    "setup", "scan", "weak_fit", "strong_fit", "metrics"};
+const char *const w2s_fit_phases[W2S_FIT_NPHASES] = {"setup", "scan",
+                                                     "weak_fit", "strong_fit",
+                                                     "metrics"};
 
 static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
                           int want_strong, int want_weak) {
@@ -27,7 +28,8 @@ static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
   fit_splits_of_block(s, s->start + i0, m);
   if (s->cv_mode)
     for (int64_t i = 0; i < m; ++i)
-      if (fit_held_out(s, s->start + i0 + i) != (s->cv_mode == 2)) s->split[i] = -1;
+      if (fit_held_out(s, s->start + i0 + i) != (s->cv_mode == 2))
+        s->split[i] = -1;
   /* Standardise (when asked) with the statistics of each fitting split. */
   if (s->o->standardize) {
     for (int r = 0; r <= s->J; ++r) {
@@ -209,8 +211,8 @@ static w2s_err fit_one(w2s_ctx *ctx, fitter *s, const head *h, double ridge,
   int64_t p = h->strong ? s->ps : s->pw[h->rep], k = h->strong ? 1 + s->J : 1;
   w2s_lsq_opts lo = {ridge, h->pen, 0.0, h->label};
   w2s_lsq *ls = NULL;
-  w2s_err e =
-      w2s_agree(ctx, w2s_lsq_create_with(ctx, s->o->solver, p, k, &lo, &ls));
+  w2s_err e = w2s_agree(ctx,
+                        w2s_lsq_create_with(ctx, s->o->solver, p, k, &lo, &ls));
   if (!e) e = fit_pass_loop(ctx, s, ls, h);
   if (!e) e = w2s_lsq_solve(ctx, ls, &lo, coef, info);
   w2s_lsq_destroy(&ls);
@@ -365,14 +367,16 @@ static w2s_err fit_weak_heads(w2s_ctx *ctx, fitter *s, int *pen,
   w2s_err e = W2S_OK;
   for (int j = 0; j < s->J && !e; ++j) {
     w2s_repr_record *rec = &res->repr[1 + j];
-    snprintf(rec->name, sizeof rec->name, "weak.%s", w2s_features_weak_name(f, j));
+    snprintf(rec->name, sizeof rec->name, "weak.%s",
+             w2s_features_weak_name(f, j));
     snprintf(rec->role, sizeof rec->role, "weak");
     snprintf(rec->source, sizeof rec->source, "%s",
-             s->pw[j] ? (w2s_features_has_predictions(f, j) ? "predictions"
-                                                            : "file")
-                      : "predictions");
+             s->pw[j]
+                 ? (w2s_features_has_predictions(f, j) ? "predictions" : "file")
+                 : "predictions");
     rec->dim = s->dw[j];
-    snprintf(res->weak_names[j], W2S_NAME_LEN, "%s", w2s_features_weak_name(f, j));
+    snprintf(res->weak_names[j], W2S_NAME_LEN, "%s",
+             w2s_features_weak_name(f, j));
     /* A model given by its predictions has no fitted head to store (even
      * when the file also holds its representation). */
     res->weak_p[j] = w2s_features_has_predictions(f, j) ? 0 : s->pw[j];
@@ -428,8 +432,8 @@ static w2s_err fit_metrics(w2s_ctx *ctx, fitter *s, w2s_results *res) {
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)k, s->J,
                     (int)s->ps, 1.0, s->A, (int)k, s->cs + s->ps, (int)s->ps,
                     0.0, s->Fsw, (int)k);
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)k, (int)s->ps, 1.0,
-                    s->A, (int)k, s->cs, 1, 0.0, s->Fs, 1);
+        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)k, (int)s->ps, 1.0, s->A,
+                    (int)k, s->cs, 1, 0.0, s->Fs, 1);
       }
       const w2s_pred_block pb = {k, s->Yc, k, s->Fw, k, s->Fsw, k, s->Fs, k};
       w2s_metric_sums_add(&sums[q - 1], &pb);

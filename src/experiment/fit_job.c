@@ -12,19 +12,21 @@
 struct w2s_fit_job {
   w2s_fit_args a;
   w2s_features *feat;
-  char config[2048];           /* the effective options */
-  char keys[1][128];           /* "repeat" */
-  char (*values)[128];         /* repeats: "0", "1", ... */
+  char config[2048];   /* the effective options */
+  char keys[1][128];   /* "repeat" */
+  char (*values)[128]; /* repeats: "0", "1", ... */
   w2s_sweep_desc grid;
   w2s_run_plan plan;
-  int64_t point;               /* the configured repeat */
+  int64_t point; /* the configured repeat */
 };
 
 static w2s_err fit_configure(w2s_ctx *ctx, void *self, int64_t p) {
   w2s_fit_job *j = self;
   j->point = p;
-  w2s_log(ctx, 1, "%s: %lld rows, strong %lld features, %d weak model(s), "
-          "repeat %d/%d", j->a.o.path, (long long)w2s_features_rows(j->feat),
+  w2s_log(ctx, 1,
+          "%s: %lld rows, strong %lld features, %d weak model(s), "
+          "repeat %d/%d",
+          j->a.o.path, (long long)w2s_features_rows(j->feat),
           (long long)w2s_features_strong_dim(j->feat),
           w2s_features_nweak(j->feat), (int)p + 1, j->a.o.repeats);
   return W2S_OK;
@@ -35,8 +37,8 @@ static w2s_err fit_point(w2s_ctx *ctx, void *self, w2s_results **out) {
   w2s_fit_scan sc = {0};
   w2s_results *r = NULL;
   W2S_CALL(w2s_fit_run(ctx, &j->a.o, j->feat, (int)j->point, &sc, &r));
-  w2s_provenance pv = {j->a.o.seed, ctx->size, j->a.o.solver, NULL, NULL,
-                       j->a.o.path, sc.labels_checksum};
+  w2s_provenance pv = {j->a.o.seed, ctx->size,   j->a.o.solver,     NULL,
+                       NULL,        j->a.o.path, sc.labels_checksum};
   w2s_err e = w2s_agree(ctx, w2s_results_set_provenance(ctx, r, &pv));
   if (e) {
     w2s_results_destroy(&r);
@@ -79,13 +81,27 @@ static w2s_err make_plan(w2s_ctx *ctx, w2s_fit_job *j) {
   W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, j->values, R)));
   snprintf(j->keys[0], sizeof j->keys[0], "repeat");
   for (int r = 0; r < R; ++r) snprintf(j->values[r], 128, "%d", r);
-  j->grid = (w2s_sweep_desc){1, R, (const char(*)[128])j->keys,
-                             (const char(*)[128])j->values, "repeat", NULL, 0,
+  j->grid = (w2s_sweep_desc){1,
+                             R,
+                             (const char(*)[128])j->keys,
+                             (const char(*)[128])j->values,
+                             "repeat",
+                             NULL,
+                             0,
                              NULL};
   effective_options(j);
-  j->plan = (w2s_run_plan){&fit_producer, j, R, R > 1 ? &j->grid : NULL,
-                           j->config, j->a.command_line, j->a.output,
-                           W2S_RUN_ONE_FILE, -1, NULL, 0, j->a.force};
+  j->plan = (w2s_run_plan){&fit_producer,
+                           j,
+                           R,
+                           R > 1 ? &j->grid : NULL,
+                           j->config,
+                           j->a.command_line,
+                           j->a.output,
+                           W2S_RUN_ONE_FILE,
+                           -1,
+                           NULL,
+                           0,
+                           j->a.force};
   return W2S_OK;
 }
 
@@ -123,8 +139,10 @@ w2s_err w2s_fit_parse_split(w2s_ctx *ctx, const char *opt, const char *text,
   if (sscanf(text, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &extra) != 3 ||
       !isfinite(f[0]) || !isfinite(f[1]) || !isfinite(f[2]) || !(f[0] >= 0) ||
       !(f[1] >= 0) || !(f[2] >= 0) || !(fabs(f[0] + f[1] + f[2] - 1) <= 1e-9))
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: three non-negative fractions "
-                    "summing to 1 expected, e.g. 0.25,0.5,0.25", opt, text);
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "%s %s: three non-negative fractions "
+                    "summing to 1 expected, e.g. 0.25,0.5,0.25",
+                    opt, text);
   memcpy(split, f, sizeof f);
   return W2S_OK;
 }
@@ -146,8 +164,10 @@ w2s_err w2s_fit_parse_ridge(w2s_ctx *ctx, const char *opt, const char *text,
        tok = strtok_r(NULL, ",", &save)) {
     double x = strtod(tok, &end);
     if (o->nridge == 8 || end == tok || *end || !isfinite(x) || x < 0)
-      return W2S_FAIL(ctx, W2S_ERR_USAGE, "%s %s: 1 to 8 non-negative "
-                      "numbers expected", opt, text);
+      return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                      "%s %s: 1 to 8 non-negative "
+                      "numbers expected",
+                      opt, text);
     o->ridge[o->nridge++] = x;
   }
   return o->nridge ? W2S_OK

@@ -44,7 +44,9 @@ void fit_splits_of_block(fitter *s, int64_t row0, int64_t m) {
   if (w2s_features_has_split(s->f)) return; /* read from the file */
   for (int64_t r = 0; r < m; ++r) {
     int64_t pos = permute(row0 + r, s->n, s->o->seed, s->repeat);
-    s->split[r] = pos < s->nsplit[0] ? 0 : pos < s->nsplit[0] + s->nsplit[1] ? 1 : 2;
+    s->split[r] = pos < s->nsplit[0]                  ? 0
+                  : pos < s->nsplit[0] + s->nsplit[1] ? 1
+                                                      : 2;
   }
 }
 
@@ -68,8 +70,7 @@ typedef struct {
 
 /* The rows of one block: non-finite values, /split values and counts, the
  * label checksum. */
-static void scan_rows(const fitter *s, scan_acc *a, int64_t row0,
-                      int64_t m) {
+static void scan_rows(const fitter *s, scan_acc *a, int64_t row0, int64_t m) {
   int has_split = w2s_features_has_split(s->f);
   int64_t *bad = a->bad;
   for (int64_t i = 0; i < m; ++i) {
@@ -122,13 +123,13 @@ static void scan_moments(const fitter *s, scan_acc *a, int64_t m) {
 static w2s_err scan_blocks(w2s_ctx *ctx, fitter *s, scan_acc *a) {
   for (int64_t b = 0; b < s->nblocks; ++b) {
     int64_t i0 = b * s->nb;
-    int64_t m = i0 < s->count ? (s->count - i0 < s->nb ? s->count - i0 : s->nb) : 0;
-    W2S_CALL(w2s_features_read(
-        ctx, s->f, s->start + i0, m,
-        &(w2s_features_block){s->y, s->S, s->W, s->P, s->split}));
+    int64_t m = i0 < s->count ? (s->count - i0 < s->nb ? s->count - i0 : s->nb)
+                              : 0;
+    W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m,
+                               &(w2s_features_block){s->y, s->S, s->W, s->P,
+                                                     s->split}));
     scan_rows(s, a, s->start + i0, m);
-    if (!w2s_features_has_split(s->f))
-      fit_splits_of_block(s, s->start + i0, m);
+    if (!w2s_features_has_split(s->f)) fit_splits_of_block(s, s->start + i0, m);
     if (s->o->nridge > 1)
       for (int64_t i = 0; i < m; ++i)
         if (s->split[i] == 0 || s->split[i] == 1)
@@ -152,7 +153,9 @@ static w2s_err scan_verdict(w2s_ctx *ctx, const fitter *s, const int64_t *bad,
   int64_t row = bad[k];
   if (k < 3)
     snprintf(name, sizeof name, "%s",
-             k == 0 ? "/labels" : k == 1 ? "/strong" : "/split");
+             k == 0   ? "/labels"
+             : k == 1 ? "/strong"
+                      : "/split");
   else
     snprintf(name, sizeof name, "/%s/%s",
              k < 3 + s->J ? "weak" : "weak_predictions",
@@ -160,7 +163,8 @@ static w2s_err scan_verdict(w2s_ctx *ctx, const fitter *s, const int64_t *bad,
   if (k == 2)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
                     "%s: dataset '/split' has a value outside 0..2 at row "
-                    "%lld", s->o->path, (long long)row);
+                    "%lld",
+                    s->o->path, (long long)row);
   return W2S_FAIL(ctx, W2S_ERR_INPUT,
                   "%s: dataset '%s' has a non-finite value (NaN or Inf) at "
                   "row %lld",

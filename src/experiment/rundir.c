@@ -61,18 +61,25 @@ static w2s_err kept_points(w2s_ctx *ctx, const w2s_run_plan *plan,
   w2s_err e = W2S_OK;
   if (ctx->rank == 0) {
     char *canon = w2s_identity_config(plan->config_text);
-    w2s_identity here = {canon, plan->grid->nkeys, plan->grid->npoints,
-                         plan->grid->keys, plan->grid->values, 0};
-    if (!canon) e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (identity)");
-    else here.hash = w2s_identity_hash(&here);
+    w2s_identity here = {canon,
+                         plan->grid->nkeys,
+                         plan->grid->npoints,
+                         plan->grid->keys,
+                         plan->grid->values,
+                         0};
+    if (!canon)
+      e = W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (identity)");
+    else
+      here.hash = w2s_identity_hash(&here);
     for (int64_t p = first; p <= last && !e; ++p)
       if (access(names[p], F_OK) == 0)
         e = keep_point(ctx, names[p], p, &here, &done[p]);
     free(canon);
   }
   W2S_CALL(w2s_agree(ctx, e));
-  return w2s_agree(ctx, w2s_bcast_bytes(ctx, done, (int64_t)sizeof *done *
-                                                       plan->npoints, 0));
+  return w2s_agree(ctx,
+                   w2s_bcast_bytes(ctx, done,
+                                   (int64_t)sizeof *done * plan->npoints, 0));
 }
 
 /* Rank 0: a killed job's temporary files are never results; with resume
@@ -99,8 +106,7 @@ static w2s_err discard_partials(w2s_ctx *ctx, const w2s_run_plan *plan) {
 /* Collective: the directory exists (rank 0 creates it) and every point's
  * file name, names[p] = DIR/point-NNNNN.h5 (malloc'ed, freed by
  * free_names, on failure too). */
-static w2s_err make_names(w2s_ctx *ctx, const w2s_run_plan *plan,
-                          char ***out) {
+static w2s_err make_names(w2s_ctx *ctx, const w2s_run_plan *plan, char ***out) {
   w2s_err e = W2S_OK;
   if (ctx->rank == 0 && mkdir(plan->run_dir, 0777) != 0 && errno != EEXIST)
     e = W2S_FAIL(ctx, W2S_ERR_USAGE, "--run-dir %s: cannot create: %s",
@@ -131,14 +137,14 @@ static w2s_err merge_points(w2s_ctx *ctx, const w2s_run_plan *plan,
     w2s_ctx *local = NULL;
     local_e = w2s_ctx_create(MPI_COMM_NULL, ctx->verbosity, &local);
     if (!local_e) {
-      local_e = w2s_merge_files(local, names, (int)plan->npoints,
-                                plan->output, plan->force || plan->resume,
+      local_e = w2s_merge_files(local, names, (int)plan->npoints, plan->output,
+                                plan->force || plan->resume,
                                 plan->command_line);
       if (local_e)
         local_e = W2S_FAIL(ctx, local_e, "%s", local->msg);
       else
-        w2s_log(ctx, 1, "merged %lld points into %s",
-                (long long)plan->npoints, plan->output);
+        w2s_log(ctx, 1, "merged %lld points into %s", (long long)plan->npoints,
+                plan->output);
       w2s_ctx_destroy(&local);
     }
   }
@@ -158,8 +164,7 @@ static w2s_err run_points(w2s_ctx *ctx, const w2s_run_plan *plan,
     }
     w2s_results *pt = NULL;
     e = w2s_run_one(ctx, plan, p, &pt);
-    if (!e)
-      e = w2s_run_write_points(ctx, plan, &pt, &p, 1, names[p]);
+    if (!e) e = w2s_run_write_points(ctx, plan, &pt, &p, 1, names[p]);
     w2s_results_destroy(&pt);
   }
   return e;

@@ -19,8 +19,10 @@
 #include "w2s/metrics.h"
 #include "w2s/rng.h"
 
-const char *const w2s_simulate_phases[W2S_SIM_NPHASES] = {
-    "setup", "weak_fit", "strong_fit", "train_metrics", "test_metrics"};
+const char *const w2s_simulate_phases[W2S_SIM_NPHASES] = {"setup", "weak_fit",
+                                                          "strong_fit",
+                                                          "train_metrics",
+                                                          "test_metrics"};
 
 /* A block of rows: global rows [i0, i0 + m) of split `split` of task
  * group `group`, whose tasks are [t0, t0 + Tg). */
@@ -121,7 +123,7 @@ typedef struct {
   int w2s_split; /* data.w2s_inputs = same: weak labels on the weak inputs */
   int first;     /* the first group: fit notes are logged once */
   w2s_lsq_opts opts;
-  int *pen;      /* s->pmax ones; the intercept entry set per head */
+  int *pen; /* s->pmax ones; the intercept entry set per head */
   char label[160];
 } group;
 
@@ -137,8 +139,7 @@ static w2s_err weak_passes(w2s_ctx *ctx, sim *s, group *gr, w2s_lsq **lw) {
   for (int j = 0; j < J && !e; ++j) more[j] = 1;
   for (int pass = 0, any = 1; any && !e; ++pass) {
     for (int j = 0; j < J; ++j) {
-      snprintf(gr->label, sizeof gr->label, "weak model '%s'",
-               c->weak[j].name);
+      snprintf(gr->label, sizeof gr->label, "weak model '%s'", c->weak[j].name);
       if (more[j]) w2s_lsq_set_context(lw[j], gr->label, start);
     }
     progress pr = {ctx, "weak fit", 0, count, 0};
@@ -284,9 +285,15 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, const group *gr,
 static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
                          w2s_results *res) {
   const w2s_config *c = s->cfg;
-  group gr = {g, g * Tg, Tg, Tg * s->J,
-              c->w2s_same_inputs ? SPLIT_WEAK : SPLIT_W2S, g == 0,
-              {c->ridge, NULL, c->rank_tol, NULL}, NULL, ""};
+  group gr = {g,
+              g * Tg,
+              Tg,
+              Tg * s->J,
+              c->w2s_same_inputs ? SPLIT_WEAK : SPLIT_W2S,
+              g == 0,
+              {c->ridge, NULL, c->rank_tol, NULL},
+              NULL,
+              ""};
   /* Agreed before the first collective below; freed on every rank. */
   w2s_err e = w2s_agree(ctx, W2S_ALLOC(ctx, gr.pen, s->pmax));
   if (!e) {
@@ -317,8 +324,9 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
   }
   e = w2s_agree(ctx, e); /* setup is collective: all ranks enter it or none */
   if (!e) e = sim_setup(ctx, c, &s, res);
-  if (!e) e = sim_fill_results(ctx, &s, res); /* names and shapes; the
-                                             coefficients once fitted */
+  if (!e)
+    e = sim_fill_results(ctx, &s, res); /* names and shapes; the
+                                       coefficients once fitted */
   e = w2s_agree(ctx, e);
   w2s_timer_stop(ctx, W2S_SIM_SETUP);
   if (!e)
@@ -336,8 +344,9 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
     copy_cols(res->coef_w2s, s.Csw, s.p[0], c->tasks * s.J);
     for (int j = 0; j < s.J; ++j)
       copy_cols(res->coef_weak[j], s.Cw[j], s.p[1 + j], c->tasks);
-    w2s_log(ctx, 1, "fits and metrics done (weak %.2fs, strong %.2fs, "
-                    "metrics %.2fs on rank 0)",
+    w2s_log(ctx, 1,
+            "fits and metrics done (weak %.2fs, strong %.2fs, "
+            "metrics %.2fs on rank 0)",
             w2s_timer_seconds(ctx, W2S_SIM_WEAK_FIT),
             w2s_timer_seconds(ctx, W2S_SIM_STRONG_FIT),
             w2s_timer_seconds(ctx, W2S_SIM_TRAIN_METRICS) +

@@ -21,10 +21,10 @@ typedef struct {
   int64_t nb; /* rows per block */
   /* per-block buffers, leading dimension = rows in the block */
   double *row, *X, *Hstar, *Y, **F, *A, *B, *Pw, *Psw, *Ps, *work;
-  /* coefficients, column per head: weak j p_j x T, strong p_s x T and p_s x K */
+  /* coefficients, column per head: weak j p_j x T, strong p_s x T and p_s x K
+   */
   double **Cw, *Cceil, *Csw;
 } sim;
-
 
 static inline int64_t sim_rep_dim(const sim *s, int r) {
   return w2s_mlp_out_dim(s->rep[r]);
@@ -32,8 +32,7 @@ static inline int64_t sim_rep_dim(const sim *s, int r) {
 
 /* Collective: the networks, heads and buffers of configuration c (freed
  * by sim_free, on failure too); res receives the sources' curves. */
-w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
-                  w2s_results *res);
+w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res);
 void sim_free(sim *s);
 /* Local: names, shapes and provenance (w2s_results_set_provenance: seed,
  * ranks, solver, the effective configuration) of the record, and the

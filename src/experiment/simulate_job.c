@@ -65,9 +65,10 @@ static void sim_release(void *self) {
   j->point = NULL;
 }
 
-static const w2s_producer simulate_producer = {
-    W2S_SIM_NPHASES, w2s_simulate_phases, sim_configure, sim_run,
-    sim_release};
+static const w2s_producer simulate_producer = {W2S_SIM_NPHASES,
+                                               w2s_simulate_phases,
+                                               sim_configure, sim_run,
+                                               sim_release};
 
 /* The checks of the options against the loaded sweep, then the plan. */
 static w2s_err make_plan(w2s_ctx *ctx, w2s_simulate_job *j) {
@@ -78,15 +79,19 @@ static w2s_err make_plan(w2s_ctx *ctx, w2s_simulate_job *j) {
                                    "--sweep-point and --run-dir need a sweep "
                                    "([sweep] or --sweep)"));
   if (a->sweep_point >= sw->npoints && sw->npoints > 0)
-    return w2s_agree(ctx, W2S_FAIL(ctx, W2S_ERR_USAGE,
-                                   "--sweep-point %lld: the sweep has %lld "
-                                   "points (0-%lld)",
-                                   (long long)a->sweep_point,
-                                   (long long)sw->npoints,
-                                   (long long)sw->npoints - 1));
-  j->grid = (w2s_sweep_desc){sw->nkeys, sw->npoints,
+    return w2s_agree(ctx,
+                     W2S_FAIL(ctx, W2S_ERR_USAGE,
+                              "--sweep-point %lld: the sweep has %lld "
+                              "points (0-%lld)",
+                              (long long)a->sweep_point, (long long)sw->npoints,
+                              (long long)sw->npoints - 1));
+  j->grid = (w2s_sweep_desc){sw->nkeys,
+                             sw->npoints,
                              (const char(*)[128])sw->keys,
-                             (const char(*)[128])sw->values, "sweep", NULL, 0,
+                             (const char(*)[128])sw->values,
+                             "sweep",
+                             NULL,
+                             0,
                              NULL};
   w2s_run_plan *pl = &j->plan;
   pl->producer = &simulate_producer;
@@ -96,8 +101,9 @@ static w2s_err make_plan(w2s_ctx *ctx, w2s_simulate_job *j) {
   pl->config_text = j->cfg->effective;
   pl->command_line = a->command_line;
   pl->output = j->cfg->output_path;
-  pl->dest = a->run_dir ? W2S_RUN_DIR
-             : a->sweep_point >= 0 ? W2S_RUN_POINT : W2S_RUN_ONE_FILE;
+  pl->dest = a->run_dir            ? W2S_RUN_DIR
+             : a->sweep_point >= 0 ? W2S_RUN_POINT
+                                   : W2S_RUN_ONE_FILE;
   pl->point = a->sweep_point;
   pl->run_dir = a->run_dir;
   pl->resume = a->resume;
@@ -123,8 +129,8 @@ w2s_err w2s_simulate_job_create(w2s_ctx *ctx, const w2s_simulate_args *a,
   W2S_CALL(w2s_agree(ctx, w2s_sweep_expand(ctx, cfg, a->sweeps, a->nsweeps,
                                            &j->sw)));
   /* Every point's values, before the first point runs. */
-  W2S_CALL(w2s_agree(ctx, w2s_sweep_check(ctx, cfg, a->sets, a->nsets,
-                                          &j->sw)));
+  W2S_CALL(
+      w2s_agree(ctx, w2s_sweep_check(ctx, cfg, a->sets, a->nsets, &j->sw)));
   W2S_CALL(w2s_output_check(ctx, cfg->output_path, a->force || a->resume));
   W2S_CALL(w2s_output_not_input(ctx, cfg->output_path, &a->config, 1));
   w2s_log(ctx, 1, "config %s -> %s%s", a->config, cfg->output_path,

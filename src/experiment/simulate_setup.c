@@ -95,8 +95,7 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
                           c->path, what, (long long)c->tasks);
 }
 
-w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
-                  w2s_results *res) {
+w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   W2S_CALL(check_memory(ctx, c));
   w2s_repr_hooks hooks = {res, hook_cache_get, hook_cache_put, hook_curve};
   s->cfg = c;
@@ -118,13 +117,14 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s,
   for (int64_t t = 0; t < c->tasks; ++t)
     w2s_rng_uniform(c->seed, W2S_STREAM_TASK_HEADS, (uint64_t)t, 0, 0,
                     s->tw + 1, -bound, bound, s->heads + t * (s->tw + 1));
-  int64_t wmax = c->target_width > c->input_dim ? c->target_width : c->input_dim;
+  int64_t wmax = c->target_width > c->input_dim ? c->target_width
+                                                : c->input_dim;
   int64_t work_rows_per = 2 * wmax;
   for (int r = 0; r < s->nrep; ++r) {
     const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
-    w2s_repr_env env = {rc->section,   c->seed,       c->input_dim,
-                        s->target,     rc->depth_p.i, rc->width_p.i,
-                        rc->own,       c->input_scale, &hooks};
+    w2s_repr_env env = {rc->section, c->seed,        c->input_dim,
+                        s->target,   rc->depth_p.i,  rc->width_p.i,
+                        rc->own,     c->input_scale, &hooks};
     /* A source that failed on one rank must stop the next source's
      * collectives on every rank. */
     W2S_CALL(w2s_agree(ctx, rc->source->create(ctx, &env, &s->rep[r])));
@@ -192,8 +192,7 @@ w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
     rec->dim = sim_rep_dim(s, r);
     rec->ridge = c->ridge;
   }
-  w2s_provenance pv = {c->seed, ctx->size, c->solver, c->effective, NULL,
-                       NULL, 0};
+  w2s_provenance pv = {c->seed, ctx->size, c->solver, c->effective,
+                       NULL,    NULL,      0};
   return w2s_results_set_provenance(ctx, res, &pv);
 }
-

@@ -98,8 +98,10 @@ w2s_err w2s_sweep_expand(w2s_ctx *ctx, const w2s_config *cfg,
                           strcmp(vals[i][a], vals[i][b]) ? "')" : "");
     npoints *= nv[i];
     if (npoints > 100000)
-      return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: the sweep has more than "
-                      "100000 points", keys[i].where);
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: the sweep has more than "
+                      "100000 points",
+                      keys[i].where);
   }
   out->nkeys = nk;
   out->npoints = npoints;

@@ -115,12 +115,15 @@ static w2s_err put_local(w2s_ctx *ctx, const char *path, const char *key,
   group_name(key, g, sizeof g);
   if (H5Lexists(f, g, H5P_DEFAULT) > 0) H5Ldelete(f, g, H5P_DEFAULT);
   hid_t grp = H5Gcreate2(f, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  w2s_err e = grp < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create group",
-                                 path)
-                      : W2S_OK;
+  w2s_err e = grp < 0
+                  ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create group", path)
+                  : W2S_OK;
   if (!e)
     e = w2s_h5_write(ctx, grp,
-                     &(w2s_h5_dataset){"params", H5T_NATIVE_DOUBLE, 1, {n},
+                     &(w2s_h5_dataset){"params",
+                                       H5T_NATIVE_DOUBLE,
+                                       1,
+                                       {n},
                                        params},
                      0, path);
   if (!e) e = w2s_h5_attr_str(ctx, grp, "key", key, path);

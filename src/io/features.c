@@ -43,8 +43,8 @@ static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const ds_spec *s,
   const int rank = s->rank;
   *out = -1;
   if (H5Lexists(f->file, name, H5P_DEFAULT) <= 0)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' is missing",
-                    f->path, name);
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' is missing", f->path,
+                    name);
   hid_t d = H5Dopen2(f->file, name, H5P_DEFAULT);
   if (d < 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: '%s' is not a dataset", f->path,
@@ -71,8 +71,8 @@ static w2s_err open_ds(w2s_ctx *ctx, w2s_features *f, const ds_spec *s,
                  "%s: dataset '%s' has %llu rows, /labels has %lld", f->path,
                  name, (unsigned long long)dims[0], (long long)n);
   else if (rank == 2 && dims[1] == 0)
-    e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' has no columns",
-                 f->path, name);
+    e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '%s' has no columns", f->path,
+                 name);
   else
     e = w2s_h5_check_written(ctx, d, sp, name, f->path);
   H5Sclose(sp);
@@ -286,8 +286,8 @@ static w2s_err read_rows(w2s_ctx *ctx, w2s_features *f, const slab *s,
   return W2S_OK;
 }
 
-static w2s_err read_matrix(w2s_ctx *ctx, w2s_features *f, hid_t d,
-                           int64_t cols, int64_t row0, int64_t m, double *out) {
+static w2s_err read_matrix(w2s_ctx *ctx, w2s_features *f, hid_t d, int64_t cols,
+                           int64_t row0, int64_t m, double *out) {
   w2s_err e = W2S_OK;
   if (m * cols > f->cap) {
     free(f->buf);
@@ -318,7 +318,8 @@ w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
   double dummy = 0.0;
   if (labels &&
       (t = read_rows(ctx, f, &(slab){f->labels, 1, 1, H5T_NATIVE_DOUBLE}, row0,
-                     m, m > 0 ? labels : &dummy)) && !e)
+                     m, m > 0 ? labels : &dummy)) &&
+      !e)
     e = t;
   if (strong && (t = read_matrix(ctx, f, f->strong, f->ds, row0, m, strong)) &&
       !e)
@@ -335,8 +336,9 @@ w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
   }
   if (split && f->split >= 0) {
     int idummy = 0;
-    if ((t = read_rows(ctx, f, &(slab){f->split, 1, 1, H5T_NATIVE_INT}, row0,
-                       m, m > 0 ? split : &idummy)) && !e)
+    if ((t = read_rows(ctx, f, &(slab){f->split, 1, 1, H5T_NATIVE_INT}, row0, m,
+                       m > 0 ? split : &idummy)) &&
+        !e)
       e = t;
   }
   return w2s_agree(ctx, e);

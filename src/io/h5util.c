@@ -107,8 +107,8 @@ w2s_err w2s_h5_write_strings(w2s_ctx *ctx, hid_t loc, const char *name,
                              const char *const *strs, int64_t n,
                              const char *path) {
   hid_t t = vlen_utf8();
-  w2s_err e =
-      w2s_h5_write(ctx, loc, &(w2s_h5_dataset){name, t, 1, {n}, strs}, 0, path);
+  w2s_err e = w2s_h5_write(ctx, loc, &(w2s_h5_dataset){name, t, 1, {n}, strs},
+                           0, path);
   H5Tclose(t);
   return e;
 }
@@ -117,8 +117,9 @@ w2s_err w2s_h5_write_strings_2d(w2s_ctx *ctx, hid_t loc, const char *name,
                                 const char *const *strs, int64_t rows,
                                 int64_t cols, const char *path) {
   hid_t t = vlen_utf8();
-  w2s_err e = w2s_h5_write(
-      ctx, loc, &(w2s_h5_dataset){name, t, 2, {rows, cols}, strs}, 0, path);
+  w2s_err e = w2s_h5_write(ctx, loc,
+                           &(w2s_h5_dataset){name, t, 2, {rows, cols}, strs}, 0,
+                           path);
   H5Tclose(t);
   return e;
 }
@@ -189,15 +190,15 @@ w2s_err w2s_h5_check_written(w2s_ctx *ctx, hid_t d, hid_t space,
       }
       have = (double)n;
     }
-  } else if (H5Dget_space_status(d, &st) >= 0 &&
-             st != H5D_SPACE_STATUS_ERROR) {
-    have = st == H5D_SPACE_STATUS_ALLOCATED ? 1.0
-           : st == H5D_SPACE_STATUS_NOT_ALLOCATED ? 0.0 : 0.5;
+  } else if (H5Dget_space_status(d, &st) >= 0 && st != H5D_SPACE_STATUS_ERROR) {
+    have = st == H5D_SPACE_STATUS_ALLOCATED       ? 1.0
+           : st == H5D_SPACE_STATUS_NOT_ALLOCATED ? 0.0
+                                                  : 0.5;
   }
   if (dcpl >= 0) H5Pclose(dcpl);
   if (have < 0.0)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot query dataset '%s'",
-                    path, name);
+    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot query dataset '%s'", path,
+                    name);
   /* HDF5 reads a chunk whole: a damaged or odd file with giant chunks
    * would have every rank allocate and clear them for a few rows. */
   if (chunk_bytes > W2S_H5_MAX_CHUNK)

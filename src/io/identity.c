@@ -75,13 +75,11 @@ uint64_t w2s_identity_hash(const w2s_identity *id) {
 
 uint64_t w2s_identity_hash_of(const w2s_identity *id, int format_version) {
   char head[64];
-  snprintf(head, sizeof head, "w2s-identity format_version=%d",
-           format_version);
+  snprintf(head, sizeof head, "w2s-identity format_version=%d", format_version);
   uint64_t h = fnv_str(0xcbf29ce484222325ULL, head);
   h = fnv_str(h, id->config ? id->config : "");
   char counts[64];
-  snprintf(counts, sizeof counts, "%d %lld", id->nkeys,
-           (long long)id->npoints);
+  snprintf(counts, sizeof counts, "%d %lld", id->nkeys, (long long)id->npoints);
   h = fnv_str(h, counts);
   for (int i = 0; i < id->nkeys; ++i) h = fnv_str(h, id->keys[i]);
   for (int64_t i = 0; i < id->npoints * id->nkeys; ++i)
@@ -130,14 +128,13 @@ int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
     return 1;
   }
   if (a->nkeys != b->nkeys) {
-    snprintf(why, len, "%d swept key(s) %s, %d %s", a->nkeys, la, b->nkeys,
-             lb);
+    snprintf(why, len, "%d swept key(s) %s, %d %s", a->nkeys, la, b->nkeys, lb);
     return 1;
   }
   for (int i = 0; i < a->nkeys; ++i)
     if (strcmp(a->keys[i], b->keys[i]) != 0) {
-      snprintf(why, len, "swept key %d is '%s' %s, '%s' %s", i + 1,
-               a->keys[i], la, b->keys[i], lb);
+      snprintf(why, len, "swept key %d is '%s' %s, '%s' %s", i + 1, a->keys[i],
+               la, b->keys[i], lb);
       return 1;
     }
   if (a->npoints != b->npoints) {
@@ -161,8 +158,11 @@ int w2s_identity_differs(const w2s_identity *a, const w2s_identity *b,
 }
 
 w2s_identity w2s_results_identity(const w2s_results *r) {
-  w2s_identity id = {r->identity_config, r->sweep_nkeys, r->sweep_npoints,
+  w2s_identity id = {r->identity_config,
+                     r->sweep_nkeys,
+                     r->sweep_npoints,
                      (const char(*)[128])r->sweep_keys,
-                     (const char(*)[128])r->sweep_values, r->identity_hash};
+                     (const char(*)[128])r->sweep_values,
+                     r->identity_hash};
   return id;
 }

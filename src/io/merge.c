@@ -78,7 +78,8 @@ w2s_err w2s_merge_files(w2s_ctx *ctx, const char *const *paths, int n,
   W2S_CALL(w2s_output_not_input(ctx, out, paths, n));
   W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, r, n)));
   if (ctx->rank == 0) {
-    for (int i = 0; i < n && !e; ++i) e = w2s_results_read(ctx, paths[i], &r[i]);
+    for (int i = 0; i < n && !e; ++i)
+      e = w2s_results_read(ctx, paths[i], &r[i]);
     if (!e) e = check_files(ctx, r, n);
   }
   e = w2s_agree(ctx, e);

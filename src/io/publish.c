@@ -140,9 +140,12 @@ w2s_err w2s_write_image(w2s_ctx *ctx, const char *tmp, const void *buf,
   int err = 0;
   for (size_t done = 0; done < len && !err;) {
     ssize_t n = write(fd, p + done, len - done);
-    if (n > 0) done += (size_t)n;
-    else if (n < 0 && errno != EINTR) err = errno;
-    else if (n == 0) err = EIO;
+    if (n > 0)
+      done += (size_t)n;
+    else if (n < 0 && errno != EINTR)
+      err = errno;
+    else if (n == 0)
+      err = EIO;
   }
   /* A network file system may report a failed write only here. */
   if (!err && fsync(fd) != 0 && errno != EINVAL && errno != EROFS) err = errno;

@@ -26,8 +26,7 @@ w2s_err w2s_write_image(w2s_ctx *ctx, const char *tmp, const void *buf,
 /* Rename `tmp` to `path`. Without force never over an existing file (a
  * no-replace rename, else link + unlink, else a check and a rename); with
  * force only over a regular file. */
-w2s_err w2s_publish(w2s_ctx *ctx, const char *tmp, const char *path,
-                    int force);
+w2s_err w2s_publish(w2s_ctx *ctx, const char *tmp, const char *path, int force);
 
 /* SIGTERM and SIGINT are caught while a results file is written, so that
  * a run told to stop removes its temporary file instead of publishing it. */

@@ -14,8 +14,8 @@ w2s_err w2s_read_identity(w2s_ctx *ctx, hid_t f, w2s_results *r,
                           const char *path) {
   enum { IDENTITY_MAX = 1 << 20 };
   char hex[64];
-  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "identity_hash", hex, sizeof hex,
-                                path));
+  W2S_CALL(
+      w2s_h5_read_attr_str(ctx, f, "identity_hash", hex, sizeof hex, path));
   char *end = NULL;
   r->identity_hash = strtoull(hex, &end, 16);
   if (strlen(hex) != 16 || !end || *end)
@@ -114,8 +114,7 @@ static w2s_err check_derived(w2s_ctx *ctx, const w2s_results *r,
     }
     if (do_pgr) {
       double ceil = r->metric[W2S_M_CEILING][k];
-      double pgr =
-          weak > ceil ? r->metric[W2S_M_GAIN][k] / (weak - ceil) : NAN;
+      double pgr = weak > ceil ? r->metric[W2S_M_GAIN][k] / (weak - ceil) : NAN;
       double got = r->metric[W2S_M_PGR][k];
       if (!(got == pgr || (isnan(got) && isnan(pgr))))
         return W2S_FAIL(ctx, W2S_ERR_INPUT,
@@ -130,8 +129,7 @@ static w2s_err check_derived(w2s_ctx *ctx, const w2s_results *r,
 
 w2s_err w2s_check_metric_identities(w2s_ctx *ctx, const w2s_results *r,
                                     const char *path) {
-  static const int test[] = {W2S_M_GAIN, W2S_M_WEAK_ERROR, W2S_M_W2S_ERROR,
-                             -1};
+  static const int test[] = {W2S_M_GAIN, W2S_M_WEAK_ERROR, W2S_M_W2S_ERROR, -1};
   static const int train[] = {W2S_M_GAIN_TRAIN, W2S_M_WEAK_ERROR_TRAIN,
                               W2S_M_W2S_ERROR_TRAIN, -1};
   if (holds(r, test))

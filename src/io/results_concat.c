@@ -16,9 +16,8 @@ void w2s_concat_free(w2s_concat *c) {
 
 /* An empty record for K pairs of at most J weak models, with the metrics
  * every point holds (a metric absent from one point is absent here). */
-static w2s_err alloc_merged(w2s_ctx *ctx, w2s_results *const *pts,
-                            int64_t npts, int64_t K, int64_t J,
-                            w2s_results **out) {
+static w2s_err alloc_merged(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
+                            int64_t K, int64_t J, w2s_results **out) {
   w2s_results *m = NULL;
   W2S_CALL(w2s_results_alloc(ctx, 0, 0, &m));
   *out = m;
@@ -38,9 +37,8 @@ static w2s_err alloc_merged(w2s_ctx *ctx, w2s_results *const *pts,
   return W2S_ALLOC(ctx, m->weak_names, J);
 }
 
-w2s_err w2s_results_concat(w2s_ctx *ctx, w2s_results *const *pts,
-                           int64_t npts, const w2s_sweep_desc *sw,
-                           w2s_concat *c) {
+w2s_err w2s_results_concat(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
+                           const w2s_sweep_desc *sw, w2s_concat *c) {
   int64_t K = 0, J = 0;
   for (int64_t p = 0; p < npts; ++p) K += pts[p]->npairs, J += pts[p]->nweak;
   W2S_CALL(alloc_merged(ctx, pts, npts, K, J, &c->merged));
@@ -57,7 +55,7 @@ w2s_err w2s_results_concat(w2s_ctx *ctx, w2s_results *const *pts,
       if (j == nw) snprintf(m->weak_names[nw++], W2S_NAME_LEN, "%s", wn);
       m->pair_weak[k] = j;
       m->pair_task[k] = r->pair_task[i];
-      c->sweep_index[k] = r->pair_sweep            ? r->pair_sweep[i]
+      c->sweep_index[k] = r->pair_sweep           ? r->pair_sweep[i]
                           : (sw && sw->point_ids) ? sw->point_ids[p]
                                                   : p;
       c->source[k] = p;

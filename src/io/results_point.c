@@ -34,17 +34,26 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
   const int64_t sp = r->strong_p;
   if (!e)
     e = w2s_h5_write(ctx, gc,
-                     &(w2s_h5_dataset){"strong_ceiling", dbl, 2,
-                                       {r->ntasks, sp}, r->coef_ceiling},
+                     &(w2s_h5_dataset){"strong_ceiling",
+                                       dbl,
+                                       2,
+                                       {r->ntasks, sp},
+                                       r->coef_ceiling},
                      coll, path);
   if (!e)
-    e = w2s_h5_write(
-        ctx, gc, &(w2s_h5_dataset){"w2s", dbl, 2, {r->npairs, sp}, r->coef_w2s},
-        coll, path);
+    e = w2s_h5_write(ctx, gc,
+                     &(w2s_h5_dataset){"w2s",
+                                       dbl,
+                                       2,
+                                       {r->npairs, sp},
+                                       r->coef_w2s},
+                     coll, path);
   for (int64_t j = 0; j < r->nweak && !e; ++j) {
     if (r->weak_p[j] == 0) continue; /* given as predictions: no head */
     e = w2s_h5_write(ctx, gw,
-                     &(w2s_h5_dataset){r->weak_names[j], dbl, 2,
+                     &(w2s_h5_dataset){r->weak_names[j],
+                                       dbl,
+                                       2,
                                        {r->ntasks, r->weak_p[j]},
                                        r->coef_weak[j]},
                      coll, path);
@@ -77,7 +86,10 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
     hid_t gp = group(parent, "pretrain");
     for (int c = 0; c < r->ncurves && !e && gp >= 0; ++c) {
       hid_t gs = group(gp, r->curve_name[c]);
-      const w2s_h5_dataset loss = {"loss", dbl, 1, {r->curve_len[c]},
+      const w2s_h5_dataset loss = {"loss",
+                                   dbl,
+                                   1,
+                                   {r->curve_len[c]},
                                    r->curve[c]};
       e = gs < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /pretrain/%s",
                             path, r->curve_name[c])
@@ -95,14 +107,14 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
   return e;
 }
 
-w2s_err w2s_write_repr_strings(w2s_ctx *ctx, hid_t parent,
-                               const w2s_results *r, const char *path) {
+w2s_err w2s_write_repr_strings(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
+                               const char *path) {
   const char **names = NULL;
   W2S_CALL(W2S_ALLOC(ctx, names, r->nrepr));
   hid_t gr = H5Gopen2(parent, "representations", H5P_DEFAULT);
-  w2s_err e = gr < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /representations",
-                                path)
-                     : W2S_OK;
+  w2s_err e = gr < 0
+                  ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /representations", path)
+                  : W2S_OK;
   if (!e) {
     for (int i = 0; i < r->nrepr; ++i) names[i] = r->repr[i].name;
     e = w2s_h5_write_strings(ctx, gr, "name", names, r->nrepr, path);
@@ -119,4 +131,3 @@ w2s_err w2s_write_repr_strings(w2s_ctx *ctx, hid_t parent,
   free(names);
   return e;
 }
-

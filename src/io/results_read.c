@@ -14,9 +14,9 @@ static int has_checksum(hid_t d) {
   hid_t dcpl = H5Dget_create_plist(d);
   unsigned flags = 0, cd[4];
   size_t ncd = 4;
-  int yes = dcpl >= 0 && H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32,
-                                              &flags, &ncd, cd, 0, NULL,
-                                              NULL) >= 0;
+  int yes = dcpl >= 0 &&
+            H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &ncd, cd,
+                                 0, NULL, NULL) >= 0;
   if (dcpl >= 0) H5Pclose(dcpl);
   return yes;
 }
@@ -77,7 +77,6 @@ w2s_err w2s_read_1d(w2s_ctx *ctx, hid_t f, const w2s_read_spec *s, int64_t *n,
   return e;
 }
 
-
 /* The metrics of the version-2 layout, which did not list them: the
  * frozen table of that version (docs/FORMAT.md). */
 static const char *const v2_metrics =
@@ -88,8 +87,7 @@ static const char *const v2_metrics =
 /* The `format` attribute and a supported `format_version` (one integer:
  * HDF5 would convert a float, 1.5 read as 1, and an array would be read
  * past `version`). */
-static w2s_err read_version(w2s_ctx *ctx, hid_t f, const char *path,
-                            int *out) {
+static w2s_err read_version(w2s_ctx *ctx, hid_t f, const char *path, int *out) {
   char buf[256];
   W2S_CALL(w2s_h5_read_attr_str(ctx, f, "format", buf, sizeof buf, path));
   if (strcmp(buf, "w2s-results") != 0)
@@ -138,9 +136,8 @@ static w2s_err label_pairs(w2s_ctx *ctx, w2s_results *r, char **names,
     int64_t t = r->pair_task[k];
     if (t < 0 || t >= r->npairs)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                      "%s: /metrics/task[%lld] = %lld is outside 0..%lld",
-                      path, (long long)k, (long long)t,
-                      (long long)(r->npairs - 1));
+                      "%s: /metrics/task[%lld] = %lld is outside 0..%lld", path,
+                      (long long)k, (long long)t, (long long)(r->npairs - 1));
     if (t + 1 > ntasks) ntasks = t + 1;
     int64_t j = 0;
     while (j < nweak && strcmp(r->weak_names[j], names[k]) != 0) ++j;
@@ -163,16 +160,18 @@ static w2s_err read_pairs(w2s_ctx *ctx, hid_t f, const char *path,
   r->pair_task = NULL, r->pair_weak = NULL, r->weak_names = NULL;
   r->coef_weak = NULL, r->weak_p = NULL;
   int64_t K = -1;
-  W2S_CALL(w2s_read_1d(
-      ctx, f, &(w2s_read_spec){"metrics/task", H5T_INTEGER, H5T_NATIVE_INT64},
-      &K, (void **)&r->pair_task, path));
+  W2S_CALL(w2s_read_1d(ctx, f,
+                       &(w2s_read_spec){"metrics/task", H5T_INTEGER,
+                                        H5T_NATIVE_INT64},
+                       &K, (void **)&r->pair_task, path));
   r->npairs = K;
   hid_t vs = H5Tcopy(H5T_C_S1);
   H5Tset_size(vs, H5T_VARIABLE);
   char **names = NULL;
-  w2s_err e = w2s_read_1d(
-      ctx, f, &(w2s_read_spec){"metrics/weak_model", H5T_STRING, vs}, &K,
-      (void **)&names, path);
+  w2s_err e = w2s_read_1d(ctx, f,
+                          &(w2s_read_spec){"metrics/weak_model", H5T_STRING,
+                                           vs},
+                          &K, (void **)&names, path);
   if (!e) e = W2S_ALLOC(ctx, r->pair_weak, K);
   if (!e) e = W2S_ALLOC(ctx, r->weak_names, K);
   if (!e) e = label_pairs(ctx, r, names, path);
@@ -191,8 +190,7 @@ static w2s_err read_pairs(w2s_ctx *ctx, hid_t f, const char *path,
 static int listed(const char *list, const char *word) {
   size_t n = strlen(word);
   for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
-    if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-      return 1;
+    if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return 1;
   return 0;
 }
 
@@ -258,8 +256,7 @@ static w2s_err read_grid_values(w2s_ctx *ctx, hid_t f, hid_t vs, int64_t nk,
       !(e = w2s_h5_check_written(ctx, d, sp, "/sweep/values", path))) {
     g->nv = (int64_t)(dims[0] * dims[1]);
     g->vals = calloc((size_t)(g->nv > 0 ? g->nv : 1), sizeof *g->vals);
-    if (!g->vals ||
-        H5Dread(d, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->vals) < 0)
+    if (!g->vals || H5Dread(d, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->vals) < 0)
       e = W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot read /sweep/values", path);
     g->npoints = (int64_t)dims[0];
   } else if (!e) {
@@ -335,11 +332,11 @@ static w2s_err read_provenance(w2s_ctx *ctx, hid_t f, w2s_results *r,
                                const char *path) {
   enum { CONFIG_MAX = 1 << 20 };
   W2S_CALL(W2S_ALLOC(ctx, r->config_text, CONFIG_MAX));
-  W2S_CALL(w2s_h5_read_attr_str(ctx, f, "config", r->config_text, CONFIG_MAX,
-                                path));
+  W2S_CALL(
+      w2s_h5_read_attr_str(ctx, f, "config", r->config_text, CONFIG_MAX, path));
   if (H5Aexists(f, "solver") > 0)
-    W2S_CALL(w2s_h5_read_attr_str(ctx, f, "solver", r->solver,
-                                  sizeof r->solver, path));
+    W2S_CALL(w2s_h5_read_attr_str(ctx, f, "solver", r->solver, sizeof r->solver,
+                                  path));
   for (int i = 0; i < 5; ++i)
     if (H5Aexists(f, w2s_results_blas_attr[i]) > 0)
       W2S_CALL(w2s_h5_read_attr_str(ctx, f, w2s_results_blas_attr[i],
@@ -378,8 +375,10 @@ w2s_err w2s_results_read(w2s_ctx *ctx, const char *path, w2s_results **out) {
   w2s_h5_quiet();
   FILE *probe = fopen(path, "rb");
   if (!probe)
-    return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: cannot open: no such file or "
-                    "not readable", path);
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: cannot open: no such file or "
+                    "not readable",
+                    path);
   fclose(probe);
   if (H5Fis_hdf5(path) <= 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: not an HDF5 file", path);

@@ -17,8 +17,9 @@
 #include "w2s/blas.h"
 #include "w2s/io.h"
 
-const char *const w2s_results_blas_attr[5] = {
-    "blas", "blas_library", "blas_version", "blas_kernel", "blas_config"};
+const char *const w2s_results_blas_attr[5] = {"blas", "blas_library",
+                                              "blas_version", "blas_kernel",
+                                              "blas_config"};
 
 static hid_t group(hid_t loc, const char *name) {
   return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -29,8 +30,8 @@ static hid_t group(hid_t loc, const char *name) {
 typedef struct {
   w2s_results *const *pts;
   int64_t npts;
-  const w2s_sweep_desc *sw; /* NULL: the plain layout of one run */
-  const w2s_results *merged; /* c.merged */
+  const w2s_sweep_desc *sw;   /* NULL: the plain layout of one run */
+  const w2s_results *merged;  /* c.merged */
   const int64_t *sweep_index; /* c.sweep_index */
   const int64_t *source;      /* c.source */
   const char *path;
@@ -49,18 +50,23 @@ static w2s_err write_metrics(w2s_ctx *ctx, hid_t gm, const write_job *j,
     if (w2s_results_has_metric(m, q))
       e = w2s_h5_write(ctx, gm,
                        &(w2s_h5_dataset){w2s_metric_table[q].name,
-                                         H5T_NATIVE_DOUBLE, 1, {K},
+                                         H5T_NATIVE_DOUBLE,
+                                         1,
+                                         {K},
                                          m->metric[q]},
                        coll, j->path);
   if (!e)
     e = w2s_h5_write(ctx, gm,
-                     &(w2s_h5_dataset){"task", i64, 1, {K}, m->pair_task},
-                     coll, j->path);
+                     &(w2s_h5_dataset){"task", i64, 1, {K}, m->pair_task}, coll,
+                     j->path);
   if (!e && sw)
     e = w2s_h5_write(ctx, gm,
                      &(w2s_h5_dataset){sw->index_name ? sw->index_name
                                                       : "sweep",
-                                       i64, 1, {K}, j->sweep_index},
+                                       i64,
+                                       1,
+                                       {K},
+                                       j->sweep_index},
                      coll, j->path);
   if (!e && sw && sw->source_files)
     e = w2s_h5_write(ctx, gm,
@@ -88,8 +94,11 @@ static w2s_err write_timing(w2s_ctx *ctx, hid_t gt, const write_job *j,
     if (j->pts[p]->peak_rss_mib > peak) peak = j->pts[p]->peak_rss_mib;
   if (!e && peak > 0.0)
     e = w2s_h5_write(ctx, gt,
-                     &(w2s_h5_dataset){"peak_rss_mib", H5T_NATIVE_DOUBLE, 1,
-                                       {1}, &peak},
+                     &(w2s_h5_dataset){"peak_rss_mib",
+                                       H5T_NATIVE_DOUBLE,
+                                       1,
+                                       {1},
+                                       &peak},
                      coll, j->path);
   return e;
 }
@@ -133,8 +142,7 @@ static w2s_err write_parallel(w2s_ctx *ctx, hid_t f, const write_job *j) {
     e = w2s_h5_attr_int(ctx, f, "format_version", H5T_NATIVE_INT64, &version,
                         j->path);
   if (!e)
-    e = w2s_h5_attr_int(ctx, f, "mpi_ranks", H5T_NATIVE_INT64, &ranks,
-                        j->path);
+    e = w2s_h5_attr_int(ctx, f, "mpi_ranks", H5T_NATIVE_INT64, &ranks, j->path);
   if (!e)
     e = w2s_h5_attr_int(ctx, f, "seed", H5T_NATIVE_UINT64, &j->merged->seed,
                         j->path);
@@ -166,8 +174,12 @@ static w2s_err write_identity(w2s_ctx *ctx, hid_t f, const char *config_text,
                               const w2s_sweep_desc *sw, const char *path) {
   char *canon = w2s_identity_config(config_text);
   if (!canon) return W2S_FAIL(ctx, W2S_ERR_MEMORY, "out of memory (identity)");
-  w2s_identity id = {canon, sw ? sw->nkeys : 0, sw ? sw->npoints : 0,
-                     sw ? sw->keys : NULL, sw ? sw->values : NULL, 0};
+  w2s_identity id = {canon,
+                     sw ? sw->nkeys : 0,
+                     sw ? sw->npoints : 0,
+                     sw ? sw->keys : NULL,
+                     sw ? sw->values : NULL,
+                     0};
   char hex[24];
   snprintf(hex, sizeof hex, "%016llx",
            (unsigned long long)w2s_identity_hash(&id));
@@ -184,10 +196,14 @@ static w2s_err write_root_strings(w2s_ctx *ctx, hid_t f, const write_job *j) {
   time_t now = time(NULL);
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   const char *attrs[][2] = {
-      {"format", "w2s-results"},   {"w2s_version", w2s_version()},
-      {"git_revision", w2s_git_revision()}, {"compiler", w2s_compiler()},
-      {"created", created},        {"command_line", m->command_line},
-      {"solver", m->solver},       {"config", m->config_text},
+      {"format", "w2s-results"},
+      {"w2s_version", w2s_version()},
+      {"git_revision", w2s_git_revision()},
+      {"compiler", w2s_compiler()},
+      {"created", created},
+      {"command_line", m->command_line},
+      {"solver", m->solver},
+      {"config", m->config_text},
   };
   w2s_err e = W2S_OK;
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
@@ -220,8 +236,7 @@ static w2s_err write_metric_attrs(w2s_ctx *ctx, hid_t gm, const write_job *j) {
     used += (size_t)k;
     hid_t d = H5Dopen2(gm, mi->name, H5P_DEFAULT);
     if (d < 0)
-      return W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /metrics/%s", j->path,
-                      mi->name);
+      return W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /metrics/%s", j->path, mi->name);
     const char *attrs[][2] = {{"description", mi->description},
                               {"units", mi->units},
                               {"checks", mi->checks},
@@ -235,8 +250,7 @@ static w2s_err write_metric_attrs(w2s_ctx *ctx, hid_t gm, const write_job *j) {
 }
 
 /* /metrics/weak_model and the metrics' attributes. */
-static w2s_err write_metric_strings(w2s_ctx *ctx, hid_t f,
-                                    const write_job *j) {
+static w2s_err write_metric_strings(w2s_ctx *ctx, hid_t f, const write_job *j) {
   const w2s_results *m = j->merged;
   const char **names = NULL;
   W2S_CALL(W2S_ALLOC(ctx, names, m->npairs));
@@ -275,15 +289,14 @@ static w2s_err write_sweep_strings(w2s_ctx *ctx, hid_t f, const write_job *j) {
   }
   if (!e) {
     for (int64_t i = 0; i < nv; ++i) strs[i] = sw->values[i];
-    e = w2s_h5_write_strings_2d(ctx, gs, "values", strs, sw->npoints,
-                                sw->nkeys, j->path);
+    e = w2s_h5_write_strings_2d(ctx, gs, "values", strs, sw->npoints, sw->nkeys,
+                                j->path);
   }
   free(strs);
   H5Gclose(gs);
   if (!e && sw->source_files) {
     hid_t gmg = group(f, "merge");
-    e = gmg < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /merge",
-                           j->path)
+    e = gmg < 0 ? W2S_FAIL(ctx, W2S_ERR_IO, "%s: cannot create /merge", j->path)
                 : w2s_h5_write_strings(ctx, gmg, "files", sw->source_files,
                                        j->npts, j->path);
     if (gmg >= 0) H5Gclose(gmg);
@@ -344,8 +357,7 @@ static w2s_err write_file(w2s_ctx *ctx, const write_job *j, const char *tmp) {
  * told to stop (mpirun forwards SIGTERM and SIGINT to every rank) reports
  * failure, so it must not publish; decided together, since the signal
  * reaches the ranks at different moments. */
-static w2s_err write_and_publish(w2s_ctx *ctx, const write_job *j,
-                                 int force) {
+static w2s_err write_and_publish(w2s_ctx *ctx, const write_job *j, int force) {
   char tmp[PATH_MAX + 64];
   w2s_signal_save signals;
   w2s_signals_catch(&signals);

@@ -21,9 +21,9 @@ static w2s_err cholqr2_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
   return W2S_OK;
 }
 
-static const w2s_lsq_ops cholqr2_ops = {
-    w2s_gram_solver_add_rows, cholqr2_end_pass, w2s_gram_solver_solve,
-    w2s_gram_solver_destroy, 1};
+static const w2s_lsq_ops cholqr2_ops = {w2s_gram_solver_add_rows,
+                                        cholqr2_end_pass, w2s_gram_solver_solve,
+                                        w2s_gram_solver_destroy, 1};
 
 static w2s_err cholqr2_create(w2s_ctx *ctx, int64_t p, int64_t k,
                               w2s_lsq **out) {

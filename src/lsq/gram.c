@@ -85,8 +85,7 @@ static w2s_err add_ridge_rows(w2s_ctx *ctx, w2s_gram *g) {
     W[j * pl + j] = g->pen[g->live[j]] ? sqrt(g->lam_n) / g->D[j] : 0.0;
   if (g->have_r)
     cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans,
-                CblasNonUnit, (int)pl, (int)pl, 1.0, g->R, (int)pl, W,
-                (int)pl);
+                CblasNonUnit, (int)pl, (int)pl, 1.0, g->R, (int)pl, W, (int)pl);
   cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)pl, (int)pl, 1.0, W,
               (int)pl, 1.0, g->G, (int)pl);
   free(W);
@@ -215,8 +214,7 @@ w2s_err w2s_gram_finish(w2s_ctx *ctx, w2s_lsq *ls, w2s_gram *g,
       for (int64_t a = 0; a <= b; ++a)
         R[g->live[b] * p + g->live[a]] = g->R[b * pl + a] * g->D[b];
     for (int64_t c = 0; c < k; ++c)
-      for (int64_t a = 0; a < pl; ++a)
-        C[c * p + g->live[a]] = g->C[c * pl + a];
+      for (int64_t a = 0; a < pl; ++a) C[c * p + g->live[a]] = g->C[c * pl + a];
   }
   e = w2s_agree(ctx, e);
   if (!e) {

@@ -15,14 +15,14 @@
 
 typedef struct {
   int64_t p, k;
-  int64_t pl;     /* live (non-zero) columns, known after the first pass */
-  int64_t *live;  /* their indices */
-  double *D;      /* their norms */
-  double *R;      /* pl x pl: current factor (identity before any) */
-  double *G;      /* first pass p x p, later pl x pl */
-  double *C;      /* first pass p x k, later pl x k */
-  double *G0;     /* copy of the scaled first-pass Gram, for a retry */
-  double *blk;    /* block workspace m x pl */
+  int64_t pl;    /* live (non-zero) columns, known after the first pass */
+  int64_t *live; /* their indices */
+  double *D;     /* their norms */
+  double *R;     /* pl x pl: current factor (identity before any) */
+  double *G;     /* first pass p x p, later pl x pl */
+  double *C;     /* first pass p x k, later pl x k */
+  double *G0;    /* copy of the scaled first-pass Gram, for a retry */
+  double *blk;   /* block workspace m x pl */
   int64_t blk_cap;
   int on_q;       /* this pass accumulates on Q (1) or on A (0) */
   int want_c;     /* this pass accumulates C */

@@ -58,7 +58,8 @@ w2s_err w2s_lsq_create(w2s_ctx *ctx, const char *solver, int64_t p, int64_t k,
   if (p < 1 || k < 0)
     return W2S_FAIL(ctx, W2S_ERR_INTERNAL, "lsq: bad shape p=%lld k=%lld",
                     (long long)p, (long long)k);
-  W2S_CALL(w2s_lapack_int_check(ctx, p * p + p * k, "least-squares factor size"));
+  W2S_CALL(
+      w2s_lapack_int_check(ctx, p * p + p * k, "least-squares factor size"));
   W2S_CALL(s->create(ctx, p, k, out));
   (*out)->ran = s;
   return W2S_OK;
@@ -86,8 +87,8 @@ w2s_err w2s_lsq_new(w2s_ctx *ctx, const w2s_lsq_ops *ops, const char *method,
   (*out)->p = p;
   (*out)->k = k;
   (*out)->nrows_first = -1;
-  snprintf((*out)->method, sizeof (*out)->method, "%s", method);
-  snprintf((*out)->label, sizeof (*out)->label, "least-squares fit");
+  snprintf((*out)->method, sizeof(*out)->method, "%s", method);
+  snprintf((*out)->label, sizeof(*out)->label, "least-squares fit");
   return W2S_OK;
 }
 
@@ -95,7 +96,6 @@ void w2s_lsq_set_context(w2s_lsq *ls, const char *label, int64_t row_offset) {
   if (label) snprintf(ls->label, sizeof ls->label, "%s", label);
   ls->row_offset = row_offset;
 }
-
 
 /* The first non-finite entry of an m x n block, as (row, column), or -1. */
 static int64_t first_bad(int64_t m, int64_t n, const double *X, int64_t ld,
@@ -135,7 +135,8 @@ w2s_err w2s_lsq_add_rows(w2s_ctx *ctx, w2s_lsq *ls, int64_t m, double *A,
                          int64_t lda, double *B, int64_t ldb) {
   if (m <= 0) return W2S_OK;
   W2S_CALL(w2s_lapack_int_check(ctx, m, "rows per block"));
-  W2S_CALL(w2s_lapack_int_check(ctx, lda > ldb ? lda : ldb, "leading dimension"));
+  W2S_CALL(
+      w2s_lapack_int_check(ctx, lda > ldb ? lda : ldb, "leading dimension"));
   int found = 0;
   w2s_err e = W2S_OK;
   /* Solvers that overwrite the block need the scan first; the Gram solvers
@@ -228,8 +229,8 @@ void w2s_lsq_destroy(w2s_lsq **ls) {
 w2s_err w2s_lapack_int_check(w2s_ctx *ctx, int64_t v, const char *what) {
   if (v < 0 || v > INT_MAX)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s = %lld does not fit LAPACK's 32-bit integers",
-                    what, (long long)v);
+                    "%s = %lld does not fit LAPACK's 32-bit integers", what,
+                    (long long)v);
   return W2S_OK;
 }
 
@@ -245,10 +246,10 @@ w2s_err w2s_lapack_info(w2s_ctx *ctx, int info, const char *routine) {
 /* The triangular solve's problem, shared by its phases. */
 typedef struct {
   int64_t p, k, nrows;
-  double *R, *C;       /* p x p and p x k, overwritten */
-  double *s;           /* p column norms of R (equilibration) */
-  double tol;          /* the relative singular-value cutoff */
-  double *X;           /* p x k, the answer */
+  double *R, *C; /* p x p and p x k, overwritten */
+  double *s;     /* p column norms of R (equilibration) */
+  double tol;    /* the relative singular-value cutoff */
+  double *X;     /* p x k, the answer */
   w2s_lsq_info *info;
 } tri_problem;
 
@@ -270,12 +271,12 @@ static w2s_err tri_ridge(w2s_ctx *ctx, tri_problem *t,
   double lam = sqrt(opts->ridge * (double)t->nrows);
   for (int j = 0, r = 0; j < ip; ++j)
     if (!opts->penalize || opts->penalize[j]) pen[(size_t)j * q + r++] = lam;
-  int rc = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, q, ip, 0, nb, t->R, ip, pen,
-                               q, T, nb, work);
+  int rc = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, q, ip, 0, nb, t->R, ip, pen, q,
+                               T, nb, work);
   if ((e = w2s_lapack_info(ctx, rc, "dtpqrt (ridge)"))) goto done;
   if (k > 0) {
-    rc = LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', q, ik, ip, 0, nb,
-                              pen, q, T, nb, t->C, ip, penB, q, work);
+    rc = LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', q, ik, ip, 0, nb, pen,
+                              q, T, nb, t->C, ip, penB, q, work);
     e = w2s_lapack_info(ctx, rc, "dtpmqrt (ridge)");
   }
 done:
@@ -308,7 +309,8 @@ static int tri_full_rank(tri_problem *t) {
   const int ip = (int)t->p, ik = (int)t->k;
   if (ip <= 512) return 0;
   double rcond = 0.0;
-  int rc = LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', ip, t->R, ip, &rcond);
+  int rc = LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', ip, t->R, ip,
+                          &rcond);
   if (rc != 0 || rcond <= 0.0 || (1.0 / rcond) * t->p * 10.0 >= 1.0 / t->tol)
     return 0;
   memcpy(t->X, t->C, sizeof(double) * (size_t)t->p * (size_t)t->k);
@@ -342,7 +344,8 @@ static w2s_err tri_svd(w2s_ctx *ctx, tri_problem *t) {
   for (int j = 0; j < ip; ++j)
     if (t->s[j] != 1.0 || cblas_dnrm2(j + 1, R + (size_t)j * p, 1) > 0.0) {
       if (pl != j)
-        memcpy(R + (size_t)pl * p, R + (size_t)j * p, sizeof(double) * (size_t)p);
+        memcpy(R + (size_t)pl * p, R + (size_t)j * p,
+               sizeof(double) * (size_t)p);
       live_idx[pl++] = j;
     }
   memset(t->X, 0, sizeof(double) * (size_t)p * (size_t)k);
@@ -351,8 +354,8 @@ static w2s_err tri_svd(w2s_ctx *ctx, tri_problem *t) {
   info->rank = 0;
   info->cond = info->cond_kept = INFINITY;
   if (pl == 0) goto done;
-  int rc = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', ip, pl, R, ip, sv, U, ip,
-                          VT, pl);
+  int rc = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', ip, pl, R, ip, sv, U, ip, VT,
+                          pl);
   if ((e = w2s_lapack_info(ctx, rc, "dgesdd"))) goto done;
   int r = 0;
   while (r < pl && sv[0] > 0.0 && sv[r] > t->tol * sv[0]) ++r;
@@ -372,8 +375,8 @@ static w2s_err tri_svd(w2s_ctx *ctx, tri_problem *t) {
               W, r, 0.0, Xl, pl);
   for (int c = 0; c < ik; ++c)
     for (int j = 0; j < pl; ++j)
-      t->X[(size_t)c * p + live_idx[j]] =
-          Xl[(size_t)c * pl + j] / t->s[live_idx[j]];
+      t->X[(size_t)c * p + live_idx[j]] = Xl[(size_t)c * pl + j] /
+                                          t->s[live_idx[j]];
 done:
   free(live_idx);
   free(Xl);
@@ -396,7 +399,8 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, const w2s_lsq_factor *f,
     if (!isfinite(R[i]))
       return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
                       "%s: the features contain non-finite values (overflow? "
-                      "try a smaller data.input_scale)", label);
+                      "try a smaller data.input_scale)",
+                      label);
   for (int64_t i = 0; i < p * k; ++i)
     if (!isfinite(C[i]))
       return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
@@ -421,10 +425,9 @@ w2s_err w2s_lsq_finish(w2s_ctx *ctx, const w2s_lsq_factor *f,
   w2s_err e = w2s_lsq_solve_triangular(ctx, f, opts, X, info);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && ctx->comm != MPI_COMM_NULL && ctx->size > 1) {
-    e = w2s_bcast_bytes(
-        ctx, X, (int64_t)(sizeof(double) * (size_t)(f->p * f->k)), 0);
+    e = w2s_bcast_bytes(ctx, X,
+                        (int64_t)(sizeof(double) * (size_t)(f->p * f->k)), 0);
     if (e == W2S_OK) e = w2s_bcast_bytes(ctx, info, sizeof *info, 0);
   }
   return e;
 }
-

@@ -25,19 +25,19 @@ typedef struct {
 struct w2s_lsq {
   const w2s_lsq_ops *ops;
   int64_t p, k;
-  int64_t nrows_local;  /* rows fed in the current pass */
-  int64_t nrows_first;  /* rows fed in the first pass */
-  int64_t nrows;        /* total over ranks, known after the first pass */
-  int64_t row_offset;   /* global index of the next row, for messages */
-  int passes;           /* passes ended */
-  int more;             /* the solver wants another pass */
-  int opts_known;       /* created with options */
-  double ridge;         /* the ridge given at creation */
-  int *penalize;        /* p flags given at creation (all 1 if NULL given) */
-  int ridge_absorbed;   /* the solver's factor already includes the ridge */
-  int saw_nonfinite;    /* set by self-checking solvers' add_rows */
+  int64_t nrows_local; /* rows fed in the current pass */
+  int64_t nrows_first; /* rows fed in the first pass */
+  int64_t nrows;       /* total over ranks, known after the first pass */
+  int64_t row_offset;  /* global index of the next row, for messages */
+  int passes;          /* passes ended */
+  int more;            /* the solver wants another pass */
+  int opts_known;      /* created with options */
+  double ridge;        /* the ridge given at creation */
+  int *penalize;       /* p flags given at creation (all 1 if NULL given) */
+  int ridge_absorbed;  /* the solver's factor already includes the ridge */
+  int saw_nonfinite;   /* set by self-checking solvers' add_rows */
   char label[160];
-  char method[32];      /* reported in w2s_lsq_info.method */
+  char method[32];           /* reported in w2s_lsq_info.method */
   const w2s_lsq_solver *ran; /* reported in w2s_lsq_info.ran: the table
                               * entry that created it, or auto's choice */
   void *impl;
@@ -83,8 +83,7 @@ w2s_err w2s_lsq_solve_triangular(w2s_ctx *ctx, const w2s_lsq_factor *f,
  * then rank 0's X and info broadcast so every rank holds the same bits.
  * Errors: those of the solve (agreed) and of the broadcast. */
 w2s_err w2s_lsq_finish(w2s_ctx *ctx, const w2s_lsq_factor *f,
-                       const w2s_lsq_opts *opts, double *X,
-                       w2s_lsq_info *info);
+                       const w2s_lsq_opts *opts, double *X, w2s_lsq_info *info);
 /* The table entries (auto reports its choice through them). */
 extern const w2s_lsq_solver w2s_lsq_solver_normal, w2s_lsq_solver_cholqr2,
     w2s_lsq_solver_scholqr3, w2s_lsq_solver_tsqr;

@@ -114,8 +114,9 @@ static w2s_err sl_factor(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st) {
   int descA[9], descB[9];
   descinit_(descA, &M, &p, &imb, &scalapack_nb, &zero, &zero, &ictxt, &lld,
             &info);
-  if (!info) descinit_(descB, &M, &nbk, &imb, &scalapack_nb, &zero, &zero,
-                       &ictxt, &lld, &info);
+  if (!info)
+    descinit_(descB, &M, &nbk, &imb, &scalapack_nb, &zero, &zero, &ictxt, &lld,
+              &info);
   double *tau = NULL, *work = NULL, q = 0.0;
   w2s_err e = w2s_lapack_info(ctx, info, "descinit");
   if (!e) e = W2S_ALLOC(ctx, tau, p);
@@ -127,8 +128,8 @@ static w2s_err sl_factor(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st) {
     pdgeqrf_(&M, &p, st->A, &one, &one, descA, tau, &q, &lwork, &info);
     double q2 = 0.0;
     if (k > 0)
-      pdormqr_("L", "T", &M, &k, &p, st->A, &one, &one, descA, tau, st->B,
-               &one, &one, descB, &q2, &lwork, &info, 1, 1);
+      pdormqr_("L", "T", &M, &k, &p, st->A, &one, &one, descA, tau, st->B, &one,
+               &one, descB, &q2, &lwork, &info, 1, 1);
     lwork = (int)(q > q2 ? q : q2) + 1;
     e = w2s_agree(ctx, W2S_ALLOC(ctx, work, lwork));
   }
@@ -155,8 +156,10 @@ static w2s_err sl_factor(w2s_ctx *ctx, w2s_lsq *ls, sl_state *st) {
   for (int64_t i = 0; i < mb; ++i) {
     int64_t gi = g0 + i;
     if (gi >= ls->p) break;
-    for (int64_t j = gi; j < ls->p; ++j) st->R[j * ls->p + gi] = st->A[j * st->cap + i];
-    for (int64_t j = 0; j < ls->k; ++j) st->C[j * ls->p + gi] = st->B[j * st->cap + i];
+    for (int64_t j = gi; j < ls->p; ++j)
+      st->R[j * ls->p + gi] = st->A[j * st->cap + i];
+    for (int64_t j = 0; j < ls->k; ++j)
+      st->C[j * ls->p + gi] = st->B[j * st->cap + i];
   }
   W2S_CALL(w2s_agree(ctx, w2s_sum(ctx, st->R, ls->p * ls->p)));
   W2S_CALL(w2s_agree(ctx, w2s_sum(ctx, st->C, ls->p * ls->k)));

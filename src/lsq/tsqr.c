@@ -65,13 +65,12 @@ static void tsqr_combine(void *invec, void *inoutvec, int *len,
     memcpy(top, in, sizeof(double) * stride);
     double *Rt = top + 3, *Ct = Rt + (size_t)p * p;
     /* [Rin; Rio]: the lower block is itself triangular (L = p). */
-    int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, p, p, p, nb, Rt, p, Rio,
-                                   p, T, nb, work);
+    int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, p, p, p, nb, Rt, p, Rio, p,
+                                   T, nb, work);
     if (info == 0 && k > 0)
       info = LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', p, k, p, p, nb,
                                   Rio, p, T, nb, Ct, p, Cio, p, work);
-    double nrows =
-        (info != 0 || in[2] < 0 || io[2] < 0) ? -1.0 : in[2] + io[2];
+    double nrows = (info != 0 || in[2] < 0 || io[2] < 0) ? -1.0 : in[2] + io[2];
     memcpy(Rio, Rt, sizeof(double) * (size_t)p * p);
     memcpy(Cio, Ct, sizeof(double) * (size_t)p * k);
     io[2] = nrows;
@@ -102,8 +101,7 @@ static w2s_err tsqr_end_pass(w2s_ctx *ctx, w2s_lsq *ls, int64_t nrows,
   buf[2] = 0.0;
   memcpy(buf + 3, st->R, sizeof(double) * (size_t)(p * p));
   memcpy(buf + 3 + p * p, st->C, sizeof(double) * (size_t)(p * k));
-  e = w2s_allreduce_op(ctx, buf, (int64_t)(len * sizeof(double)),
-                       tsqr_combine);
+  e = w2s_allreduce_op(ctx, buf, (int64_t)(len * sizeof(double)), tsqr_combine);
   e = w2s_agree(ctx, e);
   if (e == W2S_OK && buf[2] < 0)
     e = W2S_FAIL(ctx, W2S_ERR_NUMERIC,
@@ -158,8 +156,7 @@ static w2s_err tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   return W2S_OK;
 }
 
-w2s_err w2s_lsq_tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k,
-                            w2s_lsq **out) {
+w2s_err w2s_lsq_tsqr_create(w2s_ctx *ctx, int64_t p, int64_t k, w2s_lsq **out) {
   return tsqr_create(ctx, p, k, out);
 }
 

@@ -11,12 +11,12 @@
 
 #define W2S_X_ROW(id, name, desc, units, checks, family)                       \
   {name, desc, units, checks, family},
-const w2s_metric_info w2s_metric_table[] = {
-    W2S_METRICS(W2S_X_ROW) W2S_METRICS_EXTRA(W2S_X_ROW)};
+const w2s_metric_info w2s_metric_table[] = {W2S_METRICS(W2S_X_ROW)
+                                                W2S_METRICS_EXTRA(W2S_X_ROW)};
 #undef W2S_X_ROW
 
-const int w2s_metric_count =
-    (int)(sizeof w2s_metric_table / sizeof w2s_metric_table[0]);
+const int w2s_metric_count = (int)(sizeof w2s_metric_table /
+                                   sizeof w2s_metric_table[0]);
 
 _Static_assert(sizeof w2s_metric_table / sizeof w2s_metric_table[0] <=
                    W2S_M_MAX,

@@ -10,8 +10,8 @@
 struct w2s_mlp {
   int64_t in_dim, width, depth;
   int64_t nparams;
-  double *params;   /* all layers: W_0, b_0, W_1, b_1, ... */
-  int64_t *offset;  /* depth + 1 entries: start of W_l; b_l follows W_l */
+  double *params;  /* all layers: W_0, b_0, W_1, b_1, ... */
+  int64_t *offset; /* depth + 1 entries: start of W_l; b_l follows W_l */
 };
 
 static int64_t layer_in(const w2s_mlp *m, int64_t l) {
@@ -102,14 +102,13 @@ static void perturb_tensor(double *v, int64_t n, double scale, uint64_t seed,
   }
 }
 
-void w2s_mlp_perturb(w2s_mlp *m, double scale, uint64_t seed,
-                     uint64_t stream) {
+void w2s_mlp_perturb(w2s_mlp *m, double scale, uint64_t seed, uint64_t stream) {
   for (int64_t l = 0; l < m->depth; ++l) {
     int64_t nw = m->width * layer_in(m, l);
     perturb_tensor(m->params + m->offset[l], nw, scale, seed, stream,
                    (uint64_t)l, 0);
-    perturb_tensor(m->params + m->offset[l] + nw, m->width, scale, seed,
-                   stream, (uint64_t)l, 1);
+    perturb_tensor(m->params + m->offset[l] + nw, m->width, scale, seed, stream,
+                   (uint64_t)l, 1);
   }
 }
 

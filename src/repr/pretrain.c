@@ -10,7 +10,11 @@
 
 #include "w2s/rng.h"
 
-enum { STREAM_PRE_SAMPLES = 21, STREAM_PRE_HEADS = 22, STREAM_PRE_SHUFFLE = 23 };
+enum {
+  STREAM_PRE_SAMPLES = 21,
+  STREAM_PRE_HEADS = 22,
+  STREAM_PRE_SHUFFLE = 23
+};
 
 double w2s_pretrain_loss_grad(const w2s_mlp *net, const w2s_pretrain_batch *b,
                               const double *heads, double scale, double *grad,
@@ -72,7 +76,8 @@ static w2s_err pt_alloc(w2s_ctx *ctx, const w2s_pretrain_opts *o,
       (e = W2S_ALLOC(ctx, p->Xb, B * in)) || (e = W2S_ALLOC(ctx, p->yb, B)) ||
       (e = W2S_ALLOC(ctx, p->tb, B)) ||
       (e = W2S_ALLOC(ctx, p->grad, p->np + 1)) ||
-      (e = W2S_ALLOC(ctx, p->m1, p->np)) || (e = W2S_ALLOC(ctx, p->m2, p->np)) ||
+      (e = W2S_ALLOC(ctx, p->m1, p->np)) ||
+      (e = W2S_ALLOC(ctx, p->m2, p->np)) ||
       (e = W2S_ALLOC(ctx, p->acts, w2s_mlp_train_size(net, B))) ||
       (e = W2S_ALLOC(ctx, p->work, 3 * B * (width > in ? width : in))) ||
       (e = W2S_ALLOC(ctx, p->tmp, n * (tw > in ? tw : in))) ||
@@ -127,8 +132,8 @@ static w2s_err pt_make_data(w2s_ctx *ctx, const w2s_pretrain_opts *o,
  * gradient, one reduction (gradient and batch loss; reduce + broadcast so
  * every rank applies bit-identical updates), one AdamW step. The batch's
  * summed loss goes to *batch_loss. */
-static w2s_err pt_step(w2s_ctx *ctx, const w2s_pretrain_opts *o,
-                       w2s_mlp *net, pt_state *p, int64_t b, int64_t step,
+static w2s_err pt_step(w2s_ctx *ctx, const w2s_pretrain_opts *o, w2s_mlp *net,
+                       pt_state *p, int64_t b, int64_t step,
                        double *batch_loss) {
   int64_t in = p->in, n = p->n, np = p->np, B = p->B;
   int64_t b0 = b * B, bl = n - b0 < B ? n - b0 : B, lo, cnt;
@@ -141,9 +146,11 @@ static w2s_err pt_step(w2s_ctx *ctx, const w2s_pretrain_opts *o,
   }
   memset(p->grad, 0, sizeof(double) * (size_t)(np + 1));
   /* p->width is the net's output width (pt_alloc), as the call assumes. */
-  p->grad[np] = w2s_pretrain_loss_grad(
-      net, &(w2s_pretrain_batch){cnt, p->Xb, p->yb, p->tb}, p->heads,
-      1.0 / (double)bl, p->grad, &(w2s_pretrain_work){p->acts, p->work});
+  p->grad[np] = w2s_pretrain_loss_grad(net,
+                                       &(w2s_pretrain_batch){cnt, p->Xb, p->yb,
+                                                             p->tb},
+                                       p->heads, 1.0 / (double)bl, p->grad,
+                                       &(w2s_pretrain_work){p->acts, p->work});
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1)
     W2S_CALL(w2s_sum_bcast(ctx, p->grad, np + 1));
   *batch_loss = p->grad[np];
@@ -160,8 +167,8 @@ static w2s_err pt_step(w2s_ctx *ctx, const w2s_pretrain_opts *o,
   return W2S_OK;
 }
 
-static w2s_err pt_train(w2s_ctx *ctx, const w2s_pretrain_opts *o,
-                        w2s_mlp *net, pt_state *p, double *loss) {
+static w2s_err pt_train(w2s_ctx *ctx, const w2s_pretrain_opts *o, w2s_mlp *net,
+                        pt_state *p, double *loss) {
   int64_t step = 0, nbatches = (p->n + p->B - 1) / p->B;
   for (int64_t ep = 0; ep < o->epochs; ++ep) {
     shuffle(p->perm, p->n, o->seed, ep);

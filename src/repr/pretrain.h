@@ -7,8 +7,8 @@
 
 typedef struct {
   uint64_t seed;
-  int64_t tasks;        /* pre-training tasks */
-  int64_t samples;      /* per task */
+  int64_t tasks;   /* pre-training tasks */
+  int64_t samples; /* per task */
   int64_t epochs, batch;
   double lr, weight_decay, beta1, beta2, eps;
   double input_scale;

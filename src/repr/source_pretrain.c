@@ -99,16 +99,17 @@ static w2s_err create_pretrain(w2s_ctx *ctx, const w2s_repr_env *env,
                               np + epochs, &found);
   if (!e && found) {
     memcpy(w2s_mlp_params(*out), entry, sizeof(double) * (size_t)np);
-    w2s_log(ctx, 1, "[%s] pre-trained weights reused from %s (final summed "
-                    "loss %.6g)",
+    w2s_log(ctx, 1,
+            "[%s] pre-trained weights reused from %s (final summed "
+            "loss %.6g)",
             env->section, cache, loss[epochs - 1]);
   } else if (!e) {
-    w2s_pretrain_opts o = {env->seed,       p[K_TASKS].i, p[K_SAMPLES].i,
-                           epochs,          p[K_BATCH].i, p[K_LR].r,
-                           p[K_WD].r,       0.9,          0.999,
-                           1e-8,            env->input_scale};
-    w2s_log(ctx, 1, "[%s] pre-training %lld x %lld on %lld tasks x %lld "
-                    "samples for %lld epochs",
+    w2s_pretrain_opts o = {env->seed,    p[K_TASKS].i, p[K_SAMPLES].i,  epochs,
+                           p[K_BATCH].i, p[K_LR].r,    p[K_WD].r,       0.9,
+                           0.999,        1e-8,         env->input_scale};
+    w2s_log(ctx, 1,
+            "[%s] pre-training %lld x %lld on %lld tasks x %lld "
+            "samples for %lld epochs",
             env->section, (long long)env->depth, (long long)env->width,
             (long long)o.tasks, (long long)o.samples, (long long)epochs);
     e = w2s_pretrain(ctx, &o, env->target, *out, loss);

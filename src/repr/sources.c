@@ -20,7 +20,8 @@ const w2s_repr_source *const w2s_repr_sources[] = {
 
 const w2s_repr_source *w2s_repr_source_find(const char *name) {
   for (int k = 0; w2s_repr_sources[k]; ++k)
-    if (strcmp(w2s_repr_sources[k]->name, name) == 0) return w2s_repr_sources[k];
+    if (strcmp(w2s_repr_sources[k]->name, name) == 0)
+      return w2s_repr_sources[k];
   return NULL;
 }
 

@@ -75,7 +75,7 @@ w2s_err w2s_results_set_timing(w2s_ctx *ctx, w2s_results *r, int n,
       return W2S_FAIL(ctx, W2S_ERR_USAGE,
                       "timer name '%s' is empty or over %d characters",
                       names[t] ? names[t] : "", W2S_TIMER_NAME_LEN - 1);
-  char (*nm)[W2S_TIMER_NAME_LEN] = NULL;
+  char(*nm)[W2S_TIMER_NAME_LEN] = NULL;
   double *s = NULL;
   W2S_CALL(W2S_ALLOC(ctx, nm, n > 0 ? n : 1));
   w2s_err e = W2S_ALLOC(ctx, s, n > 0 ? n : 1);
@@ -114,8 +114,7 @@ w2s_err w2s_results_set_provenance(w2s_ctx *ctx, w2s_results *r,
   const char *solver = p->solver ? p->solver : "";
   const char *input = p->input_file ? p->input_file : "";
   if (strlen(solver) >= sizeof r->solver)
-    return W2S_FAIL(ctx, W2S_ERR_USAGE, "solver name '%s' is too long",
-                    solver);
+    return W2S_FAIL(ctx, W2S_ERR_USAGE, "solver name '%s' is too long", solver);
   if (strlen(input) >= sizeof r->input_file)
     return W2S_FAIL(ctx, W2S_ERR_USAGE, "input file name '%s' is too long",
                     input);

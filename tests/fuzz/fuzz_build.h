@@ -138,9 +138,12 @@ static void fz_write_slot(fz_bytes *b, hid_t f, hid_t lcpl, const fz_slot *s,
                     : c == 'P' ? sym[2]
                                : 1;
     uint8_t d = fz_u8(b);
-    if (d < 200) dims[k] = usual;
-    else if (d < 240) dims[k] = d % 6;
-    else dims[k] = fz_huge(b), huge = 1;
+    if (d < 200)
+      dims[k] = usual;
+    else if (d < 240)
+      dims[k] = d % 6;
+    else
+      dims[k] = fz_huge(b), huge = 1;
   }
   hsize_t n = 1;
   for (int k = 0; k < rank; ++k)
@@ -162,8 +165,10 @@ static void fz_write_slot(fz_bytes *b, hid_t f, hid_t lcpl, const fz_slot *s,
     char(*text)[64] = kind == FZ_STR ? calloc((size_t)n, 64) : NULL;
     if (buf && (kind != FZ_STR || text)) {
       for (hsize_t i = 0; i < n; ++i) {
-        if (kind == FZ_F64) ((double *)buf)[i] = fz_double(b);
-        else if (kind == FZ_I64) ((int64_t *)buf)[i] = fz_int(b);
+        if (kind == FZ_F64)
+          ((double *)buf)[i] = fz_double(b);
+        else if (kind == FZ_I64)
+          ((int64_t *)buf)[i] = fz_int(b);
         else {
           fz_string(b, text[i], s->usual ? s->usual : "a");
           ((char **)buf)[i] = text[i];
@@ -212,8 +217,7 @@ static void fz_write_attr(fz_bytes *b, hid_t f, const char *name, int kind,
  * HDF5 could not create it. Sizes: N 1-23 rows (12 for a zero byte, 0 for
  * 255), C 1-5 columns, P 1-4 points. */
 static int fz_build(const uint8_t *data, size_t size, const fz_slot *slots,
-                    int nslots,
-                    void (*attrs)(fz_bytes *b, hid_t f), char *path,
+                    int nslots, void (*attrs)(fz_bytes *b, hid_t f), char *path,
                     size_t len) {
   fz_bytes b = {data, size, 0};
   snprintf(path, len, "/tmp/w2s-fuzz-%d.h5", (int)getpid());

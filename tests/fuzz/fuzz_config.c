@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       w2s_config *again = NULL;
       w2s_ctx *c2 = NULL;
       if (w2s_ctx_create(MPI_COMM_NULL, 0, &c2) == W2S_OK) {
-        if (w2s_config_parse(c2, "effective", cfg->effective, NULL, 0, &again) !=
-            W2S_OK)
+        if (w2s_config_parse(c2, "effective", cfg->effective, NULL, 0,
+                             &again) != W2S_OK)
           abort();
         w2s_config_destroy(&again);
         w2s_ctx_destroy(&c2);

@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #ifdef W2S_FUZZ_RAW
   if (!fuzz_write_file(data, size, path, sizeof path)) return 0;
 #else
-  if (!fz_build(data, size, slots, (int)(sizeof slots / sizeof slots[0]),
-                NULL, path, sizeof path))
+  if (!fz_build(data, size, slots, (int)(sizeof slots / sizeof slots[0]), NULL,
+                path, sizeof path))
     return 0;
 #endif
   w2s_ctx *ctx = NULL;
@@ -53,8 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       int ok = y && S && W && P && split;
       for (int j = 0; ok && j < J; ++j) {
         int64_t d = w2s_features_weak_dim(f, j);
-        if (d > 4096) ok = 0;
-        else W[j] = malloc(sizeof(double) * (size_t)(m * d + 1));
+        if (d > 4096)
+          ok = 0;
+        else
+          W[j] = malloc(sizeof(double) * (size_t)(m * d + 1));
       }
       if (ok)
         w2s_features_read(ctx, f, 0, m,

@@ -90,8 +90,8 @@ static void fz_consistent_metrics(hid_t f) {
     m[W2S_M_GAIN][k] = weak - m[W2S_M_W2S_ERROR][k];
     m[W2S_M_PREDICTED][k] = weak - m[W2S_M_MISFIT][k];
     m[W2S_M_PGR][k] = weak > ceil ? m[W2S_M_GAIN][k] / (weak - ceil) : NAN;
-    m[W2S_M_GAIN_TRAIN][k] =
-        m[W2S_M_WEAK_ERROR_TRAIN][k] - m[W2S_M_W2S_ERROR_TRAIN][k];
+    m[W2S_M_GAIN_TRAIN][k] = m[W2S_M_WEAK_ERROR_TRAIN][k] -
+                             m[W2S_M_W2S_ERROR_TRAIN][k];
   }
   const w2s_metric fixed[] = {W2S_M_GAIN, W2S_M_PREDICTED, W2S_M_PGR,
                               W2S_M_GAIN_TRAIN};
@@ -158,8 +158,12 @@ static void fz_consistent_identity(hid_t f) {
   int grid = nk > 0 && nv >= 0 && (int64_t)vd[1] == nk;
   char *canon = w2s_identity_config(cfg);
   if (!canon) return;
-  w2s_identity id = {canon, grid ? (int)nk : 0, grid ? (int64_t)vd[0] : 0,
-                     (const char(*)[128])keys, (const char(*)[128])values, 0};
+  w2s_identity id = {canon,
+                     grid ? (int)nk : 0,
+                     grid ? (int64_t)vd[0] : 0,
+                     (const char(*)[128])keys,
+                     (const char(*)[128])values,
+                     0};
   char hex[24];
   snprintf(hex, sizeof hex, "%016llx",
            (unsigned long long)w2s_identity_hash(&id));

@@ -31,7 +31,7 @@ static int case_failures; /* this rank, current case */
       char what_[2048];                                                        \
       ++case_failures;                                                         \
       snprintf(what_, sizeof what_, __VA_ARGS__);                              \
-      fprintf(stderr, "rank %d FAIL %s:%d: %s: %s\n", rank_g, __FILE__,       \
+      fprintf(stderr, "rank %d FAIL %s:%d: %s: %s\n", rank_g, __FILE__,        \
               __LINE__, #cond, what_);                                         \
     }                                                                          \
   } while (0)
@@ -139,10 +139,10 @@ static void check_identical(const double *X, int64_t len,
 static double fitted_diff(int64_t n, int64_t p, int64_t k, const double *A,
                           const double *X, const double *Xr) {
   double *F = xcalloc((size_t)(n * k)), *Fr = xcalloc((size_t)(n * k));
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k,
-              (int)p, 1.0, A, (int)n, X, (int)p, 0.0, F, (int)n);
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k,
-              (int)p, 1.0, A, (int)n, Xr, (int)p, 0.0, Fr, (int)n);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)p,
+              1.0, A, (int)n, X, (int)p, 0.0, F, (int)n);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)p,
+              1.0, A, (int)n, Xr, (int)p, 0.0, Fr, (int)n);
   double r = lsq_rel_diff(F, Fr, n * k);
   free(F), free(Fr);
   return r;
@@ -187,14 +187,15 @@ static void case_rank_deficient(w2s_ctx *ctx) {
   memcpy(A + dup * n, A + dup_of * n, sizeof(double) * (size_t)n);
   /* A scaled copy: its minimum-norm split depends on the equilibration
    * (equal in equilibrated variables, not in raw ones). */
-  for (int64_t i = 0; i < n; ++i) A[scaled * n + i] = 3.0 * A[scaled_of * n + i];
+  for (int64_t i = 0; i < n; ++i)
+    A[scaled * n + i] = 3.0 * A[scaled_of * n + i];
   w2s_lsq_opts opts = {0.0, NULL, 0.0, "rank-deficient"};
   w2s_lsq_info info;
   w2s_err e = solve_mpi(ctx, n, p, k, A, B, OWN_PARTITION, &opts, X, &info);
   CHECK(e == W2S_OK, "solve: %s", ctx->msg);
   if (e == W2S_OK) {
-    CHECK(info.rank == p - 3, "rank %lld, expected %lld",
-          (long long)info.rank, (long long)(p - 3));
+    CHECK(info.rank == p - 3, "rank %lld, expected %lld", (long long)info.rank,
+          (long long)(p - 3));
     /* The dropped equilibrated singular values are ~1e-16 relative, the
      * kept ones O(0.1) (both checked): the solver's default cutoff eps * n
      * and the references' rcond (eps * n; 1e-10 on the raw A, whose column

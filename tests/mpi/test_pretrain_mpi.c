@@ -37,8 +37,10 @@ int main(int argc, char **argv) {
       s = fmax(s, fabs(q[i]));
     }
     if (!(d <= 1e-9 * s)) {
-      fprintf(stderr, "rank %d depth %d: weights differ from 1 rank by %.3g "
-              "(max |w| %.3g)\n", ctx->rank, depth, d, s);
+      fprintf(stderr,
+              "rank %d depth %d: weights differ from 1 rank by %.3g "
+              "(max |w| %.3g)\n",
+              ctx->rank, depth, d, s);
       ++failures;
     }
     if (!(fabs(loss[2] - loss_ref[2]) <= 1e-9 * fabs(loss_ref[2]))) {
@@ -47,8 +49,10 @@ int main(int argc, char **argv) {
       ++failures;
     }
     if (!(loss[2] < loss[0])) {
-      fprintf(stderr, "rank %d depth %d: the loss did not decrease (%g -> "
-              "%g)\n", ctx->rank, depth, loss[0], loss[2]);
+      fprintf(stderr,
+              "rank %d depth %d: the loss did not decrease (%g -> "
+              "%g)\n",
+              ctx->rank, depth, loss[0], loss[2]);
       ++failures;
     }
     double *p0 = malloc(sizeof(double) * (size_t)np);

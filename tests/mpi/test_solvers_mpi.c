@@ -73,8 +73,8 @@ static void make_problem(int64_t n, int64_t p, int64_t k, double cond,
  * augmented matrix's condition and rho = ||r|| / (||A_aug||_2 ||X||), for
  * the perturbation bound of the augmented problem. */
 static lsq_ref_problem reference(int64_t n, int64_t p, int64_t k,
-                                 const double *A, const double *B,
-                                 double ridge, double *X) {
+                                 const double *A, const double *B, double ridge,
+                                 double *X) {
   int64_t q = p - 1, m = ridge > 0 ? n + q : n;
   double *Aa = calloc((size_t)(m * p), sizeof(double));
   double *Ba = calloc((size_t)(m * k + 1), sizeof(double));
@@ -87,8 +87,8 @@ static lsq_ref_problem reference(int64_t n, int64_t p, int64_t k,
     for (int64_t j = 0; j < q; ++j) Aa[j * m + n + j] = sqrt(ridge * (double)n);
   lsq_gelsd(m, p, k, Aa, Ba, -1.0, X, sv);
   lsq_ref_problem pr = {sv[0] / sv[p - 1], sv[0], 0.0};
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k,
-              (int)p, -1.0, Aa, (int)m, X, (int)p, 1.0, Ba, (int)m);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k, (int)p,
+              -1.0, Aa, (int)m, X, (int)p, 1.0, Ba, (int)m);
   pr.rho = cblas_dnrm2((int)(m * k), Ba, 1) /
            (pr.anorm * cblas_dnrm2((int)(p * k), X, 1));
   free(Aa), free(Ba), free(sv);
@@ -105,8 +105,8 @@ static w2s_err run(w2s_ctx *ctx, const char *solver, int64_t n, int64_t p,
   int *pen = malloc(sizeof(int) * (size_t)p);
   for (int64_t j = 0; j < p; ++j) pen[j] = j < p - 1;
   w2s_lsq_opts opts = {ridge, pen, 0.0, solver};
-  w2s_err e =
-      w2s_agree(ctx, w2s_lsq_create_with(ctx, solver, p, k, &opts, &ls));
+  w2s_err e = w2s_agree(ctx,
+                        w2s_lsq_create_with(ctx, solver, p, k, &opts, &ls));
   for (int more = 1; more && !e;) {
     w2s_lsq_set_context(ls, solver, lo);
     int64_t sizes[] = {1, 7, 3, 50, 1000000};
@@ -174,9 +174,10 @@ int main(int argc, char **argv) {
     for (int ci = 0; ci < 4; ++ci)
       for (int ri = 0; ri < 2; ++ri)
         for (int ridge_on = 0; ridge_on < 2; ++ridge_on) {
-          lsq_ref_problem pr = lsq_known_problem(
-              n, p, k, conds[ci], rhos[ri], 1, 11 + (uint64_t)(ci * 2 + ri), A,
-              Xt, B);
+          lsq_ref_problem pr = lsq_known_problem(n, p, k, conds[ci], rhos[ri],
+                                                 1,
+                                                 11 + (uint64_t)(ci * 2 + ri),
+                                                 A, Xt, B);
           int full_rank = ridge_on || pr.cond < 1e12;
           if (full_rank && !lsq_ref_exact(n, p, k, A, B, Xt)) {
             if (ctx->rank == 0)
@@ -209,14 +210,14 @@ int main(int argc, char **argv) {
               w2s_lsq_info info;
               ctx->err = W2S_OK;
               ctx->msg[0] = '\0';
-              w2s_err e = run(ctx, solvers[s]->name, n, p, k, A, B, lo, lo + cnt,
-                              ridge, X, &info);
+              w2s_err e = run(ctx, solvers[s]->name, n, p, k, A, B, lo,
+                              lo + cnt, ridge, X, &info);
               if (e) {
                 CHECK(e == W2S_ERR_NUMERIC &&
                           may_refuse(solvers[s], ridge_on ? aug.cond : pr.cond),
                       "%s cond %g rho %g ridge %g K %lld layout %d: failed: %s",
-                      solvers[s]->name, conds[ci], rhos[ri], ridge, (long long)k,
-                      layout, ctx->msg);
+                      solvers[s]->name, conds[ci], rhos[ri], ridge,
+                      (long long)k, layout, ctx->msg);
                 continue;
               }
               const char *what = info.method;
@@ -226,8 +227,8 @@ int main(int argc, char **argv) {
                     "%s cond %g K %lld layout %d: %d passes, the table says "
                     "%d to %d (method %s)",
                     solvers[s]->name, conds[ci], (long long)k, layout,
-                    info.passes, solvers[s]->passes_min,
-                    solvers[s]->passes_max, what);
+                    info.passes, solvers[s]->passes_min, solvers[s]->passes_max,
+                    what);
               if (!ran) continue;
               if (!ridge_on) {
                 double bwd = lsq_ref_backward_ratio(n, p, k, A, B, X);
@@ -235,8 +236,8 @@ int main(int argc, char **argv) {
                 CHECK(bwd <= LSQ_REF_THRESH,
                       "%s cond %g rho %g K %lld layout %d: backward error "
                       "%.3g max(n,p) eps > %g (method %s)",
-                      solvers[s]->name, conds[ci], rhos[ri], (long long)k, layout,
-                      bwd, LSQ_REF_THRESH, what);
+                      solvers[s]->name, conds[ci], rhos[ri], (long long)k,
+                      layout, bwd, LSQ_REF_THRESH, what);
               }
               if (!full_rank) continue;
               if (ridge_on) {
@@ -245,8 +246,8 @@ int main(int argc, char **argv) {
                 CHECK(err <= tol,
                       "%s cond %g rho %g ridge %g K %lld layout %d: differs "
                       "from dgelsd by %.3g > %.3g (method %s)",
-                      solvers[s]->name, conds[ci], rhos[ri], ridge, (long long)k,
-                      layout, err, tol, what);
+                      solvers[s]->name, conds[ci], rhos[ri], ridge,
+                      (long long)k, layout, err, tol, what);
               } else {
                 double err = lsq_rel_diff(X, Xt, p * k);
                 double tol = fwd_tolerance(ran, p, pr);
@@ -254,8 +255,8 @@ int main(int argc, char **argv) {
                 CHECK(err <= tol,
                       "%s cond %g rho %g K %lld layout %d: forward error %.3g "
                       "> %.3g (method %s)",
-                      solvers[s]->name, conds[ci], rhos[ri], (long long)k, layout,
-                      err, tol, what);
+                      solvers[s]->name, conds[ci], rhos[ri], (long long)k,
+                      layout, err, tol, what);
                 /* Householder QR's own error, not another solver's rounding,
                  * is the yardstick of the backward-stable methods, where the
                  * first-order analysis holds (the bound well below 1: at
@@ -270,8 +271,8 @@ int main(int argc, char **argv) {
                   CHECK(err <= vs,
                         "%s cond %g rho %g K %lld layout %d: forward error "
                         "%.3g > 10x max(dgelsd's %.3g, cond eps) (method %s)",
-                        solvers[s]->name, conds[ci], rhos[ri], (long long)k, layout,
-                        err, ref_err, what);
+                        solvers[s]->name, conds[ci], rhos[ri], (long long)k,
+                        layout, err, ref_err, what);
                 }
               }
               /* Every rank holds the same bits. */
@@ -301,7 +302,8 @@ int main(int argc, char **argv) {
     ctx->msg[0] = '\0';
     int64_t lo, cnt;
     w2s_partition(nn, ctx->size, ctx->rank, &lo, &cnt);
-    w2s_err e = run(ctx, solvers[s]->name, nn, 6, k, A, B, lo, lo + cnt, 0.0, X, &info);
+    w2s_err e = run(ctx, solvers[s]->name, nn, 6, k, A, B, lo, lo + cnt, 0.0, X,
+                    &info);
     (void)e;
     /* make_problem with p=6 > n=5 is underdetermined. */
     CHECK(e == W2S_ERR_INPUT && strstr(ctx->msg, "underdetermined"),
@@ -325,7 +327,8 @@ int main(int argc, char **argv) {
     w2s_lsq_info info;
     ctx->err = W2S_OK;
     ctx->msg[0] = '\0';
-    w2s_err e = run(ctx, solvers[s]->name, n, p, k, A, B, lo, lo + cnt, 0.0, X, &info);
+    w2s_err e = run(ctx, solvers[s]->name, n, p, k, A, B, lo, lo + cnt, 0.0, X,
+                    &info);
     char want[64];
     snprintf(want, sizeof want, "row %lld (rank %d)", (long long)bad_row, last);
     CHECK(e == W2S_ERR_INPUT && strstr(ctx->msg, want),

@@ -64,43 +64,42 @@ static void expect_error(const char *text, const char *const *sets, int nsets,
   w2s_ctx_destroy(&ctx);
 }
 
-static const char good_text[] =
-    "# a comment line\n"                 /* 1 */
-    "[experiment]\n"                     /* 2 */
-    "seed = 42\n"                        /* 3 */
-    "tasks = 12\n"                       /* 4 */
-    "task_inputs = per_task\n"           /* 5 */
-    "\n"                                 /* 6 */
-    "[data]\n"                           /* 7 */
-    "input_dim = 4\n"                    /* 8 */
-    "input_scale = 2.5\n"                /* 9 */
-    "n_weak_train = 1e3\n"               /* 10 */
-    "n_test = 300 ; inline comment\n"    /* 11 */
-    "\n"                                 /* 12 */
-    "[target]\n"                         /* 13 */
-    "depth = 3\n"                        /* 14 */
-    "width = 8\n"                        /* 15 */
-    "\n"                                 /* 16 */
-    "[strong]\n"                         /* 17 */
-    "source = target\n"                  /* 18 */
-    "\n"                                 /* 19 */
-    "[weak.a]\n"                         /* 20 */
-    "source = random\n"                  /* 21 */
-    "depth = 1\n"                        /* 22 */
-    "width = 5\n"                        /* 23 */
-    "\n"                                 /* 24 */
-    "[weak.b-2_X]\n"                     /* 25 */
-    "source = perturb\n"                 /* 26 */
-    "perturb_scale = 0.25\n"             /* 27 */
-    "\n"                                 /* 28 */
-    "[fit]\n"                            /* 29 */
-    "solver = tsqr\n"                    /* 30 */
-    "ridge = 0.01\n"                     /* 31 */
-    "intercept = no\n"                   /* 32 */
-    "rank_tol = 1e-9\n"                  /* 33 */
-    "\n"                                 /* 34 */
-    "[output]\n"                         /* 35 */
-    "path = out.h5\n";                   /* 36 */
+static const char good_text[] = "# a comment line\n"              /* 1 */
+                                "[experiment]\n"                  /* 2 */
+                                "seed = 42\n"                     /* 3 */
+                                "tasks = 12\n"                    /* 4 */
+                                "task_inputs = per_task\n"        /* 5 */
+                                "\n"                              /* 6 */
+                                "[data]\n"                        /* 7 */
+                                "input_dim = 4\n"                 /* 8 */
+                                "input_scale = 2.5\n"             /* 9 */
+                                "n_weak_train = 1e3\n"            /* 10 */
+                                "n_test = 300 ; inline comment\n" /* 11 */
+                                "\n"                              /* 12 */
+                                "[target]\n"                      /* 13 */
+                                "depth = 3\n"                     /* 14 */
+                                "width = 8\n"                     /* 15 */
+                                "\n"                              /* 16 */
+                                "[strong]\n"                      /* 17 */
+                                "source = target\n"               /* 18 */
+                                "\n"                              /* 19 */
+                                "[weak.a]\n"                      /* 20 */
+                                "source = random\n"               /* 21 */
+                                "depth = 1\n"                     /* 22 */
+                                "width = 5\n"                     /* 23 */
+                                "\n"                              /* 24 */
+                                "[weak.b-2_X]\n"                  /* 25 */
+                                "source = perturb\n"              /* 26 */
+                                "perturb_scale = 0.25\n"          /* 27 */
+                                "\n"                              /* 28 */
+                                "[fit]\n"                         /* 29 */
+                                "solver = tsqr\n"                 /* 30 */
+                                "ridge = 0.01\n"                  /* 31 */
+                                "intercept = no\n"                /* 32 */
+                                "rank_tol = 1e-9\n"               /* 33 */
+                                "\n"                              /* 34 */
+                                "[output]\n"                      /* 35 */
+                                "path = out.h5\n";                /* 36 */
 
 static void test_good_config(void **state) {
   (void)state;
@@ -206,7 +205,7 @@ static void test_empty_weak_section(void **state) {
 
 static void test_set_overrides(void **state) {
   (void)state;
-  const char *sets[] = {"data.n_test=77", "weak.a.depth=3",
+  const char *sets[] = {"data.n_test=77",    "weak.a.depth=3",
                         "experiment.seed=9", "weak.new.width=4",
                         "fit.solver=normal", "weak.b-2_X.perturb_scale=0.5"};
   w2s_config *cfg = parse_ok(good_text, sets, 6);
@@ -240,17 +239,17 @@ static void test_errors(void **state) {
   /* Unknown key (line 4), in a fixed and in a representation section. */
   expect_error("[weak.a]\nsource = random\n[data]\nn_tset = 5\n", NULL, 0,
                W2S_ERR_INPUT, NAME ":4", "'n_tset'", "[data]");
-  expect_error("[weak.a]\nsource = random\nwdith = 5\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":3", "'wdith'", "[weak.a]");
+  expect_error("[weak.a]\nsource = random\nwdith = 5\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "'wdith'", "[weak.a]");
   /* Unknown section, reported at its first key's line. */
   expect_error("[weak.a]\nsource = random\n[dta]\nn_test = 5\n", NULL, 0,
                W2S_ERR_INPUT, NAME ":3", "[dta]", NULL);
   /* An unknown section is an error even without keys. */
-  expect_error("[weak.a]\n[dta]\n", NULL, 0, W2S_ERR_INPUT, NAME ":2",
-               "[dta]", NULL);
+  expect_error("[weak.a]\n[dta]\n", NULL, 0, W2S_ERR_INPUT, NAME ":2", "[dta]",
+               NULL);
   /* Wrong type: int, real, choice. */
-  expect_error("[weak.a]\n[experiment]\ntasks = many\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":3", "experiment.tasks", "integer");
+  expect_error("[weak.a]\n[experiment]\ntasks = many\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "experiment.tasks", "integer");
   expect_error("[experiment]\ntasks = 1.5\n[weak.a]\nsource=random\n", NULL, 0,
                W2S_ERR_INPUT, NAME ":2", "experiment.tasks", "integer");
   expect_error("[data]\ninput_scale = big\n[weak.a]\nsource=random\n", NULL, 0,
@@ -263,14 +262,14 @@ static void test_errors(void **state) {
                W2S_ERR_INPUT, NAME ":4", "data.input_dim", "out of range");
   expect_error("[fit]\nrank_tol = 2\n[weak.a]\nsource=random\n", NULL, 0,
                W2S_ERR_INPUT, NAME ":2", "fit.rank_tol", "out of range");
-  expect_error("[weak.a]\nsource = random\nwidth = 0\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":3", "weak.a.width", "out of range");
+  expect_error("[weak.a]\nsource = random\nwidth = 0\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "weak.a.width", "out of range");
   /* A negative count. */
   expect_error("[weak.a]\nsource = random\n[data]\n\nn_test = -5\n", NULL, 0,
                W2S_ERR_INPUT, NAME ":5", "data.n_test", "out of range");
   /* A bad bool. */
-  expect_error("[weak.a]\nsource = random\n[fit]\nintercept = maybe\n", NULL,
-               0, W2S_ERR_INPUT, NAME ":4", "fit.intercept", "true or false");
+  expect_error("[weak.a]\nsource = random\n[fit]\nintercept = maybe\n", NULL, 0,
+               W2S_ERR_INPUT, NAME ":4", "fit.intercept", "true or false");
   /* Syntax errors: a line that is neither, an unclosed section. */
   expect_error("[weak.a]\nsource = random\n[data]\nn_test = 5\nno equals "
                "sign here\n",
@@ -283,17 +282,17 @@ static void test_errors(void **state) {
                NAME ":1", "[weak.a/b]", "name");
   expect_error("[weak.a b]\nsource = random\n", NULL, 0, W2S_ERR_INPUT,
                NAME ":1", "[weak.a b]", "name");
-  expect_error("[weak.]\nsource = random\n", NULL, 0, W2S_ERR_INPUT,
-               NAME ":1", "[weak.]", "name");
+  expect_error("[weak.]\nsource = random\n", NULL, 0, W2S_ERR_INPUT, NAME ":1",
+               "[weak.]", "name");
   /* depth or width with a source that takes the target's shape. */
-  expect_error("[weak.a]\nsource = target\ndepth = 3\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":3", "weak.a.depth", "no effect");
+  expect_error("[weak.a]\nsource = target\ndepth = 3\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "weak.a.depth", "no effect");
   expect_error("[weak.a]\nsource = random\n[strong]\nsource = perturb\n"
                "width = 4\n",
                NULL, 0, W2S_ERR_INPUT, NAME ":5", "strong.width", "no effect");
   /* Unknown source. */
-  expect_error("[weak.a]\nsource = magic\n", NULL, 0, W2S_ERR_INPUT,
-               NAME ":2", "weak.a.source", "'magic'");
+  expect_error("[weak.a]\nsource = magic\n", NULL, 0, W2S_ERR_INPUT, NAME ":2",
+               "weak.a.source", "'magic'");
   /* Unknown solver. */
   expect_error("[weak.a]\nsource = random\n[fit]\nsolver = qr\n", NULL, 0,
                W2S_ERR_INPUT, NAME ":4", "fit.solver", "'qr'");
@@ -301,8 +300,8 @@ static void test_errors(void **state) {
   expect_error("[data]\nn_test = 5\n", NULL, 0, W2S_ERR_INPUT, NAME ":",
                "no weak model", NULL);
   /* A key before any section. */
-  expect_error("seed = 3\n[weak.a]\nsource = random\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":1", "'seed'", "outside");
+  expect_error("seed = 3\n[weak.a]\nsource = random\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":1", "'seed'", "outside");
   /* n_w2s_train given with w2s_inputs = same. */
   expect_error("[weak.a]\nsource = random\n[data]\nw2s_inputs = same\n"
                "n_w2s_train = 10\n",
@@ -317,8 +316,8 @@ static void test_set_errors(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     char where[64];
     snprintf(where, sizeof where, "--set %s", bad[i]);
-    expect_error(weak_a, &bad[i], 1, W2S_ERR_USAGE, where,
-                 "section.key=value", NULL);
+    expect_error(weak_a, &bad[i], 1, W2S_ERR_USAGE, where, "section.key=value",
+                 NULL);
   }
   /* Good syntax, bad value or key: an input error naming the --set. */
   const char *badval[] = {"data.n_test=abc"};
@@ -328,8 +327,8 @@ static void test_set_errors(void **state) {
   expect_error(weak_a, badkey, 1, W2S_ERR_INPUT, "--set data.bogus=1",
                "'bogus'", "[data]");
   const char *badsec[] = {"dat.n_test=1"};
-  expect_error(weak_a, badsec, 1, W2S_ERR_INPUT, "--set dat.n_test=1",
-               "[dat]", NULL);
+  expect_error(weak_a, badsec, 1, W2S_ERR_INPUT, "--set dat.n_test=1", "[dat]",
+               NULL);
   const char *neg[] = {"data.n_test=5", "data.n_test=-1"};
   expect_error(weak_a, neg, 2, W2S_ERR_INPUT, "--set data.n_test=-1",
                "out of range", NULL);
@@ -347,11 +346,11 @@ static void test_duplicates(void **state) {
                NULL, 0, W2S_ERR_INPUT, NAME ":5: section [data]", "twice",
                "first at " NAME ":2");
   expect_error("[weak.a]\nsource = random\n\n[weak.a]\nwidth = 3\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":4: section [weak.a]", "first at " NAME ":1",
-               NULL);
+               W2S_ERR_INPUT, NAME ":4: section [weak.a]",
+               "first at " NAME ":1", NULL);
   /* The same swept key twice in [sweep]. */
-  expect_error("[weak.a]\n[sweep]\ndata.n_test = 5, 6\ndata.n_test = 7\n",
-               NULL, 0, W2S_ERR_INPUT, NAME ":4", "'data.n_test'", "twice");
+  expect_error("[weak.a]\n[sweep]\ndata.n_test = 5, 6\ndata.n_test = 7\n", NULL,
+               0, W2S_ERR_INPUT, NAME ":4", "'data.n_test'", "twice");
   /* The first repetition in the file is the one reported. */
   expect_error("[weak.a]\n[data]\nn_test = 5\ninput_dim = 3\ninput_dim = 4\n"
                "n_test = 6\n",
@@ -483,8 +482,7 @@ static void test_long_weak_names(void **state) {
   memset(name, 'n', 45);
   name[45] = '\0';
   snprintf(text, sizeof text, "[weak.a]\n[weak.%s]\nsource = random\n", name);
-  expect_error(text, NULL, 0, W2S_ERR_INPUT, NAME ":2", "section name",
-               "49");
+  expect_error(text, NULL, 0, W2S_ERR_INPUT, NAME ":2", "section name", "49");
 }
 
 static void test_long_lines(void **state) {
@@ -495,8 +493,7 @@ static void test_long_lines(void **state) {
   comment[300] = '\0';
   /* line 1: [weak.a], 2: the long comment */
   snprintf(text, sizeof text, "[weak.a]\n%s\n[data]\nn_test = 5\n", comment);
-  expect_error(text, NULL, 0, W2S_ERR_INPUT, NAME ":2", "longer than",
-               "198");
+  expect_error(text, NULL, 0, W2S_ERR_INPUT, NAME ":2", "longer than", "198");
   /* A sweep list of 60 values (~300 characters) on one line. */
   size_t len = 0;
   for (int v = 0; v < 60; ++v)
@@ -529,9 +526,8 @@ static void test_suggestions(void **state) {
   expect_error("[weak.a]\n[fit]\nn_test = 5\n", NULL, 0, W2S_ERR_INPUT,
                NAME ":3", "'n_test' in [fit]", "(it belongs in [data])");
   /* Nothing close: no suggestion. */
-  expect_error("[weak.a]\n[data]\nfrobnicate = 5\n", NULL, 0,
-               W2S_ERR_INPUT, NAME ":3", "unknown key 'frobnicate' in [data]",
-               NULL);
+  expect_error("[weak.a]\n[data]\nfrobnicate = 5\n", NULL, 0, W2S_ERR_INPUT,
+               NAME ":3", "unknown key 'frobnicate' in [data]", NULL);
   expect_error("[weak.a]\n[dta]\n", NULL, 0, W2S_ERR_INPUT, NAME ":2",
                "unknown section [dta]", "(did you mean [data]?)");
   expect_error("[weka.small]\n", NULL, 0, W2S_ERR_INPUT, NAME ":1",

@@ -30,8 +30,6 @@
 #include "w2s/lsq.h"
 #include "w2s/rng.h"
 
-
-
 static w2s_ctx *new_ctx(void) {
   w2s_ctx *ctx = NULL;
   assert_int_equal(w2s_ctx_create(MPI_COMM_NULL, 0, &ctx), W2S_OK);
@@ -54,8 +52,8 @@ static double fro(const double *a, int64_t len) {
 /* F (n x k) = A X. */
 static void fitted(int64_t n, int64_t p, int64_t k, const double *A,
                    const double *X, double *F) {
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k,
-              (int)p, 1.0, A, (int)n, X, (int)p, 0.0, F, (int)n);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)p,
+              1.0, A, (int)n, X, (int)p, 0.0, F, (int)n);
 }
 
 /* Feed all n rows of (A, B) through tsqr in blocks of the given sizes (a
@@ -64,8 +62,8 @@ static void fitted(int64_t n, int64_t p, int64_t k, const double *A,
 static w2s_err solve_blocks(w2s_ctx *ctx, int64_t n, int64_t p, int64_t k,
                             const double *A, const double *B,
                             const int64_t *blocks, int nblocks,
-                            const w2s_lsq_opts *opts, int with_opts,
-                            double *X, w2s_lsq_info *info) {
+                            const w2s_lsq_opts *opts, int with_opts, double *X,
+                            w2s_lsq_info *info) {
   w2s_lsq *ls = NULL;
   w2s_err e = with_opts ? w2s_lsq_create_with(ctx, "tsqr", p, k, opts, &ls)
                         : w2s_lsq_create(ctx, "tsqr", p, k, &ls);
@@ -112,16 +110,18 @@ static void orthonormal(int64_t n, int64_t p, uint64_t seed, uint64_t stream,
   double *tau = xmalloc((size_t)p);
   fill_normal(Q, n, p, seed, stream);
   assert_int_equal(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)n, (int)p, Q, (int)n,
-                                  tau), 0);
+                                  tau),
+                   0);
   assert_int_equal(LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)n, (int)p, (int)p, Q,
-                                  (int)n, tau), 0);
+                                  (int)n, tau),
+                   0);
   free(tau);
 }
 
 /* A = U diag(s) V^T with s_i = 10^(-i * decades / (p - 1)); the
  * orthonormal basis U of its range is copied to Uout if not NULL. */
-static void make_svd_matrix(int64_t n, int64_t p, double decades,
-                            uint64_t seed, double *A, double *Uout) {
+static void make_svd_matrix(int64_t n, int64_t p, double decades, uint64_t seed,
+                            double *A, double *Uout) {
   double *U = xmalloc((size_t)(n * p)), *V = xmalloc((size_t)(p * p));
   orthonormal(n, p, seed, 1, U);
   orthonormal(p, p, seed, 2, V);
@@ -152,7 +152,8 @@ static void test_well_conditioned(void **state) {
   w2s_lsq_info info;
   const int64_t blocks[] = {1, 37, 200, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &opts, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   assert_int_equal(lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL), p);
   /* cond(A) ~ 10 (column scales 1..10 over a Gaussian block of cond 1.3):
    * both solutions are backward stable with forward error ~ cond * eps
@@ -171,13 +172,14 @@ static void test_well_conditioned(void **state) {
   /* One block of all rows, and blocks of 1 row: the same answer to the
    * same tolerance. */
   const int64_t all[] = {0};
-  assert_int_equal(solve_blocks(ctx, n, p, k, A, B, all, 1, &opts, 0, X,
-                                &info), W2S_OK);
+  assert_int_equal(solve_blocks(ctx, n, p, k, A, B, all, 1, &opts, 0, X, &info),
+                   W2S_OK);
   ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-12);
   int64_t many[600];
   for (int i = 0; i < 600; ++i) many[i] = 1;
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, many, 600, &opts, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-12);
   free(A), free(B), free(X), free(Xr);
   w2s_ctx_destroy(&ctx);
@@ -221,7 +223,8 @@ static void test_ill_conditioned(void **state) {
   w2s_lsq_info info;
   const int64_t blocks[] = {1, 37, 200, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &opts, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   assert_int_equal(lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL), p);
   /* 1/cond = 1e-10 is far above the default cutoff eps * n = 9e-14: every
    * direction is kept. */
@@ -265,8 +268,13 @@ static void test_ill_conditioned(void **state) {
 
 /* Deficiency variants of a 300 x 9 design whose columns have scales
  * 10^((j - 4) / 2) (so equilibration matters for the minimum norm). */
-enum { DEF_ZERO = 1, DEF_DUP = 2, DEF_COMBO = 4, DEF_ZERO_FIRST = 8,
-       DEF_ZERO_LAST = 16 };
+enum {
+  DEF_ZERO = 1,
+  DEF_DUP = 2,
+  DEF_COMBO = 4,
+  DEF_ZERO_FIRST = 8,
+  DEF_ZERO_LAST = 16
+};
 
 static void rank_deficient_case(int flags, int expect_rank) {
   w2s_ctx *ctx = new_ctx();
@@ -298,7 +306,8 @@ static void rank_deficient_case(int flags, int expect_rank) {
   w2s_lsq_info info;
   const int64_t blocks[] = {1, 37, 200, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &opts, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   if (info.rank != expect_rank)
     print_error("flags %d: rank %lld, expected %d\n", flags,
                 (long long)info.rank, expect_rank);
@@ -320,8 +329,7 @@ static void rank_deficient_case(int flags, int expect_rank) {
    * as cond_kept (< 1e3 here): 1e-10 relative is ~1e3 * cond_kept * eps. */
   ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-10);
   ASSERT_LE(fabs(info.cond_kept / (sv[0] / sv[expect_rank - 1]) - 1.0), 1e-10);
-  if (expect_rank < p)
-    assert_true(isinf(info.cond) || info.cond > 1e12);
+  if (expect_rank < p) assert_true(isinf(info.cond) || info.cond > 1e12);
 
   /* Fitted values are unique: against dgelsd on A itself. Its raw column
    * scales span 1e4, the kept part has cond ~1e5, the dropped directions
@@ -399,7 +407,8 @@ static void ridge_reference(int64_t n, int64_t p, int64_t k, const double *A,
   for (int64_t j = 0, r = 0; j < p; ++j)
     if (!pen || pen[j]) Aa[j * m + n + r++] = sqrt(lambda * (double)n);
   assert_int_equal(LAPACKE_dgels(LAPACK_COL_MAJOR, 'N', (int)m, (int)p, (int)k,
-                                 Aa, (int)m, Ba, (int)m), 0);
+                                 Aa, (int)m, Ba, (int)m),
+                   0);
   for (int64_t c = 0; c < k; ++c)
     memcpy(X + c * p, Ba + c * m, sizeof(double) * (size_t)p);
   free(Aa), free(Ba);
@@ -428,7 +437,8 @@ static void test_ridge(void **state) {
     const int *pp = variant == 2 ? NULL : pen;
     w2s_lsq_opts opts = {lambda, pp, 0.0, "ridge"};
     assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &opts,
-                                  variant == 1, X, &info), W2S_OK);
+                                  variant == 1, X, &info),
+                     W2S_OK);
     ridge_reference(n, p, k, A, B, lambda, pp, Xr);
     /* The augmented problem has cond ~ a few: 1e-11 relative leaves ~1e4
      * ulps for the different factorisation orders. */
@@ -438,7 +448,8 @@ static void test_ridge(void **state) {
   /* The test is not vacuous: lambda shrinks the solution visibly. */
   w2s_lsq_opts ols = {0.0, NULL, 0.0, "ols"};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &ols, 0, X0,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   assert_true(lsq_rel_diff(X, X0, p * k) > 1e-2);
 
   /* Ridge makes a rank-deficient design (a zero and a duplicated column,
@@ -448,7 +459,8 @@ static void test_ridge(void **state) {
   memcpy(A + 6 * n, A + 2 * n, sizeof(double) * (size_t)n);
   w2s_lsq_opts all = {lambda, NULL, 0.0, "ridge, deficient"};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 4, &all, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   ridge_reference(n, p, k, A, B, lambda, NULL, Xr);
   ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-11);
   for (int64_t c = 0; c < k; ++c) {
@@ -463,11 +475,13 @@ static void test_ridge(void **state) {
   fill_normal(Bs, ns, k, 8, 2);
   w2s_ctx *c2 = new_ctx();
   assert_int_equal(solve_blocks(c2, ns, p, k, As, Bs, blocks, 4, &ols, 0, X,
-                                &info), W2S_ERR_INPUT);
+                                &info),
+                   W2S_ERR_INPUT);
   assert_non_null(strstr(c2->msg, "underdetermined"));
   w2s_ctx_destroy(&c2);
   assert_int_equal(solve_blocks(ctx, ns, p, k, As, Bs, blocks, 4, &all, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   ridge_reference(ns, p, k, As, Bs, lambda, NULL, Xr);
   ASSERT_LE(lsq_rel_diff(X, Xr, p * k), 1e-11);
 
@@ -508,7 +522,8 @@ static void test_intercept(void **state) {
   w2s_lsq_info info;
   const int64_t blocks[] = {3, 100, 0};
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 3, &opts, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   assert_int_equal(lsq_gelsd(n, p, k, A, B, -1.0, Xr, NULL), p);
   /* cond ~ 1e2 (offset 30 over unit noise): forward error ~ 1e-14;
    * 1e-11 relative. */
@@ -570,12 +585,13 @@ static void test_rank_tol(void **state) {
   for (int64_t r = 1; r <= p; ++r) {
     /* A cutoff halfway (geometrically) between the r-th and (r+1)-th
      * equilibrated singular values must keep exactly r of them. */
-    double tol =
-        r < p ? sqrt(sv[r - 1] * sv[r]) / sv[0] : 0.5 * sv[p - 1] / sv[0];
+    double tol = r < p ? sqrt(sv[r - 1] * sv[r]) / sv[0]
+                       : 0.5 * sv[p - 1] / sv[0];
     assert_true(r == p || sv[r - 1] / sv[r] > 1.5); /* a clear gap */
     w2s_lsq_opts opts = {0.0, NULL, tol, "rank_tol"};
     assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 2, &opts, 0, X,
-                                  &info), W2S_OK);
+                                  &info),
+                     W2S_OK);
     if (info.rank != r)
       print_error("rank_tol %g: rank %lld, expected %lld\n", tol,
                   (long long)info.rank, (long long)r);
@@ -596,7 +612,8 @@ static void test_rank_tol(void **state) {
   w2s_lsq_opts opts = {0.0, NULL, 1.0, "rank_tol 1"};
   for (int64_t i = 0; i < p * k; ++i) X[i] = 5.0;
   assert_int_equal(solve_blocks(ctx, n, p, k, A, B, blocks, 2, &opts, 0, X,
-                                &info), W2S_OK);
+                                &info),
+                   W2S_OK);
   assert_int_equal(info.rank, 0);
   for (int64_t i = 0; i < p * k; ++i) assert_true(X[i] == 0.0);
   free(A), free(B), free(X), free(Xr);

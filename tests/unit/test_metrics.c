@@ -18,13 +18,11 @@
 #include "w2s/metrics.h"
 #include "w2s/rng.h"
 
-
 /* Relative agreement: sums of <= 60 squares in another order differ by
  * ~n * eps ~ 1e-14 relative; 1e-12 leaves margin, and any wrong term (a
  * wrong column, a missing factor 2, a wrong divisor) is O(1). */
 #define TOL 1e-12
-#define ASSERT_REL(got, want)                                                  \
-  ASSERT_LE(fabs((got) - (want)), TOL * fabs(want))
+#define ASSERT_REL(got, want) ASSERT_LE(fabs((got) - (want)), TOL *fabs(want))
 
 enum { T = 2, J = 3, K = T * J, M = 50 };
 
@@ -48,8 +46,8 @@ static void make_split(uint64_t seed, split_data *d) {
       d->Fw[k * M + i] = d->Y[t * M + i] + 0.5 * (j + 1) * z[i] + 0.1 * t;
     w2s_rng_normal(seed, 3, (uint64_t)k, 0, 0, M, z);
     for (int i = 0; i < M; ++i)
-      d->Fsw[k * M + i] =
-          0.6 * d->Fw[k * M + i] + 0.4 * d->Y[t * M + i] + 0.2 * z[i];
+      d->Fsw[k * M + i] = 0.6 * d->Fw[k * M + i] + 0.4 * d->Y[t * M + i] +
+                          0.2 * z[i];
   }
   w2s_rng_normal(seed, 4, 0, 0, 0, M, z);
   for (int i = 0; i < M; ++i) d->Fs[i] = d->Y[i] + 10.0 * z[i];
@@ -66,7 +64,8 @@ static void direct_metrics(const split_data *d, direct *r) {
     int t = k / J;
     double a = 0, b = 0, c = 0;
     for (int i = 0; i < M; ++i) {
-      double y = d->Y[t * M + i], fw = d->Fw[k * M + i], fsw = d->Fsw[k * M + i];
+      double y = d->Y[t * M + i], fw = d->Fw[k * M + i],
+             fsw = d->Fsw[k * M + i];
       a += (fw - y) * (fw - y);
       b += (fsw - y) * (fsw - y);
       c += (fw - fsw) * (fw - fsw);
@@ -89,10 +88,10 @@ static void accumulate(w2s_metric_sums *s, const split_data *d,
   for (int i = 0, b = 0; i < M; ++b) {
     int m = b < nb && blocks[b] > 0 ? blocks[b] : M - i;
     if (m > M - i) m = M - i;
-    w2s_metric_sums_add(s, &(w2s_pred_block){m, d->Y + i, M, d->Fw + i, M,
-                                             d->Fsw + i, M,
-                                             with_ceiling ? d->Fs + i : NULL,
-                                             M});
+    w2s_metric_sums_add(s,
+                        &(w2s_pred_block){m, d->Y + i, M, d->Fw + i, M,
+                                          d->Fsw + i, M,
+                                          with_ceiling ? d->Fs + i : NULL, M});
     i += m;
   }
 }
@@ -121,8 +120,8 @@ static void test_metrics_direct(void **state) {
   const int bte[] = {7, 1, 30, 0}, btr[] = {M};
   accumulate(&ste, te, bte, 4, 1);
   /* A zero-row block changes nothing. */
-  w2s_metric_sums_add(&ste, &(w2s_pred_block){0, te->Y, M, te->Fw, M,
-                                              te->Fsw, M, te->Fs, M});
+  w2s_metric_sums_add(&ste, &(w2s_pred_block){0, te->Y, M, te->Fw, M, te->Fsw,
+                                              M, te->Fs, M});
   accumulate(&str, tr, btr, 1, 1);
   assert_int_equal(ste.n, M);
   assert_int_equal(str.n, M);
@@ -172,8 +171,8 @@ static void test_metrics_direct(void **state) {
       /* weak - ceil is >= 0.1 * weak here (checked), so the quotient keeps
        * the 1e-12 relative accuracy up to a factor 10. */
       assert_true(dte.weak[k] - dte.ceil[t] > 0.1 * dte.weak[k]);
-      ASSERT_LE(fabs(pgr - (dte.weak[k] - dte.w2s[k]) /
-                               (dte.weak[k] - dte.ceil[t])),
+      ASSERT_LE(fabs(pgr -
+                     (dte.weak[k] - dte.w2s[k]) / (dte.weak[k] - dte.ceil[t])),
                 10 * TOL * fabs(pgr));
     }
     ASSERT_REL(*o[W2S_M_WEAK_ERROR_TRAIN], dtr.weak[k]);

@@ -19,8 +19,6 @@
 #include "w2s/repr.h"
 #include "w2s/rng.h"
 
-
-
 static w2s_ctx *new_ctx(void) {
   w2s_ctx *ctx = NULL;
   assert_int_equal(w2s_ctx_create(MPI_COMM_NULL, 0, &ctx), W2S_OK);
@@ -131,7 +129,8 @@ static void test_forward_random_vs_loops(void **state) {
   w2s_mlp_init_uniform(m, 4, 8);
   double *X = xmalloc((size_t)(n * in));
   w2s_rng_normal(4, 9, 0, 0, 0, n * in, X);
-  double *out = xmalloc((size_t)(n * width)), *ref = xmalloc((size_t)(n * width));
+  double *out = xmalloc((size_t)(n * width)),
+         *ref = xmalloc((size_t)(n * width));
   double *work = xmalloc((size_t)w2s_mlp_work_size(m, n));
   w2s_mlp_forward(m, n, X, n, out, n, work);
   naive_forward(m, n, X, n, ref, n);
@@ -217,8 +216,7 @@ static void test_init_uniform(void **state) {
               5.0 * sqrt(0.8 / (double)nw));
   }
   /* Deterministic given (seed, stream), whatever the previous contents. */
-  for (int64_t i = 0; i < w2s_mlp_nparams(b); ++i)
-    w2s_mlp_params(b)[i] = 42.0;
+  for (int64_t i = 0; i < w2s_mlp_nparams(b); ++i) w2s_mlp_params(b)[i] = 42.0;
   w2s_mlp_init_uniform(b, 17, 5);
   assert_memory_equal(w2s_mlp_params(a), w2s_mlp_params(b),
                       sizeof(double) * (size_t)w2s_mlp_nparams(a));
@@ -327,7 +325,8 @@ static void test_batching(void **state) {
   w2s_mlp_init_uniform(m, 21, 3);
   double *X = xmalloc((size_t)(n * in));
   w2s_rng_normal(21, 4, 0, 0, 0, n * in, X);
-  double *blk = xmalloc((size_t)(n * width)), *one = xmalloc((size_t)(n * width));
+  double *blk = xmalloc((size_t)(n * width)),
+         *one = xmalloc((size_t)(n * width));
   double *work = xmalloc((size_t)w2s_mlp_work_size(m, n));
   w2s_mlp_forward(m, n, X, n, blk, n, work);
   /* Row by row (nrows = 1, leading dimensions of the block), and in uneven

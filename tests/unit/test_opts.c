@@ -39,24 +39,60 @@ static w2s_err count_call(w2s_ctx *ctx, const char *opt, const char *value,
 /* The table of a command "demo" writing into v; opts[] must outlive spec. */
 static void make_spec(vals *v, w2s_opt *opts, w2s_opts *spec) {
   const w2s_opt table[] = {
-      {.name = "output", .short_name = 'o', .arg = "PATH",
-       .help = "results file", .kind = W2S_OPT_STRING, .target = &v->out},
-      {.name = "force", .help = "overwrite", .kind = W2S_OPT_FLAG,
+      {.name = "output",
+       .short_name = 'o',
+       .arg = "PATH",
+       .help = "results file",
+       .kind = W2S_OPT_STRING,
+       .target = &v->out},
+      {.name = "force",
+       .help = "overwrite",
+       .kind = W2S_OPT_FLAG,
        .target = &v->force},
-      {.name = "quiet", .short_name = 'q', .help = "quiet",
-       .kind = W2S_OPT_CONST, .target = &v->verbosity, .ival = 0},
-      {.name = "verbose", .short_name = 'v', .help = "louder",
-       .kind = W2S_OPT_CONST, .target = &v->verbosity, .ival = 2},
-      {.name = "rows", .arg = "N", .help = "rows\nsecond line",
-       .kind = W2S_OPT_INT, .target = &v->rows, .lo = 1, .hi = 1e6},
-      {.name = "cond", .arg = "C", .help = "condition",
-       .kind = W2S_OPT_DOUBLE, .target = &v->cond, .lo = 1, .hi = 1e300},
-      {.name = "set", .arg = "S.K=V", .help = "override (repeatable)",
-       .kind = W2S_OPT_LIST, .target = &v->sets},
-      {.name = "format", .arg = "table|csv|json", .help = "format",
-       .kind = W2S_OPT_CHOICE, .target = &v->fmt, .choices = formats},
-      {.name = "call", .short_name = 'c', .arg = "X", .help = "a handler",
-       .kind = W2S_OPT_CALL, .target = v, .fn = count_call},
+      {.name = "quiet",
+       .short_name = 'q',
+       .help = "quiet",
+       .kind = W2S_OPT_CONST,
+       .target = &v->verbosity,
+       .ival = 0},
+      {.name = "verbose",
+       .short_name = 'v',
+       .help = "louder",
+       .kind = W2S_OPT_CONST,
+       .target = &v->verbosity,
+       .ival = 2},
+      {.name = "rows",
+       .arg = "N",
+       .help = "rows\nsecond line",
+       .kind = W2S_OPT_INT,
+       .target = &v->rows,
+       .lo = 1,
+       .hi = 1e6},
+      {.name = "cond",
+       .arg = "C",
+       .help = "condition",
+       .kind = W2S_OPT_DOUBLE,
+       .target = &v->cond,
+       .lo = 1,
+       .hi = 1e300},
+      {.name = "set",
+       .arg = "S.K=V",
+       .help = "override (repeatable)",
+       .kind = W2S_OPT_LIST,
+       .target = &v->sets},
+      {.name = "format",
+       .arg = "table|csv|json",
+       .help = "format",
+       .kind = W2S_OPT_CHOICE,
+       .target = &v->fmt,
+       .choices = formats},
+      {.name = "call",
+       .short_name = 'c',
+       .arg = "X",
+       .help = "a handler",
+       .kind = W2S_OPT_CALL,
+       .target = v,
+       .fn = count_call},
       {.name = NULL},
   };
   memcpy(opts, table, sizeof table);
@@ -103,10 +139,11 @@ static void test_values(void **state) {
   vals v;
   char msg[W2S_MSG_LEN];
   int help = -1;
-  const char *const w[] = {"a.h5", "-o", "x.h5", "--force", "-q",
-                           "--rows=1e3", "--cond", "2.5", "--set", "a.b=1",
-                           "--set=c.d=2", "--format", "json", "-c", "one",
-                           "--", "-dash.h5", NULL};
+  const char *const w[] = {"a.h5",     "-o",         "x.h5",        "--force",
+                           "-q",       "--rows=1e3", "--cond",      "2.5",
+                           "--set",    "a.b=1",      "--set=c.d=2", "--format",
+                           "json",     "-c",         "one",         "--",
+                           "-dash.h5", NULL};
   assert_int_equal(parse(&v, w, &help, msg, sizeof msg), W2S_OK);
   assert_int_equal(help, 0);
   assert_string_equal(v.out, "x.h5");
@@ -222,14 +259,22 @@ static void test_help(void **state) {
   assert_non_null(strstr(text, "usage: w2s demo FILE.h5 [FILE.h5 ...] "
                                "[options]\n\nDoes a demo.\n\noptions:\n"));
   /* Every entry, its help at one column, continuation lines under it. */
-  const char *const heads[] = {"  -o, --output PATH", "  --force",
-                               "  -q, --quiet", "  -v, --verbose",
-                               "  --rows N", "  --cond C", "  --set S.K=V",
-                               "  --format table|csv|json", "  -c, --call X",
-                               "  -h, --help"};
-  const char *const helps[] = {"results file", "overwrite", "quiet", "louder",
-                               "rows", "condition", "override (repeatable)",
-                               "format", "a handler", "this help"};
+  const char *const heads[] =
+      {"  -o, --output PATH", "  --force",
+       "  -q, --quiet",       "  -v, --verbose",
+       "  --rows N",          "  --cond C",
+       "  --set S.K=V",       "  --format table|csv|json",
+       "  -c, --call X",      "  -h, --help"};
+  const char *const helps[] = {"results file",
+                               "overwrite",
+                               "quiet",
+                               "louder",
+                               "rows",
+                               "condition",
+                               "override (repeatable)",
+                               "format",
+                               "a handler",
+                               "this help"};
   long col = -1;
   for (int i = 0; i < 10; ++i) {
     char *line = strstr(text, heads[i]);

@@ -27,7 +27,8 @@ static void fd_check(int64_t depth, int64_t width, int64_t in, int64_t m) {
   double *g = calloc((size_t)np, sizeof(double));
   double *g0 = calloc((size_t)np, sizeof(double));
   double *acts = malloc(sizeof(double) * (size_t)w2s_mlp_train_size(net, m));
-  double *work = malloc(sizeof(double) * (size_t)(3 * m * (width > in ? width : in)));
+  double *work = malloc(sizeof(double) *
+                        (size_t)(3 * m * (width > in ? width : in)));
   /* Inputs of unit scale keep every ReLU away from its kink for the small
    * finite-difference step (checked below by a kink-free step). */
   w2s_rng_normal(9, 1, 0, 0, 0, m * in, X);
@@ -55,8 +56,9 @@ static void fd_check(int64_t depth, int64_t width, int64_t in, int64_t m) {
     double err = fabs(fd - g[i]) / (fabs(fd) + fabs(g[i]) + 1e-4 * gmax);
     if (err > worst) worst = err;
   }
-  /* With that floor the agreement is ~1e-6 at worst; 1e-5 leaves room yet fails on
-   * any wrong term (a missing ReLU mask or a transposed product gives O(1)). */
+  /* With that floor the agreement is ~1e-6 at worst; 1e-5 leaves room yet fails
+   * on any wrong term (a missing ReLU mask or a transposed product gives O(1)).
+   */
   if (!(worst < 1e-5)) print_error("worst relative error %g\n", worst);
   assert_true(worst < 1e-5);
   free(X), free(y), free(heads), free(task), free(g), free(g0), free(acts),

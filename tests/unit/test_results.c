@@ -17,7 +17,7 @@
 #include "unit_common.h"
 
 #define W2S_METRICS_EXTRA(X)                                                   \
-  X(W2S_M_TEST_EXTRA, "test_extra", "a metric added at test-build time",      \
+  X(W2S_M_TEST_EXTRA, "test_extra", "a metric added at test-build time",       \
     "none", "nothing", "test family")
 /* this program's table: the library's + 1 */
 #include "metrics/table.c" // NOLINT(bugprone-suspicious-include)
@@ -92,8 +92,7 @@ static void setters_copy_and_refuse(void **state) {
   double curve[3] = {3, 2, 1};
   assert_int_equal(w2s_results_add_curve(ctx, r, "strong", curve, 3), W2S_OK);
   curve[0] = 0;
-  assert_true(r->ncurves == 1 && r->curve_len[0] == 3 &&
-              r->curve[0][0] == 3.0);
+  assert_true(r->ncurves == 1 && r->curve_len[0] == 3 && r->curve[0][0] == 3.0);
   w2s_results_destroy(&r);
   assert_null(r);
   w2s_results_destroy(&r); /* NULL: a no-op */
@@ -120,8 +119,8 @@ static w2s_results *consistent_record(w2s_ctx *ctx) {
                       (m[W2S_M_WEAK_ERROR][k] - m[W2S_M_CEILING][k]);
     m[EXTRA][k] = 42.0 + (double)k;
   }
-  w2s_provenance p = {3, 1, "auto", "[experiment]\ntasks = 1\n", "w2s test",
-                      "", 0};
+  w2s_provenance p = {3,          1,  "auto", "[experiment]\ntasks = 1\n",
+                      "w2s test", "", 0};
   assert_int_equal(w2s_results_set_provenance(ctx, r, &p), W2S_OK);
   assert_int_equal(w2s_results_alloc_repr(ctx, r, 1), W2S_OK);
   snprintf(r->repr[0].name, sizeof r->repr[0].name, "strong");

@@ -26,8 +26,6 @@
 
 enum { NSTAT = 100000 };
 
-
-
 /* Rows [i0, i0 + m) of split/group, d values each, as simulate's gen_block
  * draws them: row i from counter (split, group, i); stored into an
  * n_total x d column-major matrix at its global row. */
@@ -84,8 +82,9 @@ static void test_partition_independence(void **state) {
 
 static void test_partition_cover(void **state) {
   (void)state;
-  const int64_t ns[] = {0, 1, 2, 3, 5, 7, 8, 10, 63, 64, 65, 100, 1001,
-                        123456789, 1000000000007LL};
+  const int64_t ns[] = {0,  1,   2,    3,         5,
+                        7,  8,   10,   63,        64,
+                        65, 100, 1001, 123456789, 1000000000007LL};
   const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 16, 63, 64, 100, 1000};
   for (size_t a = 0; a < sizeof ns / sizeof ns[0]; ++a)
     for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; ++b) {
@@ -100,8 +99,8 @@ static void test_partition_cover(void **state) {
         if (start != next || count < 0)
           print_error("n=%lld size=%d rank=%d: start %lld count %lld, "
                       "expected start %lld\n",
-                      (long long)n, size, r, (long long)start,
-                      (long long)count, (long long)next);
+                      (long long)n, size, r, (long long)start, (long long)count,
+                      (long long)next);
         assert_true(start == next);
         assert_true(count >= 0);
         /* Balanced as documented: the first n % size ranks hold one more. */
@@ -216,7 +215,9 @@ static void test_normal_moments(void **state) {
 static void test_uniform_range(void **state) {
   (void)state;
   double *u = xmalloc(NSTAT);
-  const double ranges[][2] = {{0.0, 1.0}, {-2.5, 4.0}, {-1e-3, 1e-3},
+  const double ranges[][2] = {{0.0, 1.0},
+                              {-2.5, 4.0},
+                              {-1e-3, 1e-3},
                               {10.0, 10.5}};
   for (size_t q = 0; q < sizeof ranges / sizeof ranges[0]; ++q) {
     double lo = ranges[q][0], hi = ranges[q][1], w = hi - lo;

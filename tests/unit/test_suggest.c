@@ -10,9 +10,10 @@
 
 #include "w2s/core.h"
 
-static const char *const options[] = {"output", "set", "sweep", "sweep-point",
-                                      "run-dir", "resume", "force",
-                                      "help-config", "verbose", "quiet"};
+static const char *const options[] = {"output",      "set",         "sweep",
+                                      "sweep-point", "run-dir",     "resume",
+                                      "force",       "help-config", "verbose",
+                                      "quiet"};
 static const int noptions = (int)(sizeof options / sizeof options[0]);
 
 static void test_typos(void **state) {

@@ -135,8 +135,9 @@ static void test_run_one(void **state) {
   static const w2s_producer prod = {2, fake_phases, fake_configure, fake_run,
                                     fake_release};
   fake f = {0};
-  w2s_run_plan plan = {&prod, &f, 2, NULL, "", "", "unused.h5",
-                       W2S_RUN_ONE_FILE, -1, NULL, 0, 0};
+  w2s_run_plan plan = {&prod, &f,   2,           NULL,
+                       "",    "",   "unused.h5", W2S_RUN_ONE_FILE,
+                       -1,    NULL, 0,           0};
   for (int64_t p = 0; p < 2; ++p) {
     w2s_results *r = NULL;
     assert_int_equal(w2s_run_one(ctx, &plan, p, &r), W2S_OK);
