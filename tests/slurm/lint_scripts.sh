@@ -2,13 +2,13 @@
 # Every shell script of the project passes `bash -n` and shellcheck; cppcheck
 # and clang-tidy are clean on the C code. Argument: the build directory whose
 # compile_commands.json clang-tidy uses (default build/).
-# With the format check on, every C file under src/, include/ and tests/ is
-# also as clang-format (.clang-format) would write it.
+# Every C file under src/, include/ and tests/ is also as clang-format
+# (.clang-format) writes it (bash scripts/format.sh fixes that).
 set -euo pipefail
 builddir=${1:-build}
-# The format check: 1 = on. W2S_FORMAT_CHECK=1 in the environment turns it on
-# for one run.
-format_check=${W2S_FORMAT_CHECK:-0}
+# The format check: on unless W2S_FORMAT_CHECK=0 (say, while a large edit is
+# in progress).
+format_check=${W2S_FORMAT_CHECK:-1}
 command -v shellcheck >/dev/null || { echo "FAIL: shellcheck is not installed"; exit 1; }
 status=0
 for f in jobs/slurm/* jobs/local/*.sh scripts/*.sh .ci/run tests/slurm/*.sh tests/sanitize/*.sh tests/fuzz/*.sh tests/valgrind/*.sh; do
@@ -54,7 +54,7 @@ else
 fi
 # clang-format: the tree as scripts/format.sh would leave it.
 if [ "$format_check" != 1 ]; then
-  echo "SKIP: clang-format check (off: format_check defaults to 0 in $0; W2S_FORMAT_CHECK=1 runs it)"
+  echo "SKIP: clang-format check (W2S_FORMAT_CHECK=$format_check)"
 elif ! command -v clang-format >/dev/null; then
   echo "SKIP: clang-format check: clang-format is not installed (scripts/setup.sh installs it)"
 else
