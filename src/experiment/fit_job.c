@@ -109,8 +109,11 @@ w2s_err w2s_fit_job_create(w2s_ctx *ctx, const w2s_fit_args *a,
                            w2s_fit_job **out) {
   w2s_fit_job *j = NULL;
   *out = NULL;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, j, 1)));
+  /* Handed out before the agreement: where only another rank failed,
+   * this rank's job is the caller's to free. */
+  w2s_err e = W2S_ALLOC(ctx, j, 1);
   *out = j;
+  W2S_CALL(w2s_agree(ctx, e));
   j->a = *a;
   const char *path = a->o.path;
   W2S_CALL(w2s_output_check(ctx, a->output, a->force));

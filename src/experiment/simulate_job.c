@@ -115,8 +115,11 @@ w2s_err w2s_simulate_job_create(w2s_ctx *ctx, const w2s_simulate_args *a,
                                 w2s_simulate_job **out) {
   w2s_simulate_job *j = NULL;
   *out = NULL;
-  W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, j, 1)));
+  /* Handed out before the agreement: where only another rank failed,
+   * this rank's job is the caller's to free. */
+  w2s_err e = W2S_ALLOC(ctx, j, 1);
   *out = j;
+  W2S_CALL(w2s_agree(ctx, e));
   j->a = *a;
   /* Before anything is read or computed: --resume keeps files of a run
    * directory, without one it would silently be a fresh run. */
