@@ -106,4 +106,8 @@ w2s_err w2s_plot_sweep(w2s_ctx *ctx, const w2s_sweep_stat *st, int64_t n,
 /* Local: the sweep statistics in the chosen format. */
 void w2s_analyze_print_sweep(FILE *f, const w2s_sweep_stat *st, int64_t n,
                              w2s_format fmt);
+/* Local: s as a JSON string, quotes included (quote and backslash escaped,
+ * control characters as \u00XX); the one JSON string writer of w2s's
+ * reports (analyze's and bench's). */
+void w2s_json_string(FILE *f, const char *s);
 #endif

@@ -21,7 +21,7 @@ static void json_num(FILE *f, double v) {
     fprintf(f, "null");
 }
 
-static void json_str(FILE *f, const char *s) {
+void w2s_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; ++s) {
     if (*s == '"' || *s == '\\')
@@ -75,10 +75,10 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
         fprintf(f, "\n");
       } else {
         fprintf(f, "%s\n  {\"file\": ", first ? "" : ",");
-        json_str(f, r->path);
+        w2s_json_string(f, r->path);
         fprintf(f, ", \"task\": %lld, \"weak_model\": ",
                 (long long)r->pair_task[k]);
-        json_str(f, wm);
+        w2s_json_string(f, wm);
         for (int m = 0; m < w2s_metric_count; ++m) {
           if (!w2s_results_has_metric(r, m)) continue; /* absent: no key */
           fprintf(f, ", \"%s\": ", w2s_metric_table[m].name);
@@ -199,13 +199,13 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
     fprintf(f, ", \"selection_groups\": %lld, \"selection_agree\": %lld",
             (long long)s->groups, (long long)s->agree);
     fprintf(f, ", \"chosen_by_misfit\": ");
-    json_str(f, s->chosen);
+    w2s_json_string(f, s->chosen);
     fprintf(f, ", \"best_by_w2s_error\": ");
-    json_str(f, s->best);
+    w2s_json_string(f, s->best);
     fprintf(f, ", \"pgr_count\": %lld, \"median_pgr\": ", (long long)s->n_pgr);
     json_num(f, s->median_pgr);
     fprintf(f, ", \"theory\": ");
-    json_str(f, w2s_theory_name(s->theory));
+    w2s_json_string(f, w2s_theory_name(s->theory));
     fprintf(f, ", \"train_gap_within_bound\": %lld",
             (long long)s->ok_gap_bound);
     fprintf(f, "}}\n");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "w2s/analyze.h"
 #include "w2s/bench.h"
 #include "w2s/lsq.h"
 
@@ -82,16 +83,6 @@ static void print_csv(FILE *f, const w2s_bench_result *res) {
   }
 }
 
-/* s as the inside of a JSON string (quotes and backslashes escaped,
- * control characters dropped). */
-static void json_text(FILE *f, const char *s) {
-  for (const char *c = s; *c; ++c)
-    if (*c == '"' || *c == '\\')
-      fprintf(f, "\\%c", *c);
-    else if ((unsigned char)*c >= 0x20)
-      fputc(*c, f);
-}
-
 static void json_row(FILE *f, const w2s_bench_row *r) {
   double v[9] = {r->time_s,        r->gflops,         r->ratio_vs_scalapack,
                  r->ratio_vs_gemm, r->rel_error,      r->residual,
@@ -110,9 +101,9 @@ static void json_row(FILE *f, const w2s_bench_row *r) {
     else
       fprintf(f, "null");
   }
-  fprintf(f, ", \"note\": \"");
-  json_text(f, r->note);
-  fprintf(f, "\"}");
+  fprintf(f, ", \"note\": ");
+  w2s_json_string(f, r->note);
+  fprintf(f, "}");
 }
 
 static void print_json(FILE *f, const w2s_bench_opts *o,
@@ -122,13 +113,13 @@ static void print_json(FILE *f, const w2s_bench_opts *o,
           "{\"rows\": %lld, \"cols\": %lld, \"rhs\": %lld, \"cond\": "
           "%g, \"ranks\": %d, \"gemm_gflops_per_rank\": %.4g, "
           "\"tsqr_rel_error\": %.6g, \"error_bound\": %.6g, "
-          "\"blas\": \"",
+          "\"blas\": ",
           (long long)o->rows, (long long)o->cols, (long long)o->rhs, o->cond,
           res->ranks, sum->gemm_gflops, sum->tsqr_rel_error, sum->error_bound);
-  json_text(f, res->blas);
-  fprintf(f, "\", \"blas_kernel\": \"");
-  json_text(f, res->blas_kernel);
-  fprintf(f, "\", \"solvers\": [");
+  w2s_json_string(f, res->blas);
+  fprintf(f, ", \"blas_kernel\": ");
+  w2s_json_string(f, res->blas_kernel);
+  fprintf(f, ", \"solvers\": [");
   for (int s = 0; s < res->nsolvers; ++s) {
     fprintf(f, "%s\n  ", s ? "," : "");
     json_row(f, &res->row[s]);
