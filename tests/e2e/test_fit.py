@@ -168,6 +168,15 @@ def main():
             check(f.attrs["input_file"] == feats, "input_file attribute")
             check(len(f.attrs["labels_checksum"]) == 16, "labels checksum")
             check(f["coefficients/strong_ceiling"].shape == (1, 13), "coef shape")
+            # fit names its own phases (FORMAT.md): each timed, none longer
+            # than the whole point.
+            t = {k: float(f["timing"][k][0]) for k in f["timing"]}
+            check(sorted(t) == sorted(["setup", "scan", "weak_fit",
+                                       "strong_fit", "metrics", "total"]),
+                  "fit /timing members %s" % sorted(t))
+            check(t.get("total", 0) > 0 and all(
+                0 < v <= t["total"] + 1e-6 for k, v in t.items()),
+                  "fit /timing values %s" % t)
         # A weak model given by its predictions AND its representation:
         # the predictions are its weak labels and no head is stored for it.
         both = os.path.join(tmp, "both.h5")
