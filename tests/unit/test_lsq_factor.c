@@ -622,6 +622,52 @@ static void test_subfit_underdetermined(void **state) {
   w2s_ctx_destroy(&ctx);
 }
 
+/* cols out of range: W2S_ERR_INTERNAL (lsq.h), before any column is read.
+ * R gets a padding column of NaN, so that a subfit that reads column D
+ * reads this test's memory; index D comes first, -1 (which would write
+ * before the library's own buffer) only once D is refused. */
+static void test_subfit_bad_cols(void **state) {
+  (void)state;
+  const int64_t n = 40, D = 6, ldv = D;
+  double *Z = xmalloc((size_t)(n * D));
+  make_Z(n, D, 8, Z);
+  w2s_ctx *ctx = new_ctx();
+  w2s_lsq_stacked z;
+  const int64_t all[] = {0};
+  stacked_of(ctx, n, D, Z, all, 1, &z);
+  w2s_ctx_destroy(&ctx);
+  double *Rp = xmalloc((size_t)(D * (D + 1)));
+  memcpy(Rp, z.R, sizeof(double) * (size_t)(D * D));
+  for (int64_t t = D * D; t < D * (D + 1); ++t) Rp[t] = NAN;
+  free(z.R);
+  z.R = Rp;
+  double V[6] = {1, 2, 3, 4, 5, 6}, X[3];
+  w2s_lsq_opts opts = {0.0, NULL, 0.0, "bad cols"};
+  w2s_lsq_info info;
+  /* p out of range: 0 columns, more than D. */
+  const int64_t cols[7] = {0, 1, 2, 3, 4, 5, 0};
+  for (int64_t p = 0; p <= 7; p += 7) {
+    ctx = new_ctx();
+    assert_int_equal(w2s_lsq_subfit(ctx, &z, cols, p, V, ldv, 1, &opts, X,
+                                    &info),
+                     W2S_ERR_INTERNAL);
+    w2s_ctx_destroy(&ctx);
+  }
+  const int64_t bad[2][3] = {{0, 2, 6}, {1, -1, 3}};
+  for (int b = 0; b < 2; ++b) {
+    ctx = new_ctx();
+    w2s_err e = w2s_lsq_subfit(ctx, &z, bad[b], 3, V, ldv, 1, &opts, X, &info);
+    if (e != W2S_ERR_INTERNAL)
+      print_error("cols {%lld, %lld, %lld} of D = %lld: error %d, expected "
+                  "W2S_ERR_INTERNAL\n",
+                  (long long)bad[b][0], (long long)bad[b][1],
+                  (long long)bad[b][2], (long long)D, (int)e);
+    assert_int_equal(e, W2S_ERR_INTERNAL);
+    w2s_ctx_destroy(&ctx);
+  }
+  free(Z), free(z.R);
+}
+
 /* ---- apply_r ------------------------------------------------------------- */
 
 /* ||R u||^2 against ||Z u||^2 = sum_i (Z u)_i^2 accumulated in long double
@@ -790,6 +836,8 @@ int main(void) {
       cmocka_unit_test(test_subfit_underdetermined),
       cmocka_unit_test(test_apply_r),
       cmocka_unit_test(test_mlp_same),
+      /* Last: an unchecked index would write out of bounds. */
+      cmocka_unit_test(test_subfit_bad_cols),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
