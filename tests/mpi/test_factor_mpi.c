@@ -299,6 +299,7 @@ int main(int argc, char **argv) {
       w2s_ctx_create(MPI_COMM_NULL, 0, &local) != W2S_OK) {
     fprintf(stderr, "rank %d: cannot create the contexts\n", rank_g);
     MPI_Abort(MPI_COMM_WORLD, 1);
+    return 1; /* not reached: MPI_Abort does not return */
   }
   struct {
     const char *name;
