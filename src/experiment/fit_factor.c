@@ -333,8 +333,14 @@ static w2s_err metrics(w2s_ctx *ctx, fitter *s, ffit *f, int *pen,
   if (!e) {
     factor_sums(s, f, 1, &sums[0]);
     factor_sums(s, f, 2, &sums[1]);
-    w2s_metrics_finish(&sums[1], &sums[0], 0, res->metric);
+    /* Values beyond ~1e154 leave R finite but their squares infinite. */
+    if (!w2s_metric_sums_finite(&sums[0]) || !w2s_metric_sums_finite(&sums[1]))
+      e = W2S_FAIL(ctx, W2S_ERR_INPUT,
+                   "%s: the metrics overflow the double range (features or "
+                   "labels beyond ~1e154; rescale them or use --standardize)",
+                   s->o->path);
   }
+  if (!e) w2s_metrics_finish(&sums[1], &sums[0], 0, res->metric);
   w2s_metric_sums_free(&sums[0]);
   w2s_metric_sums_free(&sums[1]);
   return e;
