@@ -15,8 +15,9 @@
    weak representation (dead ReLU units of a deep wide random MLP: the log
    must say "numerical rank" for it, and the file must record the lost
    rank), experiment.task_inputs = per_task, data.w2s_inputs = same,
-   fit.intercept = false, fit.ridge > 0 (which must change the heads), and
-   all four at once.
+   fit.intercept = false, fit.ridge > 0 (which must change the heads), all
+   four at once, many row blocks per rank (fit.block_rows = 37), and 400
+   tasks with 633 stacked columns (the factor engine's task chunks).
 3. Theory on the factor engine: realizable (strong source = target),
    |gain_train - misfit_train| <= 1e-12 misfit_train for every pair; a weak
    model whose source is `target` too: misfit = gain = 0 exactly, train and
@@ -42,10 +43,14 @@ Tolerance of 1 and 2 (TOL = 1e-10 relative):
   eps, not cond eps: on the shrunken pre-trained config (a depth-8 strong
   network with 8 dead units after 3 epochs) it alone moves the ceiling's
   heads by 3e-11 relative (normal vs tsqr, measured), the largest
-  factor-vs-direct difference here. For the full-rank designs the file
-  records cond (<= ~50 here), and p cond^2 eps <= TOL/10 is asserted; a
+  factor-vs-direct difference here. So the budget is asserted in two
+  parts: for every full-rank design (the file records its cond: <= ~50,
+  852 in the 300-wide chunks case) 100 cond eps <= TOL (the factor
+  engine's side, see precondition()), and the configured direct run within
+  TOL/2 of direct with tsqr (the reference's side, measured <= 3e-11). A
   real change (a lost row, a wrong column, a head fitted to the wrong
-  labels) moves results by >1e-4.
+  labels) moves results by >1e-4; part_sensitivity shows one row fewer is
+  caught.
   Rank-deficient designs (dead units: exactly zero columns) are solved for
   the minimum-norm head, which is unique, with the same rank decision
   (asserted: equal effective_rank).
@@ -158,9 +163,13 @@ def datasets(d):
 
 
 def precondition(tag, d):
-    """TOL covers p cond^2 eps (the normal equations' error, the worst
-    solver fit.solver = auto may take) of every full-rank design."""
-    conds, ps = [], []
+    """TOL covers 100 cond eps, the factor engine's (backward-stable) error
+    bound c cond eps with c = 100 for the dimension factor (heads of up to
+    301 parameters here; rounding adds up like sqrt(p): measured c < 1),
+    for every full-rank design of the file. The direct reference's own
+    error (cond^2 eps when fit.solver = auto takes the normal equations)
+    is measured instead, against fit.solver = tsqr (see matrix())."""
+    conds = []
     icpt = re.search(r"^intercept\s*=\s*false\s*$", d["@config"],
                      re.M) is None
     for k in datasets(d):
@@ -170,14 +179,13 @@ def precondition(tag, d):
             c = d[k]
             full = np.isfinite(c)
             conds += list(c[full])
-            ps += list(dim[full] + icpt)
             # A design whose rank is short has condition inf.
             check(np.all(np.isinf(c[rank < dim + icpt])),
                   "%s: rank-deficient design with finite condition" % tag)
     if conds:
-        bound = max(p * c * c for p, c in zip(ps, conds)) * EPS
-        check(bound <= TOL / 10, "%s: precondition: p cond^2 eps = %.3g > "
-              "TOL/10 (condition up to %.3g)" % (tag, bound, max(conds)))
+        bound = 100 * max(conds) * EPS
+        check(bound <= TOL, "%s: precondition: 100 cond eps = %.3g > TOL "
+              "(condition up to %.3g)" % (tag, bound, max(conds)))
         return max(conds)
     return None
 
@@ -213,6 +221,21 @@ def compare(tag, ref, got, kind, tol=TOL):
                 check(rel <= 1e-6, "%s: %s %s vs %s (%.3g relative)"
                       % (tag, k, a, b, rel))
             continue
+        if k.endswith("metrics/pgr"):
+            # pgr = gain / (weak_error - ceiling) is 0/0 where both errors
+            # are rounding (a weak model as good as the strong ceiling,
+            # e.g. weak = strong, both ~1e-29 in a realizable run): whether
+            # it is NaN there is a coin flip of the last bits. Compared
+            # only where the reference resolves the denominator, |weak -
+            # ceiling| > TOL x label scale (everywhere in every run here
+            # but the weak = strong cases).
+            pre = k[:-len("pgr")]
+            den = ref[pre + "weak_error"] - ref[pre + "strong_ceiling_error"]
+            res = np.abs(den) > TOL * label
+            if not res.all():
+                C.note("%s: pgr of %d pair(s) with weak_error = ceiling to "
+                       "rounding not compared" % (tag, np.sum(~res)))
+            a, b = a[res], b[res]
         na, nb = np.isnan(a), np.isnan(b)
         if not check(np.array_equal(na, nb), "%s: %s NaN at different "
                      "entries: %s vs %s" % (tag, k, np.flatnonzero(na)[:10],
@@ -423,6 +446,30 @@ def part_explicit(tmp):
                     data={"w2s_inputs": "same"},
                     fit={"intercept": "false", "ridge": "0.5"}, **small)
     cases["all"] = (cfg, matrix(tmp, "all", cfg))
+
+    # Streaming in many row blocks: fit.block_rows = 37 (prime) cuts every
+    # rank's share of every split into several blocks and an uneven tail
+    # (the runs above hold each rank's rows in one block).
+    cfg = write_cfg(tmp, "blocks.ini", fit={"block_rows": "37"}, **small)
+    cases["blocks"] = (cfg, matrix(tmp, "blocks", cfg))
+
+    # Task chunks: the factor engine forms coefficient vectors for at most
+    # 2^20 / (D (1 + 2J)) tasks at a time; with two 300-wide weak networks
+    # D = 633 stacked columns, so chunks of 236 tasks, and 400 tasks make
+    # two chunks (the second starting mid-way through the heads).
+    weak = {"w1": {"source": "random", "depth": "1", "width": "300"},
+            "w2": {"source": "random", "depth": "2", "width": "300"},
+            "w3": {"source": "perturb", "perturb_scale": "0.3"}}
+    cfg = write_cfg(tmp, "chunks.ini", tasks=400, n_weak_train=400,
+                    n_w2s_train=400, n_test=600, weak=weak)
+    runs = matrix(tmp, "chunks", cfg)
+    cases["chunks"] = (cfg, runs)
+    for key, (_, _, err) in sorted(runs.items()):
+        m = re.search(r"(\d+) stacked columns", err)
+        check(m is not None and int(m.group(1)) == 633 and
+              (1 << 20) // (633 * 7) < 400, "chunks %s: want 633 stacked "
+              "columns (several task chunks), log: %s"
+              % (key, m.group(0) if m else None))
     return cases
 
 
@@ -489,6 +536,9 @@ def part_theory(tmp):
                 got[eng] = load_all(out)
         if "factor" not in got:
             continue
+        if "direct" in got:
+            compare("%s: factor vs direct at 2 ranks" % label,
+                    got["direct"], got["factor"], "engines")
         d = got["factor"]
         full = bool(np.all(d["representations/effective_rank"][:2] == 17))
         exact = "rank-deficient" not in label
