@@ -16,15 +16,17 @@
    must say "numerical rank" for it, and the file must record the lost
    rank), experiment.task_inputs = per_task, data.w2s_inputs = same,
    fit.intercept = false, fit.ridge > 0 (which must change the heads), all
-   four at once, many row blocks per rank (fit.block_rows = 37), and 400
-   tasks with 633 stacked columns (the factor engine's task chunks).
+   four at once, many row blocks per rank (fit.block_rows = 37), 400
+   tasks with 633 stacked columns (the factor engine's task chunks), and
+   splits of fewer rows than stacked columns with a rank holding none.
 3. Theory on the factor engine: realizable (strong source = target),
    |gain_train - misfit_train| <= 1e-12 misfit_train for every pair; a weak
    model whose source is `target` too: misfit = gain = 0 exactly, train and
    test (what the direct engine gives is reported, not asserted).
 4. fit.engine = auto writes the same datasets, bit for bit, as the engine
    its log line ("engine: ...") says it chose; fit.engine = bogus (by --set
-   and in the INI) exits 2 with one line naming the key.
+   and in the INI) exits 2 with one line naming the key; with fit.solver =
+   cholqr2, auto means direct and an explicit factor is refused.
 
 Tolerance of 1 and 2 (TOL = 1e-10 relative):
 - The factor engine's solves are QR-type and backward stable (TSQR of the
@@ -478,6 +480,25 @@ def part_explicit(tmp):
               (1 << 20) // (633 * 7) < 400, "chunks %s: want 633 stacked "
               "columns (several task chunks), log: %s"
               % (key, m.group(0) if m else None))
+
+    # Fewer rows than stacked columns, and ranks without rows: inputs of
+    # dimension 2, h* 1 x 2, weak models the raw inputs and a 1 x 2 MLP
+    # (D = 1 + 2 + 2 + 2 = 7 stacked columns, 3-parameter heads) on 3, 4
+    # and 2 rows of the three splits: every split's R is rank-deficient
+    # (rank <= n < D) while each head's own 3 columns are not, and at 3
+    # ranks the test split leaves rank 2 with no rows.
+    weak = {"lin": {"source": "random", "depth": "0"},
+            "r1": {"source": "random", "depth": "1", "width": "2"}}
+    cfg = write_cfg(tmp, "tiny.ini", tasks=5, n_weak_train=3,
+                    n_w2s_train=4, n_test=2, data={"input_dim": "2"},
+                    target={"depth": "1", "width": "2"}, weak=weak)
+    runs = matrix(tmp, "tiny", cfg)
+    cases["tiny"] = (cfg, runs)
+    if ("factor", 1) in runs:
+        d = runs[("factor", 1)][1]
+        check(list(d["representations/effective_rank"]) == [3, 3, 3],
+              "tiny: precondition: heads of full rank 3, got %s"
+              % list(d["representations/effective_rank"]))
     return cases
 
 
@@ -680,6 +701,24 @@ def part_auto(tmp, runs_by_label):
             C.note("auto on %s: %s" % (label, line))
     picked = set(e for ch in choices.values() for e, _ in ch)
     C.note("auto chose: %s" % sorted(picked))
+
+    # fit.solver other than auto/tsqr: auto means direct (the log says
+    # so), and an explicit factor is refused in one line naming both keys.
+    cfg = write_cfg(tmp, "solver.ini", fit={"solver": "cholqr2"})
+    out = os.path.join(tmp, "solver.h5")
+    r = sim(cfg, out, 2, ["fit.engine=auto"], quiet=False)
+    check(engine_said(r.stderr) == "direct", "auto with fit.solver = "
+          "cholqr2: want direct, log says %r" % engine_said(r.stderr))
+    if os.path.exists(out):
+        os.remove(out)
+    r = C.run_w2s(["simulate", cfg, "-o", out, "-q", "--set",
+                   "fit.engine=factor"], ranks=2)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    check(r.returncode == 2 and len(lines) == 1 and "fit.engine" in lines[0]
+          and "fit.solver" in lines[0] and not os.path.exists(out),
+          "fit.engine=factor with fit.solver=cholqr2: want exit 2 and one "
+          "line naming both keys: %s" % r.describe())
+    C.note("factor with cholqr2: %s" % (lines[0] if lines else None))
 
     # A bad value: exit 2, one line, naming the key; by --set and in the INI.
     cfg = write_cfg(tmp, "bogus.ini")
