@@ -68,7 +68,8 @@ static void cost_model(const sim *s, struct sim_factor *f) {
   double n0 = (double)c->n_weak_train, n1 = (double)c->n_w2s_train;
   double n2 = (double)c->n_test, nets_all = mlp_flops(s->target);
   for (int r = 0; r < s->nrep; ++r) nets_all += mlp_flops(s->rep[r]);
-  double fac = 0.0, ns[3] = {n0, c->w2s_same_inputs ? 0.0 : n1, n2};
+  const double ns[3] = {n0, c->w2s_same_inputs ? 0.0 : n1, n2};
+  double fac = 0.0;
   for (int q = 0; q < 3; ++q) {
     double D = (double)f->L[q].D, nets = 0.0;
     for (int u = 0; u < f->nunit; ++u)
@@ -126,10 +127,7 @@ w2s_err sim_factor_plan(w2s_ctx *ctx, sim *s) {
   w2s_log(ctx, 1,
           "engine: %s (fit.engine = %s; cost model per task group: factor "
           "%.3g, direct %.3g GFLOP; %lld stacked columns)",
-          s->engine == W2S_ENGINE_FACTOR ? "factor" : "direct",
-          c->engine == W2S_ENGINE_AUTO     ? "auto"
-          : c->engine == W2S_ENGINE_FACTOR ? "factor"
-                                           : "direct",
+          w2s_engine_names[s->engine], w2s_engine_names[c->engine],
           f->cost[W2S_ENGINE_FACTOR] * 1e-9, f->cost[W2S_ENGINE_DIRECT] * 1e-9,
           (long long)f->Dmax);
   return W2S_OK;
