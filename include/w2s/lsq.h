@@ -148,4 +148,46 @@ w2s_err w2s_lsq_solve(w2s_ctx *ctx, w2s_lsq *ls, const w2s_lsq_opts *opts,
 /* Local: frees *ls and sets it to NULL (NULL or *ls == NULL: nothing). */
 void w2s_lsq_destroy(w2s_lsq **ls);
 
+/* Stacked factors: the features of one split stacked as Z (n x D, rows over
+ * the ranks) are summarised by the upper-triangular R of Z = Q R. Every
+ * vector in span(Z) is Z v for a coefficient vector v (D entries), and
+ *   ||Z v||^2 = ||R v||^2,
+ * so fits of column subsets onto such vectors and squared distances between
+ * them need R only, never the rows again nor the Gram matrix (which would
+ * square the condition number). Build R by streaming the rows into a
+ * w2s_lsq_create(ctx, "tsqr", D, 0, ...) accumulator and, after its
+ * w2s_lsq_end_pass, w2s_lsq_copy_r. */
+typedef struct {
+  int64_t D;     /* columns of Z */
+  int64_t nrows; /* n: rows over all ranks */
+  double *R;     /* D x D, upper triangular (zeros below), leading dim D */
+} w2s_lsq_stacked;
+
+/* Local: after the pass of a tsqr accumulator has ended (w2s_lsq_end_pass,
+ * collective), copy its R into z->R (ls->p x ls->p doubles, the caller's)
+ * and set z->D and z->nrows. The same bits on every rank only if the
+ * caller broadcasts them (w2s_bcast_bytes). Errors: W2S_ERR_INTERNAL when
+ * ls is not a tsqr accumulator or its pass has not ended. */
+w2s_err w2s_lsq_copy_r(w2s_ctx *ctx, const w2s_lsq *ls, w2s_lsq_stacked *z);
+/* Local: U (D x k, leading dimension ldu) <- R U: coefficient vectors to
+ * vectors whose squared norms and dot products are those of Z U. */
+void w2s_lsq_apply_r(const double *R, int64_t D, double *U, int64_t ldu,
+                     int64_t k);
+/* Local: the fit of Z's columns cols[0..p) (a subset, in the head's
+ * parameter order) to the k targets Z V (V: D x k, leading dimension ldv),
+ *   X = argmin (1/n) ||Z[:, cols] x - Z v||^2 + ridge ||x (penalised)||^2,
+ * into X (p x k, leading dimension p), with w2s_lsq_solve's rules (the
+ * minimum-norm solution in column-equilibrated variables, rank_tol, n from
+ * z->nrows, opts->penalize over the p columns). A target supported on cols
+ * alone, with ridge 0 and a block of full numerical rank, is its own unique
+ * solution and is returned exactly (so a weak model equal to the strong
+ * one has misfit exactly 0). info as from w2s_lsq_solve (method "factor").
+ * Cost O(D^2 (p + k)), independent of n. Errors: W2S_ERR_INPUT (fewer rows
+ * than unknowns without ridge), W2S_ERR_NUMERIC (non-finite factor),
+ * W2S_ERR_MEMORY, W2S_ERR_INTERNAL (cols out of range). */
+w2s_err w2s_lsq_subfit(w2s_ctx *ctx, const w2s_lsq_stacked *z,
+                       const int64_t *cols, int64_t p, const double *V,
+                       int64_t ldv, int64_t k, const w2s_lsq_opts *opts,
+                       double *X, w2s_lsq_info *info);
+
 #endif

@@ -73,6 +73,10 @@ double *w2s_mlp_weight(w2s_mlp *mlp, int64_t layer, int64_t *rows,
                        int64_t *cols);
 double *w2s_mlp_bias(w2s_mlp *mlp, int64_t layer);
 
+/* Local. 1 when a and b compute the same function bit for bit (same shape
+ * and weights: a clone, or h* reached by two sources), else 0. */
+int w2s_mlp_same(const w2s_mlp *a, const w2s_mlp *b);
+
 /* Local. Workspace (in doubles) that w2s_mlp_forward needs for nrows
  * rows. */
 int64_t w2s_mlp_work_size(const w2s_mlp *mlp, int64_t nrows);

@@ -49,6 +49,12 @@ static const w2s_config_key fixed_keys[] = {
      {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
       "least-squares solver (one of the fit.solver list below)"}},
     {"fit",
+     {"engine", W2S_KEY_CHOICE, "auto", 0, 0, "auto|factor|direct",
+      "factor: every fit and metric of a split from one TSQR factor of its "
+      "stacked features; direct: row-by-row fits and metric passes; auto: "
+      "the cheaper by the cost model (docs/DESIGN.md); a fit.solver other "
+      "than auto or tsqr means direct"}},
+    {"fit",
      {"ridge", W2S_KEY_REAL, "0", 0, 1e12, NULL,
       "ridge lambda per sample, (1/n)|Ac-b|^2 + lambda |w|^2"}},
     {"fit",
@@ -264,6 +270,21 @@ static w2s_err set_fixed(w2s_ctx *ctx, const w2s_param *fixed,
                     solver->where, list, solver->text);
   }
   memcpy(cfg->solver, solver->text, strlen(solver->text) + 1);
+  const w2s_param *engine = &fixed[k++];
+  cfg->engine = strcmp(engine->text, "factor") == 0   ? W2S_ENGINE_FACTOR
+                : strcmp(engine->text, "direct") == 0 ? W2S_ENGINE_DIRECT
+                                                      : W2S_ENGINE_AUTO;
+  int any_solver = strcmp(cfg->solver, "auto") == 0 ||
+                   strcmp(cfg->solver, "tsqr") == 0;
+  if (cfg->engine == W2S_ENGINE_FACTOR && !any_solver)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: key 'fit.engine' = factor factors the stacked "
+                    "features with tsqr; fit.solver = %s applies to "
+                    "fit.engine = direct only",
+                    engine->where, cfg->solver);
+  /* A solver chosen by name is honoured: auto then means direct. */
+  if (cfg->engine == W2S_ENGINE_AUTO && !any_solver)
+    cfg->engine = W2S_ENGINE_DIRECT;
   cfg->ridge = fixed[k++].r;
   cfg->intercept = (int)fixed[k++].i;
   cfg->rank_tol = fixed[k++].r;

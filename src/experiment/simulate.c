@@ -33,16 +33,19 @@ typedef struct {
 
 /* Inputs, target labels for the block's tasks, and the features (with the
  * intercept column) of every representation, for the block's rows. */
-static void gen_block(sim *s, const block *bk) {
+void sim_gen_inputs(sim *s, int split, int64_t group, int64_t i0, int64_t m) {
   const w2s_config *c = s->cfg;
-  int split = bk->split;
-  int64_t group = bk->group, i0 = bk->i0, m = bk->m, t0 = bk->t0, Tg = bk->Tg;
   for (int64_t r = 0; r < m; ++r) {
     w2s_rng_normal(c->seed, W2S_STREAM_SAMPLES, (uint64_t)split,
                    (uint64_t)group, (uint64_t)(i0 + r), c->input_dim, s->row);
     for (int64_t k = 0; k < c->input_dim; ++k)
       s->X[k * m + r] = c->input_scale * s->row[k];
   }
+}
+
+static void gen_block(sim *s, const block *bk) {
+  int64_t m = bk->m, t0 = bk->t0, Tg = bk->Tg;
+  sim_gen_inputs(s, bk->split, bk->group, bk->i0, m);
   w2s_mlp_forward(s->target, m, s->X, m, s->Hstar, m, s->work);
   /* Y = Hstar a_t + b_t */
   for (int64_t t = 0; t < Tg; ++t) {
@@ -89,8 +92,8 @@ static void copy_cols(double *dst, const double *src, int64_t m, int64_t ncol) {
   memcpy(dst, src, sizeof(double) * (size_t)(m * ncol));
 }
 
-static void record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
-                       const w2s_lsq_info *info, int first) {
+void sim_record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
+                    const w2s_lsq_info *info, int first) {
   w2s_repr_record *rec = &res->repr[r];
   if (first && info->rank < p)
     w2s_log(ctx, 1,
@@ -102,13 +105,7 @@ static void record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
     rec->cond = info->cond;
 }
 
-typedef struct {
-  w2s_ctx *ctx;
-  const char *what;
-  int64_t done, total, next;
-} progress;
-
-static void tick(progress *pr, int64_t m) {
+void sim_tick(sim_progress *pr, int64_t m) {
   pr->done += m;
   if (pr->done >= pr->next) {
     w2s_progress(pr->ctx, pr->what,
@@ -142,7 +139,7 @@ static w2s_err weak_passes(w2s_ctx *ctx, sim *s, group *gr, w2s_lsq **lw) {
       snprintf(gr->label, sizeof gr->label, "weak model '%s'", c->weak[j].name);
       if (more[j]) w2s_lsq_set_context(lw[j], gr->label, start);
     }
-    progress pr = {ctx, "weak fit", 0, count, 0};
+    sim_progress pr = {ctx, "weak fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
       gen_block(s, &(block){SPLIT_WEAK, gr->g, gr->t0, gr->Tg, start + i, m});
@@ -152,7 +149,7 @@ static w2s_err weak_passes(w2s_ctx *ctx, sim *s, group *gr, w2s_lsq **lw) {
         copy_cols(s->B, s->Y, m, gr->Tg);
         e = w2s_lsq_add_rows(ctx, lw[j], m, s->A, m, s->B, m);
       }
-      tick(&pr, m);
+      sim_tick(&pr, m);
     }
     e = w2s_agree(ctx, e);
     any = 0;
@@ -191,7 +188,7 @@ static w2s_err weak_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
     gr->opts.label = gr->label;
     e = w2s_lsq_solve(ctx, lw[j], &gr->opts, s->Cw[j] + gr->t0 * pj, &info);
     pen[pj - 1] = 1;
-    if (!e) record_fit(ctx, res, 1 + j, pj, &info, gr->first);
+    if (!e) sim_record_fit(ctx, res, 1 + j, pj, &info, gr->first);
   }
   for (int j = 0; lw && j < J; ++j) w2s_lsq_destroy(&lw[j]);
   free(lw);
@@ -212,7 +209,7 @@ static w2s_err strong_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
   w2s_partition(c->n_w2s_train, ctx->size, ctx->rank, &start, &count);
   for (int more1 = 1; more1 && !e;) {
     w2s_lsq_set_context(ls, "strong representation", start);
-    progress pr = {ctx, "strong fit", 0, count, 0};
+    sim_progress pr = {ctx, "strong fit", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
       gen_block(s, &(block){gr->w2s_split, gr->g, t0, Tg, start + i, m});
@@ -220,7 +217,7 @@ static w2s_err strong_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
       weak_labels(s, t0, Tg, m, s->B + Tg * m);
       copy_cols(s->A, s->F[0], m, s->p[0]);
       e = w2s_lsq_add_rows(ctx, ls, m, s->A, m, s->B, m);
-      tick(&pr, m);
+      sim_tick(&pr, m);
     }
     e = w2s_agree(ctx, e);
     if (!e) e = w2s_lsq_end_pass(ctx, ls, &more1);
@@ -236,7 +233,7 @@ static w2s_err strong_fit(w2s_ctx *ctx, sim *s, group *gr, w2s_results *res) {
     e = w2s_lsq_solve(ctx, ls, &gr->opts, Xs, &info);
     pen[s->p[0] - 1] = 1;
     if (!e) {
-      record_fit(ctx, res, 0, s->p[0], &info, gr->first);
+      sim_record_fit(ctx, res, 0, s->p[0], &info, gr->first);
       copy_cols(s->Cceil + t0 * s->p[0], Xs, s->p[0], Tg);
       copy_cols(s->Csw + t0 * s->J * s->p[0], Xs + Tg * s->p[0], s->p[0], Kg);
     }
@@ -261,7 +258,7 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, const group *gr,
     w2s_timer_start(ctx, timers[q]);
     e = w2s_agree(ctx, w2s_metric_sums_init(ctx, Tg, J, &sums[q]));
     w2s_partition(ns[q], ctx->size, ctx->rank, &start, &count);
-    progress pr = {ctx, q ? "test metrics" : "train metrics", 0, count, 0};
+    sim_progress pr = {ctx, q ? "test metrics" : "train metrics", 0, count, 0};
     for (int64_t i = 0; i < count && !e; i += nb) {
       int64_t m = count - i < nb ? count - i : nb;
       gen_block(s, &(block){splits[q], gr->g, t0, Tg, start + i, m});
@@ -270,7 +267,7 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, const group *gr,
       predict(s, 0, (cols){s->Cceil, t0, Tg}, m, s->Ps, m);
       w2s_metric_sums_add(&sums[q], &(w2s_pred_block){m, s->Y, m, s->Pw, m,
                                                       s->Psw, m, s->Ps, m});
-      tick(&pr, m);
+      sim_tick(&pr, m);
     }
     if (!e) e = w2s_agree(ctx, w2s_metric_sums_reduce(ctx, &sums[q]));
     w2s_timer_stop(ctx, timers[q]);
@@ -312,6 +309,13 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
   free(gr.pen);
   return e;
 }
+
+static w2s_err run_group_with(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
+                              w2s_results *res) {
+  if (s->engine == W2S_ENGINE_FACTOR)
+    return sim_factor_group(ctx, s, g, Tg, res);
+  return run_group(ctx, s, g, Tg, res);
+}
 w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
   sim s;
   memset(&s, 0, sizeof s);
@@ -338,7 +342,7 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
   int64_t ngroups = c->per_task_inputs ? c->tasks : 1;
   int64_t Tg = c->per_task_inputs ? 1 : c->tasks;
   for (int64_t g = 0; g < ngroups && !e; ++g)
-    e = run_group(ctx, &s, g, Tg, res);
+    e = run_group_with(ctx, &s, g, Tg, res);
   if (!e) {
     copy_cols(res->coef_ceiling, s.Cceil, s.p[0], c->tasks);
     copy_cols(res->coef_w2s, s.Csw, s.p[0], c->tasks * s.J);

@@ -24,6 +24,8 @@ typedef struct {
   /* coefficients, column per head: weak j p_j x T, strong p_s x T and p_s x K
    */
   double **Cw, *Cceil, *Csw;
+  int engine;             /* W2S_ENGINE_FACTOR or _DIRECT (auto resolved) */
+  struct sim_factor *fac; /* the factor engine's layouts and buffers */
 } sim;
 
 static inline int64_t sim_rep_dim(const sim *s, int r) {
@@ -38,5 +40,33 @@ void sim_free(sim *s);
  * ranks, solver, the effective configuration) of the record, and the
  * coefficients' storage (their values once fitted). */
 w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res);
+
+/* Local: the stacked layouts of the factor engine (simulate_factor.c) and
+ * the engine that runs: fit.engine, or for auto the cheaper one by the cost
+ * model, logged. Called by sim_setup once the representations exist;
+ * allocates s->fac (freed by sim_free). */
+w2s_err sim_factor_plan(w2s_ctx *ctx, sim *s);
+/* Local: allocate the factor engine's row block (s->nb rows). */
+w2s_err sim_factor_alloc(w2s_ctx *ctx, sim *s);
+/* Local: the widest stacked layout's columns (after sim_factor_plan). */
+int64_t sim_factor_columns(const sim *s);
+void sim_factor_free(sim *s);
+/* Collective: task group g (tasks [g Tg, g Tg + Tg)) by the factor engine:
+ * coefficients into s->Cw, s->Cceil, s->Csw and metrics into res. */
+w2s_err sim_factor_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
+                         w2s_results *res);
+
+/* Shared by both engines (simulate.c). */
+void sim_record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
+                    const w2s_lsq_info *info, int first);
+typedef struct {
+  w2s_ctx *ctx;
+  const char *what;
+  int64_t done, total, next;
+} sim_progress;
+void sim_tick(sim_progress *pr, int64_t m);
+/* Local: rows [i0, i0 + m) of split `split`, task group `group`: inputs
+ * into s->X (m x input_dim, leading dimension m). */
+void sim_gen_inputs(sim *s, int split, int64_t group, int64_t i0, int64_t m);
 
 #endif

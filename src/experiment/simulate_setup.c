@@ -38,6 +38,7 @@ void sim_free(sim *s) {
   free(s->work);
   free(s->Cceil);
   free(s->Csw);
+  sim_factor_free(s);
 }
 
 /* The representation sources' hooks into files and results. */
@@ -147,8 +148,10 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
                     "parameters of the strong head",
                     c->path, (long long)c->n_w2s_train, (long long)s->p[0]);
 
+  W2S_CALL(sim_factor_plan(ctx, s));
+  int factor = s->engine == W2S_ENGINE_FACTOR;
   int64_t Tg = c->per_task_inputs ? 1 : c->tasks, Kg = Tg * s->J;
-  int64_t widest = Tg + Kg;
+  int64_t widest = factor ? sim_factor_columns(s) : Tg + Kg;
   if (c->input_dim > widest) widest = c->input_dim;
   s->nb = c->block_rows;
   if (s->nb * widest > block_doubles_cap) s->nb = block_doubles_cap / widest;
@@ -156,6 +159,13 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   int64_t nb = s->nb;
   W2S_CALL(W2S_ALLOC(ctx, s->row, c->input_dim));
   W2S_CALL(W2S_ALLOC(ctx, s->X, nb * c->input_dim));
+  W2S_CALL(W2S_ALLOC(ctx, s->work, nb * work_rows_per));
+  for (int j = 0; j < s->J; ++j)
+    W2S_CALL(W2S_ALLOC(ctx, s->Cw[j], s->p[1 + j] * c->tasks));
+  W2S_CALL(W2S_ALLOC(ctx, s->Cceil, s->p[0] * c->tasks));
+  W2S_CALL(W2S_ALLOC(ctx, s->Csw, s->p[0] * c->tasks * s->J));
+  /* The row-by-row engine's blocks: labels, features, predictions. */
+  if (factor) return sim_factor_alloc(ctx, s);
   W2S_CALL(W2S_ALLOC(ctx, s->Hstar, nb * s->tw));
   W2S_CALL(W2S_ALLOC(ctx, s->Y, nb * Tg));
   W2S_CALL(W2S_ALLOC(ctx, s->A, nb * s->pmax));
@@ -163,13 +173,8 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   W2S_CALL(W2S_ALLOC(ctx, s->Pw, nb * Kg));
   W2S_CALL(W2S_ALLOC(ctx, s->Psw, nb * Kg));
   W2S_CALL(W2S_ALLOC(ctx, s->Ps, nb * Tg));
-  W2S_CALL(W2S_ALLOC(ctx, s->work, nb * work_rows_per));
   for (int r = 0; r < s->nrep; ++r)
     W2S_CALL(W2S_ALLOC(ctx, s->F[r], nb * s->p[r]));
-  for (int j = 0; j < s->J; ++j)
-    W2S_CALL(W2S_ALLOC(ctx, s->Cw[j], s->p[1 + j] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Cceil, s->p[0] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Csw, s->p[0] * c->tasks * s->J));
   return W2S_OK;
 }
 

@@ -176,3 +176,16 @@ const w2s_lsq_solver w2s_lsq_solver_tsqr = {
     .streams = 1,
     .flops = tsqr_flops,
 };
+
+w2s_err w2s_lsq_copy_r(w2s_ctx *ctx, const w2s_lsq *ls, w2s_lsq_stacked *z) {
+  if (ls->ops != &tsqr_ops || ls->passes < 1 || ls->nrows_local > 0)
+    return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                    "%s: the stacked factor needs a tsqr accumulator whose "
+                    "pass has ended",
+                    ls->label);
+  const tsqr_state *st = ls->impl;
+  z->D = ls->p;
+  z->nrows = ls->nrows;
+  memcpy(z->R, st->R, sizeof(double) * (size_t)(ls->p * ls->p));
+  return W2S_OK;
+}

@@ -214,3 +214,10 @@ void w2s_mlp_backward(const w2s_mlp *m, int64_t nrows, const double *X,
     dH = next;
   }
 }
+
+int w2s_mlp_same(const w2s_mlp *a, const w2s_mlp *b) {
+  if (a->in_dim != b->in_dim || a->depth != b->depth) return 0;
+  if (w2s_mlp_out_dim(a) != w2s_mlp_out_dim(b)) return 0;
+  if (a->depth > 0 && a->width != b->width) return 0;
+  return memcmp(a->params, b->params, sizeof(double) * (size_t)a->nparams) == 0;
+}
