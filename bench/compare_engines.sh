@@ -49,7 +49,10 @@ out=${out:-$(mktemp -d /tmp/w2s-compare.XXXXXX)}
 mkdir -p "$out"
 
 # Which w2s paths exist: fit.engine is an unknown key before the factor engine.
-if "$W2S" simulate --help-config 2>/dev/null | grep -q 'engine'; then
+# (The listing is read whole first: grep -q stopping early would SIGPIPE w2s,
+# and pipefail would then read that as "no such key".)
+keys=$("$W2S" simulate --help-config 2>/dev/null || true)
+if grep -q '^ *fit\.engine ' <<< "$keys"; then
   w2s_progs="factor direct"
 else
   w2s_progs="w2s"
