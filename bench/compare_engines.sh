@@ -13,8 +13,9 @@
 #     --repeats R runs of each program and kernel (default 3)
 #     --rng R     the numpy programs' samples: w2s (the same draws as w2s,
 #                 default) or numpy (numpy's own Generator, faster)
-#     --scaling   instead: n = 2e5 (unless --n), tasks 1000 x weak 10 against tasks 100 x
-#                 weak 1 (the scaling target), both on every program
+#     --scaling   instead: n = 2e5 (unless --n), tasks 1000 x weak 10
+#                 against tasks 100 x weak 1 (the scaling target), both
+#                 on every program
 #     --cores L   OpenBLAS kernels, comma-separated, 'default' for unset
 #                 (default: default,SkylakeX)
 #     --programs L  of factor,direct,w2s,batched,oneqr (default: all there)
