@@ -4,4 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-ctest --test-dir build --output-on-failure --timeout 600 -j1 "$@"
+# Checks labelled `long` (larger variants of e2e tests) run only with
+# W2S_LONG=1; CI runs the representative subset.
+labels=(-LE long)
+if [ "${W2S_LONG:-0}" = 1 ]; then labels=(); fi
+ctest --test-dir build --output-on-failure --timeout 600 -j1 "${labels[@]}" "$@"

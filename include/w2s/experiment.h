@@ -34,9 +34,6 @@ typedef struct {
   w2s_param own[8]; /* the source's own keys, in its table's order */
 } w2s_repr_config;
 
-/* fit.engine: how the fits and metrics of simulate are computed. */
-enum { W2S_ENGINE_AUTO = 0, W2S_ENGINE_FACTOR = 1, W2S_ENGINE_DIRECT = 2 };
-
 typedef struct w2s_config {
   char path[1024]; /* the INI file ("" when built from text) */
   /* Typed values, after defaults, --set overrides and validation. */

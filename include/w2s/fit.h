@@ -22,6 +22,7 @@ typedef struct {
   int nridge;
   int standardize; /* scale each representation's columns (see DESIGN) */
   int64_t block_rows;
+  int engine; /* W2S_ENGINE_* (run.h); a solver other than auto/tsqr: direct */
 } w2s_fit_opts;
 
 typedef struct {

@@ -126,6 +126,9 @@ typedef struct {
 /* Local: add block b's m rows to s (T and J from s). Cannot fail; b's arrays
  * are only read. */
 void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b);
+/* Local: 1 when every sum of s is finite (0: the squares overflowed the
+ * double range, or a NaN reached them). */
+int w2s_metric_sums_finite(const w2s_metric_sums *s);
 /* Collective: sum over ranks (every rank then holds the global sums and
  * row count). Errors: those of w2s_sum (MPI). */
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s);

@@ -77,4 +77,12 @@ typedef struct {
  * caller's. */
 w2s_err w2s_run(w2s_ctx *ctx, const w2s_run_plan *plan);
 
+/* How a producer computes its linear fits and metrics (simulate's
+ * fit.engine, fit's --engine): from one TSQR factor of each split's stacked
+ * features (factor), row by row (direct), or the cheaper of the two by the
+ * cost model of docs/DESIGN.md (auto). The values index the choice list
+ * "auto|factor|direct". */
+enum { W2S_ENGINE_AUTO = 0, W2S_ENGINE_FACTOR = 1, W2S_ENGINE_DIRECT = 2 };
+extern const char *const w2s_engine_names[]; /* NULL-terminated */
+
 #endif

@@ -66,6 +66,12 @@ static w2s_opts fit_spec(fit_cli *c, w2s_opt *t, char *help, size_t len) {
         "results carry\na /metrics/repeat index",
         W2S_OPT_INT, &c->repeats, NULL, 0, 1, 1000, NULL},
        {"solver", 0, "NAME", help, W2S_OPT_CALL, c, set_solver, 0, 0, 0, NULL},
+       {"engine", 0, "auto|factor|direct",
+        "factor: one read of the file into a TSQR factor of each\nsplit's "
+        "stacked columns, every fit and metric from it;\ndirect: one read per "
+        "head; auto (default): the cheaper by the\ncost model "
+        "(docs/DESIGN.md); a --solver other than auto or\ntsqr means direct",
+        W2S_OPT_CHOICE, &c->a.o.engine, NULL, 0, 0, 0, w2s_engine_names},
        {"ridge", 0, "L[,L2,...]",
         "ridge lambda per sample (default 0); with "
         "several values each\nhead takes the one with the smallest error on "
@@ -110,7 +116,16 @@ static w2s_opts fit_spec(fit_cli *c, w2s_opt *t, char *help, size_t len) {
 
 int w2s_cmd_fit(int argc, char **argv) {
   w2s_ctx *ctx = w2s_mpi_start(&argc, &argv, "fit");
-  fit_cli c = {{{NULL, {0.25, 0.5, 0.25}, 1, 1, "auto", {0.0}, 1, 0, 4096},
+  fit_cli c = {{{NULL,
+                 {0.25, 0.5, 0.25},
+                 1,
+                 1,
+                 "auto",
+                 {0.0},
+                 1,
+                 0,
+                 4096,
+                 W2S_ENGINE_AUTO},
                 NULL,
                 "fit-results.h5",
                 0,
@@ -120,7 +135,7 @@ int w2s_cmd_fit(int argc, char **argv) {
                4096,
                {0},
                1};
-  w2s_opt table[12];
+  w2s_opt table[13];
   char solver_help[1024];
   w2s_opts spec = fit_spec(&c, table, solver_help, sizeof solver_help);
   int help = 0;

@@ -18,8 +18,8 @@ const char *const w2s_fit_phases[W2S_FIT_NPHASES] = {"setup", "scan",
                                                      "weak_fit", "strong_fit",
                                                      "metrics"};
 
-static w2s_err read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
-                          int want_strong, int want_weak) {
+w2s_err fit_read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
+                       int want_strong, int want_weak) {
   int64_t i0 = b * s->nb, m = 0;
   if (i0 < s->count) m = s->count - i0 < s->nb ? s->count - i0 : s->nb;
   const w2s_features_block out = {s->y, want_strong ? s->S : NULL,
@@ -179,7 +179,7 @@ static w2s_err fit_pass_loop(w2s_ctx *ctx, fitter *s, w2s_lsq *ls,
     w2s_err e = W2S_OK;
     for (int64_t b = 0; b < s->nblocks; ++b) {
       int64_t m;
-      W2S_CALL(read_block(ctx, s, b, &m, strong, 1));
+      W2S_CALL(fit_read_block(ctx, s, b, &m, strong, 1));
       if (e) continue; /* keep taking part in the collective reads */
       int64_t k;
       if (strong) {
@@ -244,7 +244,7 @@ static w2s_err choose_ridge(w2s_ctx *ctx, fitter *s, const head *h,
   if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pred, s->nb * k));
   for (int64_t b = 0; b < s->nblocks && !e; ++b) {
     int64_t m;
-    e = read_block(ctx, s, b, &m, strong, 1);
+    e = fit_read_block(ctx, s, b, &m, strong, 1);
     if (e) break;
     int64_t kk = 0;
     for (int64_t i = 0; i < m; ++i) kk += s->split[i] == q;
@@ -366,21 +366,7 @@ static w2s_err fit_weak_heads(w2s_ctx *ctx, fitter *s, int *pen,
   w2s_lsq_info info;
   w2s_err e = W2S_OK;
   for (int j = 0; j < s->J && !e; ++j) {
-    w2s_repr_record *rec = &res->repr[1 + j];
-    snprintf(rec->name, sizeof rec->name, "weak.%s",
-             w2s_features_weak_name(f, j));
-    snprintf(rec->role, sizeof rec->role, "weak");
-    snprintf(rec->source, sizeof rec->source, "%s",
-             s->pw[j]
-                 ? (w2s_features_has_predictions(f, j) ? "predictions" : "file")
-                 : "predictions");
-    rec->dim = s->dw[j];
-    snprintf(res->weak_names[j], W2S_NAME_LEN, "%s",
-             w2s_features_weak_name(f, j));
-    /* A model given by its predictions has no fitted head to store (even
-     * when the file also holds its representation). */
-    res->weak_p[j] = w2s_features_has_predictions(f, j) ? 0 : s->pw[j];
-    if (!res->weak_p[j]) continue;
+    if (!fit_record_weak(s, res, j)) continue;
     for (int64_t c = 0; c < s->pw[j]; ++c) pen[c] = c < s->dw[j];
     snprintf(label, sizeof label, "%s: weak model '%s'", o->path,
              w2s_features_weak_name(f, j));
@@ -388,9 +374,33 @@ static w2s_err fit_weak_heads(w2s_ctx *ctx, fitter *s, int *pen,
     head h = {0, j, 0, pen, label};
     if (o->nridge > 1) e = choose_ridge(ctx, s, &h, &ridge);
     if (!e) e = fit_one(ctx, s, &h, ridge, s->cw[j], &info);
-    if (!e) rec->rank = info.rank, rec->cond = info.cond, rec->ridge = ridge;
+    if (!e) fit_record_info(&res->repr[1 + j], &info, ridge);
   }
   return e;
+}
+
+int fit_record_weak(const fitter *s, w2s_results *res, int j) {
+  w2s_features *f = s->f;
+  w2s_repr_record *rec = &res->repr[1 + j];
+  snprintf(rec->name, sizeof rec->name, "weak.%s",
+           w2s_features_weak_name(f, j));
+  snprintf(rec->role, sizeof rec->role, "weak");
+  snprintf(rec->source, sizeof rec->source, "%s",
+           s->pw[j]
+               ? (w2s_features_has_predictions(f, j) ? "predictions" : "file")
+               : "predictions");
+  rec->dim = s->dw[j];
+  snprintf(res->weak_names[j], W2S_NAME_LEN, "%s",
+           w2s_features_weak_name(f, j));
+  /* A model given by its predictions has no fitted head to store (even
+   * when the file also holds its representation). */
+  res->weak_p[j] = w2s_features_has_predictions(f, j) ? 0 : s->pw[j];
+  return res->weak_p[j] != 0;
+}
+
+void fit_record_info(w2s_repr_record *rec, const w2s_lsq_info *info,
+                     double ridge) {
+  rec->rank = info->rank, rec->cond = info->cond, rec->ridge = ridge;
 }
 
 /* The strong head on split 1: [labels | weak labels], one factorisation. */
@@ -405,13 +415,17 @@ static w2s_err fit_strong_head(w2s_ctx *ctx, fitter *s, int *pen,
   head h = {1, 0, 1, pen, label};
   if (o->nridge > 1) W2S_CALL(choose_ridge(ctx, s, &h, &ridge));
   W2S_CALL(fit_one(ctx, s, &h, ridge, s->cs, &info));
+  fit_record_strong(s, res);
+  fit_record_info(&res->repr[0], &info, ridge);
+  return W2S_OK;
+}
+
+void fit_record_strong(const fitter *s, w2s_results *res) {
   w2s_repr_record *rec = &res->repr[0];
   snprintf(rec->name, sizeof rec->name, "strong");
   snprintf(rec->role, sizeof rec->role, "strong");
   snprintf(rec->source, sizeof rec->source, "file");
-  rec->dim = s->ds, rec->rank = info.rank, rec->cond = info.cond;
-  rec->ridge = ridge;
-  return W2S_OK;
+  rec->dim = s->ds;
 }
 
 /* Metrics: split 1 (train) and split 2 (test) in one pass. */
@@ -421,7 +435,7 @@ static w2s_err fit_metrics(w2s_ctx *ctx, fitter *s, w2s_results *res) {
   if (!e) e = w2s_agree(ctx, w2s_metric_sums_init(ctx, 1, s->J, &sums[1]));
   for (int64_t b = 0; b < s->nblocks && !e; ++b) {
     int64_t m;
-    e = read_block(ctx, s, b, &m, 1, 1);
+    e = fit_read_block(ctx, s, b, &m, 1, 1);
     for (int q = 1; q <= 2 && !e; ++q) {
       int64_t k = weak_labels(s, q, m, s->Fw);
       gather(s, q, m, s->S, s->ds, s->A);
@@ -478,15 +492,21 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     if (s.pw[j] > pmax) pmax = s.pw[j];
   int *pen = NULL;
   if (!e) e = w2s_agree(ctx, W2S_ALLOC(ctx, pen, pmax));
-  w2s_timer_start(ctx, W2S_FIT_WEAK_FIT);
-  if (!e) e = fit_weak_heads(ctx, &s, pen, res);
-  w2s_timer_stop(ctx, W2S_FIT_WEAK_FIT);
-  w2s_timer_start(ctx, W2S_FIT_STRONG_FIT);
-  if (!e) e = fit_strong_head(ctx, &s, pen, res);
-  w2s_timer_stop(ctx, W2S_FIT_STRONG_FIT);
-  w2s_timer_start(ctx, W2S_FIT_METRICS);
-  if (!e) e = fit_metrics(ctx, &s, res);
-  w2s_timer_stop(ctx, W2S_FIT_METRICS);
+  int factor = 0;
+  if (!e) e = fit_factor_choose(ctx, &s, &factor);
+  if (!e && factor) {
+    e = fit_factor_run(ctx, &s, pen, res);
+  } else if (!e) {
+    w2s_timer_start(ctx, W2S_FIT_WEAK_FIT);
+    e = fit_weak_heads(ctx, &s, pen, res);
+    w2s_timer_stop(ctx, W2S_FIT_WEAK_FIT);
+    w2s_timer_start(ctx, W2S_FIT_STRONG_FIT);
+    if (!e) e = fit_strong_head(ctx, &s, pen, res);
+    w2s_timer_stop(ctx, W2S_FIT_STRONG_FIT);
+    w2s_timer_start(ctx, W2S_FIT_METRICS);
+    if (!e) e = fit_metrics(ctx, &s, res);
+    w2s_timer_stop(ctx, W2S_FIT_METRICS);
+  }
   if (!e) e = fill_results(ctx, &s, res);
   free(pen);
   fitter_free(&s);

@@ -4,6 +4,8 @@
 #define W2S_FIT_IMPL_H
 
 #include "w2s/fit.h"
+#include "w2s/lsq.h"
+#include "w2s/results.h"
 
 typedef struct {
   const w2s_fit_opts *o;
@@ -37,5 +39,26 @@ void fit_splits_of_block(fitter *s, int64_t row0, int64_t m);
 /* Collective: the scan pass (finite values, split counts from /split,
  * label checksum, ridge hold-out counts, standardisation moments). */
 w2s_err fit_scan(w2s_ctx *ctx, fitter *s, w2s_fit_scan *out);
+
+/* Collective: block b of this rank's rows into the block buffers (y, S when
+ * want_strong, W when want_weak, P, split; standardised when asked), its
+ * row count in *m_out. fit.c. */
+w2s_err fit_read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
+                       int want_strong, int want_weak);
+/* Local: weak model j's and the strong head's entries of the record
+ * (names, roles, sources, dims); fit_record_weak returns 1 when j has a
+ * head to fit. fit_record_info: a fit's rank, condition and ridge. */
+int fit_record_weak(const fitter *s, w2s_results *res, int j);
+void fit_record_strong(const fitter *s, w2s_results *res);
+void fit_record_info(w2s_repr_record *rec, const w2s_lsq_info *info,
+                     double ridge);
+/* Local: *use = 1 when the factor engine runs (--engine, or auto's cost
+ * model), logged; W2S_ERR_USAGE for --engine factor with a named solver
+ * other than tsqr (the same verdict on every rank). fit_factor.c. */
+w2s_err fit_factor_choose(w2s_ctx *ctx, const fitter *s, int *use);
+/* Collective: weak heads, strong head and metrics by the factor engine
+ * (one read of the file), with the phase timers. pen: a mask as long as
+ * the widest head. */
+w2s_err fit_factor_run(w2s_ctx *ctx, fitter *s, int *pen, w2s_results *res);
 
 #endif

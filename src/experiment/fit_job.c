@@ -68,11 +68,11 @@ static void effective_options(w2s_fit_job *j) {
                                                       : "0.25,0.5,0.25";
   snprintf(j->config, sizeof j->config,
            "# w2s fit effective options\n[fit]\ninput = %s\nsplit = %s\n"
-           "seed = %llu\nrepeats = %d\nsolver = %s\nridge = %s\n"
-           "standardize = %s\nblock_rows = %lld\n",
+           "seed = %llu\nrepeats = %d\nsolver = %s\nengine = %s\n"
+           "ridge = %s\nstandardize = %s\nblock_rows = %lld\n",
            o->path, split, (unsigned long long)o->seed, o->repeats, o->solver,
-           ridge_text, o->standardize ? "true" : "false",
-           (long long)o->block_rows);
+           w2s_engine_names[o->engine], ridge_text,
+           o->standardize ? "true" : "false", (long long)o->block_rows);
 }
 
 /* The repeat grid (written when there are several) and the plan. */

@@ -77,3 +77,5 @@ w2s_err w2s_run(w2s_ctx *ctx, const w2s_run_plan *plan) {
   if (plan->dest == W2S_RUN_DIR) return w2s_run_dir(ctx, plan);
   return run_file(ctx, plan);
 }
+
+const char *const w2s_engine_names[] = {"auto", "factor", "direct", NULL};

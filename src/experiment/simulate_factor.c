@@ -68,7 +68,8 @@ static void cost_model(const sim *s, struct sim_factor *f) {
   double n0 = (double)c->n_weak_train, n1 = (double)c->n_w2s_train;
   double n2 = (double)c->n_test, nets_all = mlp_flops(s->target);
   for (int r = 0; r < s->nrep; ++r) nets_all += mlp_flops(s->rep[r]);
-  double fac = 0.0, ns[3] = {n0, c->w2s_same_inputs ? 0.0 : n1, n2};
+  const double ns[3] = {n0, c->w2s_same_inputs ? 0.0 : n1, n2};
+  double fac = 0.0;
   for (int q = 0; q < 3; ++q) {
     double D = (double)f->L[q].D, nets = 0.0;
     for (int u = 0; u < f->nunit; ++u)
@@ -126,10 +127,7 @@ w2s_err sim_factor_plan(w2s_ctx *ctx, sim *s) {
   w2s_log(ctx, 1,
           "engine: %s (fit.engine = %s; cost model per task group: factor "
           "%.3g, direct %.3g GFLOP; %lld stacked columns)",
-          s->engine == W2S_ENGINE_FACTOR ? "factor" : "direct",
-          c->engine == W2S_ENGINE_AUTO     ? "auto"
-          : c->engine == W2S_ENGINE_FACTOR ? "factor"
-                                           : "direct",
+          w2s_engine_names[s->engine], w2s_engine_names[c->engine],
           f->cost[W2S_ENGINE_FACTOR] * 1e-9, f->cost[W2S_ENGINE_DIRECT] * 1e-9,
           (long long)f->Dmax);
   return W2S_OK;
@@ -368,6 +366,18 @@ static void group_free(fgroup *gr) {
   free(gr->X);
 }
 
+/* Overflowing features or labels (beyond ~1e154) leave R finite but their
+ * squared norms infinite: refuse, as the row-by-row sums do. The same
+ * verdict on every rank (the same R and coefficients). */
+static w2s_err sums_check(w2s_ctx *ctx, const w2s_metric_sums *ms,
+                          const char *split) {
+  if (w2s_metric_sums_finite(ms)) return W2S_OK;
+  return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                  "the metrics of the %s overflow the double range (features "
+                  "or labels beyond ~1e154; try a smaller data.input_scale)",
+                  split);
+}
+
 /* Split 1's and 2's metrics; split 2's factor is streamed here. */
 static w2s_err group_metrics(w2s_ctx *ctx, sim *s, fgroup *gr,
                              w2s_results *res) {
@@ -376,11 +386,13 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, fgroup *gr,
   w2s_timer_start(ctx, W2S_SIM_TRAIN_METRICS);
   w2s_err e = w2s_agree(ctx, w2s_metric_sums_init(ctx, gr->Tg, s->J, &sums[0]));
   if (!e) factor_sums(s, gr, 1, &sums[0]);
+  if (!e) e = sums_check(ctx, &sums[0], "w2s-training split");
   w2s_timer_stop(ctx, W2S_SIM_TRAIN_METRICS);
   w2s_timer_start(ctx, W2S_SIM_TEST_METRICS);
   if (!e) e = w2s_agree(ctx, w2s_metric_sums_init(ctx, gr->Tg, s->J, &sums[1]));
   if (!e) e = factor_split(ctx, s, 2, SPLIT_TEST, gr->g, c->n_test, &gr->z[2]);
   if (!e) factor_sums(s, gr, 2, &sums[1]);
+  if (!e) e = sums_check(ctx, &sums[1], "test split");
   w2s_timer_stop(ctx, W2S_SIM_TEST_METRICS);
   if (!e) w2s_metrics_finish(&sums[1], &sums[0], gr->t0 * s->J, res->metric);
   w2s_metric_sums_free(&sums[0]);

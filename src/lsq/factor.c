@@ -50,6 +50,12 @@ w2s_err w2s_lsq_subfit(w2s_ctx *ctx, const w2s_lsq_stacked *z,
                     "%s: %lld rows for %lld unknowns: the problem is "
                     "underdetermined; add rows or use ridge > 0",
                     label, (long long)z->nrows, (long long)p);
+  for (int64_t j = 0; j < p; ++j)
+    if (cols[j] < 0 || cols[j] >= D)
+      return W2S_FAIL(ctx, W2S_ERR_INTERNAL,
+                      "%s: sub-fit column %lld outside the %lld stacked "
+                      "columns",
+                      label, (long long)cols[j], (long long)D);
   double *M = NULL, *RV = NULL, *tau = NULL, *Rs = NULL, *Cs = NULL;
   char *in = NULL;
   w2s_err e;

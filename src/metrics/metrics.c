@@ -69,6 +69,12 @@ void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b) {
   }
 }
 
+int w2s_metric_sums_finite(const w2s_metric_sums *s) {
+  for (int64_t i = 0; i < 4 * s->T * s->J + s->T; ++i)
+    if (!isfinite(s->buf[i])) return 0;
+  return 1;
+}
+
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s) {
   double n = (double)s->n;
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1) {

@@ -184,6 +184,13 @@ def simulate_cases(tmp):
     add("nan_value", t, ["nan_value.ini", "fit.ridge", "nan"])
     t = good.replace("input_scale = 500", "input_scale = inf")
     add("inf_value", t, ["inf_value.ini", "data.input_scale", "inf"])
+    # Features whose squares overflow (x ~ 1e300): both engines refuse
+    # with one line instead of writing inf/NaN metrics (the factor engine's
+    # TSQR stays finite, its norms do not).
+    for engine in ("factor", "direct"):
+        add("overflow_" + engine, good, ["overflow", "double range"],
+            args=["--set", "data.input_scale=1e300",
+                  "--set", "fit.engine=" + engine])
     # Shapes whose weights or fits exceed any node's memory (and whose
     # element counts overflow 32-bit indices): refused before allocating.
     add("huge_network", good, ["huge_network.ini", "[target]",

@@ -113,9 +113,13 @@ def main():
         feats = os.path.join(tmp, "f64.h5")
         make(feats, preds=True)
         ref = reference(feats)
-        for ranks in (1, 2, 3, 4, 5, 8):
-            out = os.path.join(tmp, "r%d.h5" % ranks)
-            r = run(["fit", feats, "-o", out, "-q"], ranks)
+        # Both engines (the default auto picks factor for these widths)
+        # against numpy's row-by-row reference.
+        for ranks, engine in [(n, e) for n in (1, 2, 3, 4, 5, 8)
+                              for e in ("auto", "direct")]:
+            out = os.path.join(tmp, "r%d%s.h5" % (ranks, "" if engine == "auto"
+                                                  else "-" + engine))
+            r = run(["fit", feats, "-o", out, "-q", "--engine", engine], ranks)
             check(r.returncode == 0, "fit at %d ranks: %s" % (ranks, r.stderr[-300:]))
             if r.returncode:
                 continue
@@ -125,7 +129,8 @@ def main():
                 for k, v in m.items():
                     g = got.get(name, {}).get(k, np.nan)
                     check(abs(g - v) <= 1e-8 * abs(v) + 1e-14,
-                          "ranks %d %s %s: %.12g vs numpy %.12g" % (ranks, name, k, g, v))
+                          "ranks %d, engine %s, %s %s: %.12g vs numpy %.12g"
+                          % (ranks, engine, name, k, g, v))
         # The same file gzip'd in chunks: complete compressed chunks are
         # smaller than their data, which must not read as "partly written".
         gz = os.path.join(tmp, "gzip.h5")
@@ -143,6 +148,32 @@ def main():
             b, _ = metrics(os.path.join(tmp, "r3.h5"))
             check(a == b, "gzip'd features give other metrics than plain ones")
 
+        # Several ridge values (the hold-out choice) and standardised
+        # columns: the factor engine makes the same choices and fits as the
+        # row-by-row one. Both solve the same small problems backward-stably
+        # (cond of the equilibrated columns < 1e2 here), so they agree to
+        # ~1e2 eps; 1e-10 relative to each metric leaves room.
+        cv = {}
+        for engine in ("factor", "direct"):
+            out = os.path.join(tmp, "cv-%s.h5" % engine)
+            r = run(["fit", feats, "-o", out, "-q", "--engine", engine,
+                     "--ridge", "0,1e-3,1e-1", "--standardize"], 2)
+            check(r.returncode == 0, "ridge grid, %s: %s" % (engine, r.stderr[-300:]))
+            if r.returncode == 0:
+                cv[engine] = metrics(out)[0]
+                with h5py.File(out) as f:
+                    cv[engine + "-ridge"] = list(f["representations/ridge"][()])
+        if len(cv) == 4:
+            check(cv["factor-ridge"] == cv["direct-ridge"],
+                  "chosen ridges differ: %s vs %s" % (cv["factor-ridge"],
+                                                      cv["direct-ridge"]))
+            for name, m in cv["direct"].items():
+                for k, v in m.items():
+                    g = cv["factor"][name][k]
+                    check(abs(g - v) <= 1e-10 * abs(v) + 1e-300,
+                          "ridge grid %s %s: factor %.15g, direct %.15g"
+                          % (name, k, g, v))
+
         # Splits in row order: the 30 weak-training and 60 weak-to-strong
         # rows all sit on rank 0's block, so at 5 and 8 ranks the other
         # ranks own zero rows of both training splits.
@@ -150,9 +181,11 @@ def main():
         zfeats = os.path.join(tmp, "sorted.h5")
         make(zfeats, split=sorted_split, seed=4)
         zref = reference(zfeats)
-        for ranks in (1, 5, 8):
-            out = os.path.join(tmp, "z%d.h5" % ranks)
-            r = run(["fit", zfeats, "-o", out, "-q"], ranks)
+        for ranks, engine in [(n, e) for n in (1, 5, 8)
+                              for e in ("factor", "direct")]:
+            out = os.path.join(tmp, "z%d%s.h5" % (ranks, engine))
+            r = run(["fit", zfeats, "-o", out, "-q", "--engine", engine],
+                    ranks)
             check(r.returncode == 0, "sorted split at %d ranks: %s"
                   % (ranks, r.stderr[-300:]))
             if r.returncode:
@@ -162,8 +195,8 @@ def main():
                 for k, v in m.items():
                     g = got.get(name, {}).get(k, np.nan)
                     check(abs(g - v) <= 1e-8 * abs(v) + 1e-14,
-                          "sorted split, ranks %d %s %s: %.12g vs numpy %.12g"
-                          % (ranks, name, k, g, v))
+                          "sorted split, ranks %d, %s engine, %s %s: %.12g vs "
+                          "numpy %.12g" % (ranks, engine, name, k, g, v))
         with h5py.File(os.path.join(tmp, "r2.h5")) as f:
             check(f.attrs["input_file"] == feats, "input_file attribute")
             check(len(f.attrs["labels_checksum"]) == 16, "labels checksum")

@@ -24,3 +24,12 @@ set_tests_properties(e2e.alloc_faults PROPERTIES TIMEOUT 1500)
 # The option tables: every listed option's typo gets "did you mean", every
 # value-taking one names its missing value; unknown commands, config keys.
 w2s_add_script_test(cli_opts ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cli_opts.py)
+# A weak model almost equal to the strong one (misfit ~1e-12 of the label
+# variance): both engines keep 6 digits against a long-double reference.
+w2s_add_script_test(cancellation ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cancellation.py)
+# fit.engine = factor against direct on every shipped config (shrunk) and
+# explicit cases at 1-3 ranks, its theory identities, auto and a bad value
+# (~1 min on 2 cores); the long variant at larger sizes (label long).
+w2s_add_script_test(engines ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_engines.py)
+w2s_add_script_test(engines_long ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_engines.py --long)
+set_tests_properties(e2e.engines_long PROPERTIES LABELS long TIMEOUT 1800)
