@@ -26,7 +26,7 @@ for J in 1 3 10; do
     printf '[fit]\nengine = factor\n'
   } > "$cfg"
   for P in 1 2 4 8; do
-    for r in $(seq 1 "$R"); do
+    for _ in $(seq 1 "$R"); do
       mpirun --allow-run-as-root --oversubscribe -n "$P" "$W2S" simulate "$cfg" \
         -o "$tmp/out.h5" --force -q
       /usr/bin/python3 - "$tmp/out.h5" "$P" "$J" "$N" <<'PY'
