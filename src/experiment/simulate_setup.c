@@ -66,6 +66,7 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
   double tparams = w2s_mlp_count_params(c->input_dim, c->target_width,
                                         c->target_depth);
   double doubles = tparams, biggest = tparams, pmax = (double)c->target_width;
+  double stacked = 1.0 + (double)c->target_width; /* the factor engine's D */
   char what[160];
   snprintf(what, sizeof what, "[target] depth = %lld, width = %lld",
            (long long)c->target_depth, (long long)c->target_width);
@@ -77,6 +78,7 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
       d = (double)(rc->depth_p.i == 0 ? c->input_dim : rc->width_p.i);
     }
     doubles += n;
+    stacked += d;
     if (d > pmax) pmax = d;
     if (n > biggest && rc->source->uses_shape) {
       biggest = n;
@@ -90,6 +92,10 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
   double pairs = (double)c->tasks * (double)(c->nweak + 2);
   doubles += pairs * pmax + 2.0 * pmax * pmax +
              (double)c->block_rows * (4.0 * pmax + (double)c->input_dim);
+  /* The factor engine: three split factors, TSQR's state and the row
+   * block of D stacked columns (an upper bound: shared units count twice). */
+  if (c->engine != W2S_ENGINE_DIRECT)
+    doubles += 5.0 * stacked * stacked + (double)c->block_rows * stacked;
   return w2s_check_memory(ctx, 8.0 * doubles,
                           "%s: the run (networks and fits; largest: %s; "
                           "%lld tasks)",
