@@ -385,14 +385,18 @@ static w2s_err group_metrics(w2s_ctx *ctx, sim *s, fgroup *gr,
   w2s_metric_sums sums[2] = {{0}, {0}};
   w2s_timer_start(ctx, W2S_SIM_TRAIN_METRICS);
   w2s_err e = w2s_agree(ctx, w2s_metric_sums_init(ctx, gr->Tg, s->J, &sums[0]));
-  if (!e) factor_sums(s, gr, 1, &sums[0]);
-  if (!e) e = sums_check(ctx, &sums[0], "w2s-training split");
+  if (!e) {
+    factor_sums(s, gr, 1, &sums[0]);
+    e = sums_check(ctx, &sums[0], "w2s-training split");
+  }
   w2s_timer_stop(ctx, W2S_SIM_TRAIN_METRICS);
   w2s_timer_start(ctx, W2S_SIM_TEST_METRICS);
   if (!e) e = w2s_agree(ctx, w2s_metric_sums_init(ctx, gr->Tg, s->J, &sums[1]));
   if (!e) e = factor_split(ctx, s, 2, SPLIT_TEST, gr->g, c->n_test, &gr->z[2]);
-  if (!e) factor_sums(s, gr, 2, &sums[1]);
-  if (!e) e = sums_check(ctx, &sums[1], "test split");
+  if (!e) {
+    factor_sums(s, gr, 2, &sums[1]);
+    e = sums_check(ctx, &sums[1], "test split");
+  }
   w2s_timer_stop(ctx, W2S_SIM_TEST_METRICS);
   if (!e) w2s_metrics_finish(&sums[1], &sums[0], gr->t0 * s->J, res->metric);
   w2s_metric_sums_free(&sums[0]);
