@@ -33,7 +33,12 @@ source "$root/scripts/env.sh"
 #  scripts.lint   bash -n, shellcheck and cppcheck: no compiled code
 #  label blas     the numerical tests again under other OpenBLAS kernels:
 #                 the same w2s code paths as their default-kernel runs
-exclude='^(sanitize|valgrind|fuzz)\.|^e2e\.memory$|^slurm\.jobs$|^scripts\.lint$'
+#  label long     larger variants of e2e tests (e2e.engines_long)
+#  e2e.engines    ~10 minutes sanitized (hundreds of runs of both engines);
+#                 the factor engine is the default, so every other e2e
+#                 script runs it sanitized, and e2e.fit, e2e.cancellation and
+#                 the alloc-fault runs run the direct engine too
+exclude='^(sanitize|valgrind|fuzz)\.|^e2e\.memory$|^slurm\.jobs$|^scripts\.lint$|^e2e\.engines$'
 
 t="$(mktemp -d)"
 trap 'rm -rf "$t"' EXIT
@@ -58,7 +63,7 @@ export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 
 status=0
 start=$SECONDS
-ctest --test-dir "$b" -j2 --output-on-failure --no-tests=error -E "$exclude" -LE blas "$@" ||
+ctest --test-dir "$b" -j2 --output-on-failure --no-tests=error -E "$exclude" -LE 'blas|long' "$@" ||
   status=1
 echo "sanitize: ctest in build/sanitize took $((SECONDS - start)) s"
 
