@@ -126,6 +126,13 @@ typedef struct {
 /* Local: add block b's m rows to s (T and J from s). Cannot fail; b's arrays
  * are only read. */
 void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b);
+/* Local: pair k's sums in s from R d and R e (D entries each; R the
+ * triangular factor of the split's stacked features, d = v_w - v_sw and
+ * e = v_sw - g in coefficient space): ||R d||^2, ||R e||^2, ||R (d + e)||^2
+ * and (R d).(R e) are the row sums of misfit, w2s error, weak error and the
+ * cross term. The factor engines' counterpart of w2s_metric_sums_add. */
+void w2s_metric_sums_set_pair(w2s_metric_sums *s, int64_t k, const double *Rd,
+                              const double *Re, int64_t D);
 /* Local: 1 when every sum of s is finite (0: the squares overflowed the
  * double range, or a NaN reached them). */
 int w2s_metric_sums_finite(const w2s_metric_sums *s);

@@ -315,12 +315,7 @@ static void factor_sums(const fitter *s, ffit *f, int q, w2s_metric_sums *ms) {
   for (int64_t i = 0; i < D; ++i) ms->ceiling[0] += U[i] * U[i];
   for (int j = 0; j < J; ++j) {
     const double *d = U + (1 + 2 * j) * D, *e = d + D;
-    double aw = 0.0, asw = 0.0, am = 0.0, ac = 0.0;
-    for (int64_t i = 0; i < D; ++i) {
-      double ew = d[i] + e[i];
-      aw += ew * ew, asw += e[i] * e[i], am += d[i] * d[i], ac += d[i] * e[i];
-    }
-    ms->weak[j] = aw, ms->w2s[j] = asw, ms->misfit[j] = am, ms->cross[j] = ac;
+    w2s_metric_sums_set_pair(ms, j, d, e, D);
   }
 }
 

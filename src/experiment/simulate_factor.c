@@ -324,18 +324,7 @@ static void factor_sums(sim *s, fgroup *gr, int q, w2s_metric_sums *ms) {
       for (int j = 0; j < J; ++j) {
         int64_t kk = (t0 + t) * J + j;
         const double *d = V + (tc + 2 * (t * J + j)) * D, *e = d + D;
-        double aw = 0.0, asw = 0.0, am = 0.0, ac = 0.0;
-        for (int64_t i = 0; i < D; ++i) {
-          double ew = d[i] + e[i];
-          aw += ew * ew;
-          asw += e[i] * e[i];
-          am += d[i] * d[i];
-          ac += d[i] * e[i];
-        }
-        ms->weak[kk] = aw;
-        ms->w2s[kk] = asw;
-        ms->misfit[kk] = am;
-        ms->cross[kk] = ac;
+        w2s_metric_sums_set_pair(ms, kk, d, e, D);
       }
     }
   }

@@ -69,6 +69,22 @@ void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b) {
   }
 }
 
+void w2s_metric_sums_set_pair(w2s_metric_sums *s, int64_t k, const double *Rd,
+                              const double *Re, int64_t D) {
+  double aw = 0.0, asw = 0.0, am = 0.0, ac = 0.0;
+  for (int64_t i = 0; i < D; ++i) {
+    double ew = Rd[i] + Re[i];
+    aw += ew * ew;
+    asw += Re[i] * Re[i];
+    am += Rd[i] * Rd[i];
+    ac += Rd[i] * Re[i];
+  }
+  s->weak[k] = aw;
+  s->w2s[k] = asw;
+  s->misfit[k] = am;
+  s->cross[k] = ac;
+}
+
 int w2s_metric_sums_finite(const w2s_metric_sums *s) {
   for (int64_t i = 0; i < 4 * s->T * s->J + s->T; ++i)
     if (!isfinite(s->buf[i])) return 0;
