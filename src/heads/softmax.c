@@ -1,0 +1,315 @@
+/* Multinomial logistic regression by a distributed Newton method (heads.h).
+ *
+ * Every pass evaluates, at each running head's trial point, the objective,
+ * the gradient G = (1/n) H^T (s P - Y) (classes 1..C-1; s = the row's target
+ * mass) and the Hessian, whose block (c, d) is
+ *     (1/n) H^T diag(s p_c (delta_cd - p_d)) H,
+ * a weighted Gram matrix: the diagonal blocks have weights >= 0 and the
+ * others <= 0, so each is one DSYRK of the rows scaled by the square root of
+ * |weight|. A trial point the line search accepts is the next iterate, with
+ * its gradient and Hessian already in hand: one pass per Newton step unless
+ * the step is shortened. */
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/heads.h"
+
+enum { ROWS = 1024 };       /* rows per block of a pass */
+enum { MAX_HALVINGS = 60 }; /* line-search step halvings before giving up */
+static const double armijo = 1e-4;
+
+void w2s_softmax_logprob(int64_t m, int64_t p, int64_t C, const double *H,
+                         int64_t ldh, const double *W, int64_t k, double *L,
+                         int64_t ldl) {
+  if (m <= 0) return;
+  for (int64_t j = 0; j < k; ++j) {
+    double *Lj = L + j * C * ldl;
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)(C - 1),
+                (int)p, 1.0, H, (int)ldh, W + j * p * (C - 1), (int)p, 0.0,
+                Lj + ldl, (int)ldl);
+    for (int64_t i = 0; i < m; ++i) {
+      double mx = 0.0, s = 0.0;
+      for (int64_t c = 1; c < C; ++c)
+        if (Lj[c * ldl + i] > mx) mx = Lj[c * ldl + i];
+      s = exp(-mx);
+      for (int64_t c = 1; c < C; ++c) s += exp(Lj[c * ldl + i] - mx);
+      double lse = mx + log(s);
+      Lj[i] = -lse;
+      for (int64_t c = 1; c < C; ++c) Lj[c * ldl + i] -= lse;
+    }
+  }
+}
+
+int64_t w2s_softmax_argmax(const double *L, int64_t ldl, int64_t i,
+                           int64_t C) {
+  int64_t best = 0;
+  for (int64_t c = 1; c < C; ++c)
+    if (L[c * ldl + i] > L[best * ldl + i]) best = c;
+  return best;
+}
+
+/* One head's state between passes. */
+typedef struct {
+  double *W, *Wt, *dir; /* iterate, trial point, Newton direction: q each */
+  double f, gdir, t;    /* objective at W, grad . dir, step length */
+  double g0;            /* ||grad L(0)|| */
+  int have, done, halvings;
+} head;
+
+typedef struct {
+  const w2s_softmax_data *d;
+  const w2s_softmax_opts *o;
+  int64_t q, stride; /* parameters per head; per-head accumulator doubles */
+  double *Z, *R, *S; /* block scratch: ROWS x C, ROWS x (C-1), ROWS x p */
+} fitter;
+
+/* Local: head k's objective sum, gradient and Hessian (accumulator acc:
+ * [f, G (q), Hess (q x q, upper blocks)]) at point w over this rank's rows. */
+static void accumulate(const fitter *F, int64_t k, const double *w,
+                       double *acc) {
+  const w2s_softmax_data *d = F->d;
+  int64_t p = d->p, C = d->C, q = F->q;
+  double *G = acc + 1, *Hs = acc + 1 + q;
+  for (int64_t i0 = 0; i0 < d->m; i0 += ROWS) {
+    int64_t b = d->m - i0 < ROWS ? d->m - i0 : ROWS;
+    const double *H = d->H + i0;
+    const double *Y = d->Y + k * C * d->ldy + i0;
+    w2s_softmax_logprob(b, p, C, H, d->ldh, w, 1, F->Z, ROWS);
+    /* Z now holds log p; the objective needs s lse - y . z = -sum y log p. */
+    double f = 0.0;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < b; ++i) {
+        double y = Y[c * d->ldy + i];
+        if (y != 0.0) f -= y * F->Z[c * ROWS + i];
+      }
+    acc[0] += f;
+    for (int64_t i = 0; i < b; ++i) {
+      double s = 0.0;
+      for (int64_t c = 0; c < C; ++c) s += Y[c * d->ldy + i];
+      F->Z[i] = s; /* the row's mass replaces log p_0, unused below */
+    }
+    for (int64_t c = 1; c < C; ++c)
+      for (int64_t i = 0; i < b; ++i) {
+        double pc = exp(F->Z[c * ROWS + i]);
+        F->Z[c * ROWS + i] = pc;
+        F->R[(c - 1) * ROWS + i] = F->Z[i] * pc - Y[c * d->ldy + i];
+      }
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)(C - 1),
+                (int)b, 1.0, H, (int)d->ldh, F->R, ROWS, 1.0, G, (int)p);
+    for (int64_t c = 1; c < C; ++c)
+      for (int64_t e = c; e < C; ++e) {
+        const double *pc = F->Z + c * ROWS, *pe = F->Z + e * ROWS;
+        double *r = F->R; /* the gradient's residuals are spent */
+        for (int64_t i = 0; i < b; ++i) {
+          double wgt = F->Z[i] * pc[i] * (c == e ? 1.0 - pc[i] : pe[i]);
+          r[i] = sqrt(wgt > 0.0 ? wgt : 0.0);
+        }
+        for (int64_t j = 0; j < p; ++j)
+          for (int64_t i = 0; i < b; ++i)
+            F->S[j * ROWS + i] = r[i] * H[j * d->ldh + i];
+        cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)p, (int)b,
+                    c == e ? 1.0 : -1.0, F->S, ROWS, 1.0,
+                    Hs + (e - 1) * p * q + (c - 1) * p, (int)q);
+      }
+  }
+}
+
+/* Local: after the reduction, the mean, the ridge, and the Hessian made
+ * symmetric (each block is a symmetric Gram matrix; DSYRK filled one
+ * triangle). */
+static void finish_acc(const fitter *F, const double *w, double *acc) {
+  const w2s_softmax_data *d = F->d;
+  int64_t p = d->p, C = d->C, q = F->q;
+  double inv = 1.0 / (double)d->n, lam = F->o->ridge;
+  for (int64_t i = 0; i < F->stride; ++i) acc[i] *= inv;
+  double *G = acc + 1, *Hs = acc + 1 + q;
+  for (int64_t c = 0; c < C - 1; ++c)
+    for (int64_t e = c; e < C - 1; ++e) {
+      double *B = Hs + e * p * q + c * p;
+      for (int64_t j = 0; j < p; ++j)
+        for (int64_t i = j + 1; i < p; ++i) B[j * q + i] = B[i * q + j];
+      if (e > c) /* block (e, c) equals block (c, e) */
+        for (int64_t j = 0; j < p; ++j)
+          for (int64_t i = 0; i < p; ++i)
+            Hs[(c * p + j) * q + e * p + i] = B[j * q + i];
+    }
+  if (lam > 0.0)
+    for (int64_t c = 0; c < C - 1; ++c)
+      for (int64_t j = 0; j < p; ++j) {
+        if (F->o->penalize && !F->o->penalize[j]) continue;
+        int64_t a = c * p + j;
+        acc[0] += lam * w[a] * w[a];
+        G[a] += 2.0 * lam * w[a];
+        Hs[a * q + a] += 2.0 * lam;
+      }
+}
+
+/* Local: dir = -Hess^+ g. Cholesky when Hess is positive definite, else the
+ * eigen-decomposition with eigenvalues at most q eps max dropped (the
+ * minimum-norm step). rank and cond describe Hess. work: 2 q^2 + q. */
+static int newton_dir(int64_t q, const double *Hs, const double *g,
+                      double *dir, double *work, int64_t *rank,
+                      double *cond) {
+  double *A = work, *V = work + q * q, *ev = work + 2 * q * q;
+  memcpy(A, Hs, sizeof(double) * (size_t)(q * q));
+  double anorm = LAPACKE_dlansy(LAPACK_COL_MAJOR, '1', 'U', (int)q, A, (int)q);
+  if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (int)q, A, (int)q) == 0) {
+    double rcond = 0.0;
+    LAPACKE_dpocon(LAPACK_COL_MAJOR, 'U', (int)q, A, (int)q, anorm, &rcond);
+    for (int64_t i = 0; i < q; ++i) dir[i] = -g[i];
+    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (int)q, 1, A, (int)q, dir, (int)q);
+    *rank = q;
+    *cond = rcond > 0.0 ? 1.0 / rcond : INFINITY;
+    return 0;
+  }
+  memcpy(V, Hs, sizeof(double) * (size_t)(q * q));
+  if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', (int)q, V, (int)q, ev) != 0)
+    return -1;
+  double cut = (double)q * DBL_EPSILON * ev[q - 1];
+  int64_t r = 0;
+  for (int64_t i = 0; i < q; ++i) dir[i] = 0.0;
+  for (int64_t k = 0; k < q; ++k) {
+    if (!(ev[k] > cut)) continue;
+    ++r;
+    double a = -cblas_ddot((int)q, V + k * q, 1, g, 1) / ev[k];
+    cblas_daxpy((int)q, a, V + k * q, 1, dir, 1);
+  }
+  *rank = r;
+  *cond = r < q ? INFINITY : ev[q - 1] / ev[0];
+  return 0;
+}
+
+/* Collective: one pass over the rows at the trial points of the running
+ * heads (acc: one stride per head, zeroed here), reduced to every rank. */
+static w2s_err pass(w2s_ctx *ctx, const fitter *F, head *hd, double *acc) {
+  int64_t K = F->d->K;
+  memset(acc, 0, sizeof(double) * (size_t)(K * F->stride));
+  for (int64_t k = 0; k < K; ++k)
+    if (!hd[k].done) accumulate(F, k, hd[k].Wt, acc + k * F->stride);
+  if (ctx->comm != MPI_COMM_NULL && ctx->size > 1)
+    W2S_CALL(w2s_sum_bcast(ctx, acc, K * F->stride));
+  for (int64_t k = 0; k < K; ++k)
+    if (!hd[k].done) finish_acc(F, hd[k].Wt, acc + k * F->stride);
+  return W2S_OK;
+}
+
+static int finite_all(const double *x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+/* Local: head k's decision after a pass: accept the trial point (and test
+ * convergence, or take the next direction), or shorten the step. */
+static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
+                      const double *acc, double *work, w2s_softmax_info *in) {
+  const w2s_softmax_opts *o = F->o;
+  int64_t q = F->q;
+  double ft = acc[0];
+  const double *G = acc + 1, *Hs = acc + 1 + q;
+  double gn = cblas_dnrm2((int)q, G, 1);
+  in->passes++;
+  if (h->have) {
+    double dec = -h->gdir; /* Newton decrement squared, >= 0 */
+    int ok = isfinite(ft) && ft <= h->f + armijo * h->t * h->gdir;
+    /* Near the optimum the decrease is below what f can resolve. */
+    if (!ok && h->t == 1.0 && isfinite(ft) &&
+        dec <= 64.0 * DBL_EPSILON * fabs(h->f) &&
+        ft <= h->f + 64.0 * DBL_EPSILON * fabs(h->f))
+      ok = 1;
+    if (!ok) {
+      if (++h->halvings > MAX_HALVINGS)
+        return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                        "%s (head %lld of %lld): the Newton line search "
+                        "found no decrease after %d halvings (relative "
+                        "gradient %.2e)",
+                        o->label ? o->label : "softmax head", (long long)k,
+                        (long long)F->d->K, MAX_HALVINGS,
+                        h->g0 > 0 ? in->grad_norm / h->g0 : 0.0);
+      h->t *= 0.5;
+      for (int64_t i = 0; i < q; ++i) h->Wt[i] = h->W[i] + h->t * h->dir[i];
+      return W2S_OK;
+    }
+    in->iterations++;
+  } else {
+    h->g0 = gn;
+  }
+  if (!isfinite(ft) || !finite_all(G, q))
+    return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                    "%s (head %lld of %lld): the objective or its gradient "
+                    "is not finite (NaN or infinite features or labels)",
+                    o->label ? o->label : "softmax head", (long long)k,
+                    (long long)F->d->K);
+  memcpy(h->W, h->Wt, sizeof(double) * (size_t)q);
+  h->f = ft;
+  h->have = 1;
+  h->halvings = 0;
+  in->objective = ft;
+  in->grad_norm = gn;
+  in->rel_grad = h->g0 > 0.0 ? gn / h->g0 : 0.0;
+  if (newton_dir(q, Hs, G, h->dir, work, &in->rank, &in->cond) != 0)
+    return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                    "%s (head %lld of %lld): the Hessian's eigen-"
+                    "decomposition failed",
+                    o->label ? o->label : "softmax head", (long long)k,
+                    (long long)F->d->K);
+  if (in->rel_grad <= o->tol) {
+    h->done = 1;
+    return W2S_OK;
+  }
+  if (in->iterations >= o->max_iter)
+    return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
+                    "%s (head %lld of %lld): Newton did not converge in %d "
+                    "iterations (relative gradient %.2e > %.0e); separable "
+                    "labels have no finite optimum (a ridge > 0 gives one)",
+                    o->label ? o->label : "softmax head", (long long)k,
+                    (long long)F->d->K, o->max_iter, in->rel_grad, o->tol);
+  h->gdir = cblas_ddot((int)q, G, 1, h->dir, 1);
+  h->t = 1.0;
+  for (int64_t i = 0; i < q; ++i) h->Wt[i] = h->W[i] + h->dir[i];
+  return W2S_OK;
+}
+
+w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
+                        const w2s_softmax_opts *opts, double *W,
+                        w2s_softmax_info *info) {
+  int64_t K = d->K, q = d->p * (d->C - 1);
+  fitter F = {d, opts, q, 1 + q + q * q, NULL, NULL, NULL};
+  head *hd = NULL;
+  double *acc = NULL, *state = NULL, *work = NULL;
+  w2s_softmax_info *in = NULL;
+  w2s_err e = W2S_ALLOC(ctx, F.Z, (int64_t)ROWS * d->C);
+  if (!e) e = W2S_ALLOC(ctx, F.R, (int64_t)ROWS * (d->C - 1));
+  if (!e) e = W2S_ALLOC(ctx, F.S, (int64_t)ROWS * d->p);
+  if (!e) e = W2S_ALLOC(ctx, hd, K);
+  if (!e) e = W2S_ALLOC(ctx, in, K);
+  if (!e) e = W2S_ALLOC(ctx, acc, K * F.stride);
+  if (!e) e = W2S_ALLOC(ctx, state, 2 * K * q);
+  if (!e) e = W2S_ALLOC(ctx, work, 2 * q * q + q);
+  e = w2s_agree(ctx, e);
+  for (int64_t k = 0; k < K && !e; ++k) {
+    memset(&in[k], 0, sizeof in[k]);
+    hd[k] = (head){W + k * q, state + 2 * k * q, state + (2 * k + 1) * q,
+                   0.0, 0.0, 1.0, 0.0, 0, 0, 0};
+    memset(hd[k].Wt, 0, sizeof(double) * (size_t)q);
+  }
+  for (int running = K > 0; running && !e;) {
+    e = w2s_agree(ctx, pass(ctx, &F, hd, acc));
+    running = 0;
+    /* Every rank holds the same reduced bits: the decisions agree. */
+    for (int64_t k = 0; k < K && !e; ++k) {
+      if (hd[k].done) continue;
+      e = decide(ctx, &F, k, &hd[k], acc + k * F.stride, work, &in[k]);
+      running |= !hd[k].done;
+    }
+    e = w2s_agree(ctx, e);
+  }
+  if (!e && info) memcpy(info, in, sizeof(*in) * (size_t)K);
+  free(F.Z), free(F.R), free(F.S), free(hd), free(in), free(acc), free(state);
+  free(work);
+  return e;
+}
