@@ -44,7 +44,11 @@ typedef struct w2s_config {
   double input_scale;
   int64_t n_weak_train, n_w2s_train, n_test;
   int w2s_same_inputs; /* data.w2s_inputs = same: n_w2s_train = n_weak_train */
+  int labels_sampled;  /* data.labels = sampled (head = softmax) */
   int64_t target_depth, target_width;
+  int softmax;        /* target.head = softmax: classification */
+  int64_t classes;    /* target.classes (1 for linear heads) */
+  double temperature; /* target.temperature */
   w2s_repr_config strong;
   int nweak;
   w2s_repr_config weak[W2S_MAX_WEAK];
@@ -53,6 +57,8 @@ typedef struct w2s_config {
   double ridge, rank_tol;
   int intercept;
   int64_t block_rows;
+  double newton_tol;   /* fit.newton_tol (softmax heads) */
+  int newton_max_iter; /* fit.newton_max_iter */
   char output_path[1024];
   /* The full effective configuration as INI text (malloc'ed). */
   char *effective;

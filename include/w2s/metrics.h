@@ -26,6 +26,7 @@
  * metric is one line here plus the code that computes it; docs/FORMAT.md
  * lists the table (tests/e2e/test_format.py checks it does). */
 #define W2S_FAMILY_SQ "squared-loss regression"
+#define W2S_FAMILY_CLS "classification"
 #define W2S_METRICS(X)                                                         \
   X(W2S_M_WEAK_ERROR, "weak_error", "test: mean (f_w - f*)^2",                 \
     "squared label units", "the weak model's error", W2S_FAMILY_SQ)            \
@@ -60,7 +61,22 @@
     "w2s training split: the strong ceiling's residual (eps of the bound)",    \
     "squared label units",                                                     \
     "gain - misfit within 2 sqrt(misfit eps) (train, non-realizable)",         \
-    W2S_FAMILY_SQ)
+    W2S_FAMILY_SQ)                                                             \
+  X(W2S_M_WEAK_ACC, "weak_accuracy",                                           \
+    "test: fraction of samples whose most probable class under p_w is the "    \
+    "true class (argmax p*, or the sampled label)",                            \
+    "fraction", "the weak model's accuracy", W2S_FAMILY_CLS)                   \
+  X(W2S_M_W2S_ACC, "w2s_accuracy",                                             \
+    "test: the same for the weak-to-strong model p_sw", "fraction",            \
+    "the weak-to-strong accuracy", W2S_FAMILY_CLS)                             \
+  X(W2S_M_CEILING_ACC, "ceiling_accuracy",                                     \
+    "test: the same for the strong ceiling p_s", "fraction",                   \
+    "the strong ceiling of pgr_accuracy", W2S_FAMILY_CLS)                      \
+  X(W2S_M_PGR_ACC, "pgr_accuracy",                                             \
+    "(w2s_accuracy - weak_accuracy) / (ceiling_accuracy - weak_accuracy); "    \
+    "NaN where ceiling_accuracy <= weak_accuracy",                             \
+    "ratio", "performance gap recovered in accuracy (Burns et al.)",           \
+    W2S_FAMILY_CLS)
 
 typedef enum {
 #define W2S_X_METRIC(id, name, desc, units, checks, family) id,
@@ -85,18 +101,28 @@ typedef struct {
 extern const w2s_metric_info w2s_metric_table[];
 extern const int w2s_metric_count;
 
+/* Local: metric m's description for a record whose loss is `loss`
+ * ("squared", "kl") and orientation ("model_first", "truth_first"); *units
+ * its units ("nats" for the KL divergences). */
+const char *w2s_metric_description(int m, const char *loss,
+                                   const char *orientation, const char **units);
 /* Local: metric m's name, "?" outside the table. */
 const char *w2s_metric_name(w2s_metric m);
 /* Local: the table index of the metric called name, -1 when none. */
 int w2s_metric_find(const char *name);
 
-/* Running sums for T tasks x J weak models on one split. */
+/* Running sums for T tasks x J weak models on one split. With the squared
+ * loss, gain = misfit + 2 cross; with KL (w2s_metric_sums_add_kl),
+ * gain = misfit + cross. */
 typedef struct {
   int64_t T, J;
   int64_t n;   /* rows accumulated (global after reduce) */
+  int kl;      /* the sums are KL divergences (set by w2s_metric_sums_add_kl) */
   double *buf; /* one allocation: the arrays below */
   double *weak, *w2s, *misfit, *cross; /* K = T * J each */
   double *ceiling;                     /* T */
+  double *acc_weak, *acc_w2s;          /* K: correct classifications */
+  double *acc_ceiling;                 /* T */
 } w2s_metric_sums;
 
 /* Local: zeroed sums for T tasks x J weak models in s (one allocation,
@@ -126,6 +152,38 @@ typedef struct {
 /* Local: add block b's m rows to s (T and J from s). Cannot fail; b's arrays
  * are only read. */
 void w2s_metric_sums_add(w2s_metric_sums *s, const w2s_pred_block *b);
+/* One task's log-probabilities on m rows, classes C, column-major with
+ * leading dimensions: Lt m x C the truth (p*, or a one-hot label: -inf off
+ * its class), Lw and Lsw m x (J C) the task's J pairs (pair j in columns
+ * [j C, j C + C)), Ls m x C the strong ceiling; cls the true class of each
+ * row (for the accuracies). truth_first chooses the orientation:
+ *   model first (0): weak = KL(p_w || p*), w2s = KL(p_sw || p*),
+ *                    misfit = KL(p_w || p_sw), ceiling = KL(p_s || p*)
+ *   truth first (1): weak = KL(p* || p_w), w2s = KL(p* || p_sw),
+ *                    misfit = KL(p_sw || p_w), ceiling = KL(p* || p_s)
+ * and cross = sum_c (a_c - b_c)(log b_c - log c_c) with (a, b, c) = (p_w,
+ * p_sw, p*) or (p*, p_sw, p_w), so that weak - w2s = misfit + cross exactly
+ * in exact arithmetic (the three-point identity of KL). */
+typedef struct {
+  int64_t m, C;
+  const double *Lt;
+  int64_t ldt;
+  const int64_t *cls;
+  const double *Lw;
+  int64_t ldw;
+  const double *Lsw;
+  int64_t ldsw;
+  const double *Ls;
+  int64_t lds;
+  int truth_first;
+} w2s_kl_block;
+
+/* Local: add task t's block (its pairs t J .. t J + J - 1) to s, marking s
+ * as KL sums. Cannot fail. The row count s->n grows by b->m once per
+ * block of task 0 (call it for every task of s on the same rows). */
+void w2s_metric_sums_add_kl(w2s_metric_sums *s, int64_t t,
+                            const w2s_kl_block *b);
+
 /* Local: pair k's sums in s from R d and R e (D entries each; R the
  * triangular factor of the split's stacked features, d = v_w - v_sw and
  * e = v_sw - g in coefficient space): ||R d||^2, ||R e||^2, ||R (d + e)||^2
@@ -141,7 +199,9 @@ int w2s_metric_sums_finite(const w2s_metric_sums *s);
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s);
 
 /* Local: metrics for pairs [k0, k0 + T*J) of out[W2S_M_COUNT][*] from the
- * reduced test and train sums. PGR is NaN where weak_error <= ceiling. */
+ * reduced test and train sums. PGR is NaN where weak_error <= ceiling. A
+ * NULL out[m] is a metric the record does not hold (the accuracies of a
+ * squared-loss run): it is skipped. */
 void w2s_metrics_finish(const w2s_metric_sums *test,
                         const w2s_metric_sums *train, int64_t k0,
                         double *const out[W2S_M_COUNT]);

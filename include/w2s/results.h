@@ -29,6 +29,10 @@ typedef struct {
   int64_t rank; /* smallest numerical rank over task groups */
   double cond;  /* largest condition number of the equilibrated design */
   double ridge; /* the ridge its head was fitted with */
+  /* softmax heads: the most Newton iterations of a fit and the largest
+   * final relative gradient norm (0 for least-squares heads) */
+  int64_t newton_iterations;
+  double newton_rel_grad;
 } w2s_repr_record;
 
 /* Where a record came from: what the file's root attributes say about the
@@ -75,6 +79,12 @@ typedef struct {
   char (*curve_name)[W2S_NAME_LEN + 8];
   double **curve;
   int64_t *curve_len;
+  /* The loss of the metrics: "squared" or "kl"; for kl the orientation
+   * ("model_first": KL(model || truth), "truth_first") and the classes
+   * (docs/FORMAT.md). A zeroed record reads as squared. */
+  char loss[16];
+  char orientation[16];
+  int64_t classes;
   /* provenance (w2s_results_set_provenance) */
   uint64_t seed;
   int mpi_ranks;
@@ -103,7 +113,8 @@ typedef struct {
 } w2s_results;
 
 /* Local: a record of ntasks x nweak pairs (pair k is task k / nweak, weak
- * model k % nweak), every table metric allocated (zeros), no timers, no
+ * model k % nweak), every table metric allocated (zeros) but the
+ * classification ones (w2s_results_set_loss), no timers, no
  * representations, no curves. *out is the caller's (w2s_results_destroy);
  * NULL on failure. */
 w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
@@ -111,6 +122,13 @@ w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
 /* Local: free everything the record owns and set *res to NULL (a NULL
  * *res is a no-op). */
 void w2s_results_destroy(w2s_results **res);
+
+/* Local: the loss r's metrics are in ("squared" or "kl"), their
+ * orientation ("" or "model_first" / "truth_first") and the classes. A
+ * record holds the classification metrics (accuracies) with "kl" only:
+ * they are allocated here (zeros), and dropped for "squared". */
+w2s_err w2s_results_set_loss(w2s_ctx *ctx, w2s_results *r, const char *loss,
+                             const char *orientation, int64_t classes);
 
 /* Local: 1 when r holds metric m (an index into w2s_metric_table). */
 int w2s_results_has_metric(const w2s_results *r, int m);

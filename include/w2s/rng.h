@@ -18,7 +18,8 @@
 enum {
   W2S_STREAM_SAMPLES = 1,
   W2S_STREAM_TARGET = 2,
-  W2S_STREAM_TASK_HEADS = 3
+  W2S_STREAM_TASK_HEADS = 3,
+  W2S_STREAM_LABELS = 4 /* sampled class labels (head = softmax) */
 };
 
 /* Local. A stream number derived from a NUL-terminated name and a salt

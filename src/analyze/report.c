@@ -34,6 +34,16 @@ void w2s_json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* 1 when the CSV has a column for metric m: every metric of the squared
+ * family (absent ones as empty fields), the classification metrics when
+ * some file's loss is KL. */
+static int any_has(w2s_results *const *files, int n, int m) {
+  if (strcmp(w2s_metric_table[m].family, W2S_FAMILY_CLS) != 0) return 1;
+  for (int i = 0; i < n; ++i)
+    if (strcmp(files[i]->loss, "kl") == 0) return 1;
+  return 0;
+}
+
 static void print_rows(FILE *f, w2s_results *const *files, int n,
                        w2s_format fmt) {
   int multi = n > 1;
@@ -46,7 +56,7 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
   } else if (fmt == W2S_FMT_CSV) {
     fprintf(f, "file,task,weak_model");
     for (int m = 0; m < w2s_metric_count; ++m)
-      fprintf(f, ",%s", w2s_metric_table[m].name);
+      if (any_has(files, n, m)) fprintf(f, ",%s", w2s_metric_table[m].name);
     fprintf(f, "\n");
   } else {
     fprintf(f, "{\"rows\": [");
@@ -70,7 +80,7 @@ static void print_rows(FILE *f, w2s_results *const *files, int n,
         for (int m = 0; m < w2s_metric_count; ++m) /* absent: empty */
           if (w2s_results_has_metric(r, m))
             fprintf(f, ",%.17g", r->metric[m][k]);
-          else
+          else if (any_has(files, n, m))
             fputc(',', f);
         fprintf(f, "\n");
       } else {

@@ -40,11 +40,25 @@ static const w2s_config_key fixed_keys[] = {
      {"w2s_inputs", W2S_KEY_CHOICE, "fresh", 0, 0, "fresh|same",
       "strong heads fit weak labels on fresh x, or on the weak "
       "heads' own training x (the paper's notebook)"}},
+    {"data",
+     {"labels", W2S_KEY_CHOICE, "soft", 0, 0, "soft|sampled",
+      "head = softmax: labels are the target's probabilities p*, or one "
+      "class per sample drawn from p*"}},
     {"target",
      {"depth", W2S_KEY_INT, "5", 1, 1000, NULL,
       "layers (Linear + ReLU) of the target representation h*"}},
     {"target",
      {"width", W2S_KEY_INT, "16", 1, 1e5, NULL, "width of every layer of h*"}},
+    {"target",
+     {"head", W2S_KEY_CHOICE, "linear", 0, 0, "linear|softmax",
+      "tasks' heads on h*: linear (squared loss) or softmax over "
+      "target.classes (classification: KL gain and misfit)"}},
+    {"target",
+     {"classes", W2S_KEY_INT, "2", 2, 1000, NULL,
+      "head = softmax: classes C (2 = logistic)"}},
+    {"target",
+     {"temperature", W2S_KEY_REAL, "1", 1e-6, 1e6, NULL,
+      "head = softmax: the target's logits are g*(h*(x)) / temperature"}},
     {"fit",
      {"solver", W2S_KEY_STRING, "auto", 0, 0, NULL,
       "least-squares solver (one of the fit.solver list below)"}},
@@ -66,6 +80,13 @@ static const w2s_config_key fixed_keys[] = {
     {"fit",
      {"block_rows", W2S_KEY_INT, "4096", 1, 1e7, NULL,
       "rows generated and folded into the fits per block"}},
+    {"fit",
+     {"newton_tol", W2S_KEY_REAL, "1e-12", 1e-15, 1e-2, NULL,
+      "head = softmax: a Newton fit ends when |grad| <= newton_tol |grad at "
+      "0|"}},
+    {"fit",
+     {"newton_max_iter", W2S_KEY_INT, "100", 1, 100000, NULL,
+      "head = softmax: Newton iterations before a fit is refused"}},
     {"output",
      {"path", W2S_KEY_STRING, "results.h5", 0, 0, NULL,
       "results file (-o overrides)"}},
@@ -258,8 +279,14 @@ static w2s_err set_fixed(w2s_ctx *ctx, const w2s_param *fixed,
                       nw->where, (long long)cfg->n_weak_train);
     cfg->n_w2s_train = cfg->n_weak_train;
   }
+  const w2s_param *labels = &fixed[k++];
+  cfg->labels_sampled = strcmp(labels->text, "sampled") == 0;
   cfg->target_depth = fixed[k++].i;
   cfg->target_width = fixed[k++].i;
+  cfg->softmax = strcmp(fixed[k++].text, "softmax") == 0;
+  const w2s_param *classes = &fixed[k++], *temperature = &fixed[k++];
+  cfg->classes = cfg->softmax ? classes->i : 1;
+  cfg->temperature = temperature->r;
   const w2s_param *solver = &fixed[k++];
   if (strlen(solver->text) >= sizeof cfg->solver ||
       !w2s_lsq_solver_find(solver->text)) {
@@ -289,7 +316,41 @@ static w2s_err set_fixed(w2s_ctx *ctx, const w2s_param *fixed,
   cfg->intercept = (int)fixed[k++].i;
   cfg->rank_tol = fixed[k++].r;
   cfg->block_rows = fixed[k++].i;
+  const w2s_param *newton_tol = &fixed[k++], *newton_max = &fixed[k++];
+  cfg->newton_tol = newton_tol->r;
+  cfg->newton_max_iter = (int)newton_max->i;
   snprintf(cfg->output_path, sizeof cfg->output_path, "%s", fixed[k++].text);
+  const struct {
+    const char *section;
+    const w2s_param *p;
+  } only_softmax[] = {{"data", labels},
+                      {"target", classes},
+                      {"target", temperature},
+                      {"fit", newton_tol},
+                      {"fit", newton_max}};
+  for (size_t i = 0; i < sizeof only_softmax / sizeof only_softmax[0]; ++i)
+    if (!cfg->softmax && only_softmax[i].p->set)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: key '%s.%s' applies to [target] head = softmax "
+                      "only; remove it",
+                      only_softmax[i].p->where, only_softmax[i].section,
+                      only_softmax[i].p->key->name);
+  if (cfg->softmax) {
+    /* Classification heads are fitted by Newton passes over the rows. */
+    if (cfg->engine == W2S_ENGINE_FACTOR)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: key 'fit.engine' = factor fits least-squares "
+                      "heads; [target] head = softmax runs the direct "
+                      "engine's passes (use auto or direct)",
+                      engine->where);
+    if (solver->set)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: key 'fit.solver' chooses a least-squares solver; "
+                      "[target] head = softmax is fitted by Newton's method "
+                      "(fit.newton_tol, fit.newton_max_iter); remove it",
+                      solver->where);
+    cfg->engine = W2S_ENGINE_DIRECT;
+  }
   return W2S_OK;
 }
 

@@ -2,6 +2,7 @@
  * results files store and `w2s simulate` accepts back) and the table of
  * every key that --help-config prints. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,23 @@ static void emit_repr(char **b, size_t *len, size_t *cap,
     append(b, len, cap, "%s = %s\n", rc->source->keys[k].name, rc->own[k].text);
 }
 
+/* Keys that must not be given in cfg's configuration are not written:
+ * n_w2s_train with w2s_inputs = same (it is derived), the classification
+ * keys with linear heads, the least-squares solver with softmax heads. */
+static int key_applies(const w2s_config *cfg, const w2s_config_key *k) {
+  static const char *const softmax_only[] = {"data.labels", "target.classes",
+                                             "target.temperature",
+                                             "fit.newton_tol",
+                                             "fit.newton_max_iter"};
+  char name[160];
+  snprintf(name, sizeof name, "%s.%s", k->section, k->key.name);
+  if (cfg->w2s_same_inputs && !strcmp(name, "data.n_w2s_train")) return 0;
+  if (cfg->softmax && !strcmp(name, "fit.solver")) return 0;
+  for (size_t i = 0; i < sizeof softmax_only / sizeof softmax_only[0]; ++i)
+    if (!cfg->softmax && !strcmp(name, softmax_only[i])) return 0;
+  return 1;
+}
+
 w2s_err w2s_config_emit(w2s_ctx *ctx, w2s_config *cfg, const w2s_param *fixed) {
   char *b = NULL;
   size_t len = 0, cap = 0;
@@ -56,11 +74,7 @@ w2s_err w2s_config_emit(w2s_ctx *ctx, w2s_config *cfg, const w2s_param *fixed) {
              w2s_config_fixed_keys[f].section);
       prev = w2s_config_fixed_keys[f].section;
     }
-    /* With w2s_inputs = same the key must not be given (it is derived). */
-    if (cfg->w2s_same_inputs &&
-        !strcmp(w2s_config_fixed_keys[f].section, "data") &&
-        !strcmp(w2s_config_fixed_keys[f].key.name, "n_w2s_train"))
-      continue;
+    if (!key_applies(cfg, &w2s_config_fixed_keys[f])) continue;
     append(&b, &len, &cap, "%s = %s\n", w2s_config_fixed_keys[f].key.name,
            fixed[f].text);
   }

@@ -312,6 +312,7 @@ static w2s_err run_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
 
 static w2s_err run_group_with(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
                               w2s_results *res) {
+  if (s->cfg->softmax) return sim_class_group(ctx, s, g, Tg, res);
   if (s->engine == W2S_ENGINE_FACTOR)
     return sim_factor_group(ctx, s, g, Tg, res);
   return run_group(ctx, s, g, Tg, res);
@@ -344,10 +345,10 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
   for (int64_t g = 0; g < ngroups && !e; ++g)
     e = run_group_with(ctx, &s, g, Tg, res);
   if (!e) {
-    copy_cols(res->coef_ceiling, s.Cceil, s.p[0], c->tasks);
-    copy_cols(res->coef_w2s, s.Csw, s.p[0], c->tasks * s.J);
+    copy_cols(res->coef_ceiling, s.Cceil, res->strong_p, c->tasks);
+    copy_cols(res->coef_w2s, s.Csw, res->strong_p, c->tasks * s.J);
     for (int j = 0; j < s.J; ++j)
-      copy_cols(res->coef_weak[j], s.Cw[j], s.p[1 + j], c->tasks);
+      copy_cols(res->coef_weak[j], s.Cw[j], res->weak_p[j], c->tasks);
     w2s_log(ctx, 1,
             "fits and metrics done (weak %.2fs, strong %.2fs, "
             "metrics %.2fs on rank 0)",

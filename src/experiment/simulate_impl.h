@@ -56,6 +56,17 @@ void sim_factor_free(sim *s);
 w2s_err sim_factor_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
                          w2s_results *res);
 
+/* Collective: task group g by the softmax pipeline (simulate_class.c):
+ * coefficients into s->Cw, s->Cceil, s->Csw (p_r (C - 1) per head) and
+ * the KL metrics into res. */
+w2s_err sim_class_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
+                        w2s_results *res);
+/* Coefficients per head of representation r: p_r, or p_r (C - 1) for
+ * softmax heads. */
+static inline int64_t sim_head_size(const sim *s, int r) {
+  return s->p[r] * (s->cfg->softmax ? s->cfg->classes - 1 : 1);
+}
+
 /* Shared by both engines (simulate.c). */
 void sim_record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
                     const w2s_lsq_info *info, int first);

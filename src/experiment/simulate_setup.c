@@ -111,7 +111,7 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   s->tw = c->target_width;
   w2s_err e = w2s_mlp_create(ctx, c->input_dim, c->target_width,
                              c->target_depth, &s->target);
-  if (!e) e = W2S_ALLOC(ctx, s->heads, (s->tw + 1) * c->tasks);
+  if (!e) e = W2S_ALLOC(ctx, s->heads, (s->tw + 1) * c->tasks * c->classes);
   if (!e) e = W2S_ALLOC(ctx, s->rep, s->nrep);
   if (!e) e = W2S_ALLOC(ctx, s->p, s->nrep);
   if (!e) e = W2S_ALLOC(ctx, s->F, s->nrep);
@@ -121,9 +121,13 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   W2S_CALL(w2s_agree(ctx, e));
   w2s_mlp_init_uniform(s->target, c->seed, W2S_STREAM_TARGET);
   double bound = 1.0 / sqrt((double)s->tw);
+  /* Task t's head of class k (one class for linear heads): counter
+   * (t, k, 0); class 0 of a softmax head is task t's linear head. */
   for (int64_t t = 0; t < c->tasks; ++t)
-    w2s_rng_uniform(c->seed, W2S_STREAM_TASK_HEADS, (uint64_t)t, 0, 0,
-                    s->tw + 1, -bound, bound, s->heads + t * (s->tw + 1));
+    for (int64_t k = 0; k < c->classes; ++k)
+      w2s_rng_uniform(c->seed, W2S_STREAM_TASK_HEADS, (uint64_t)t, (uint64_t)k,
+                      0, s->tw + 1, -bound, bound,
+                      s->heads + (t * c->classes + k) * (s->tw + 1));
   int64_t wmax = c->target_width > c->input_dim ? c->target_width
                                                 : c->input_dim;
   int64_t work_rows_per = 2 * wmax;
@@ -154,7 +158,16 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
                     "parameters of the strong head",
                     c->path, (long long)c->n_w2s_train, (long long)s->p[0]);
 
-  W2S_CALL(sim_factor_plan(ctx, s));
+  if (c->softmax) {
+    s->engine = W2S_ENGINE_DIRECT;
+    w2s_log(ctx, 1,
+            "heads: softmax over %lld classes (temperature %g, %s labels), "
+            "fitted by Newton to relative gradient %g",
+            (long long)c->classes, c->temperature,
+            c->labels_sampled ? "sampled" : "soft", c->newton_tol);
+  } else {
+    W2S_CALL(sim_factor_plan(ctx, s));
+  }
   int factor = s->engine == W2S_ENGINE_FACTOR;
   int64_t Tg = c->per_task_inputs ? 1 : c->tasks, Kg = Tg * s->J;
   int64_t widest = factor ? sim_factor_columns(s) : Tg + Kg;
@@ -167,9 +180,9 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   W2S_CALL(W2S_ALLOC(ctx, s->X, nb * c->input_dim));
   W2S_CALL(W2S_ALLOC(ctx, s->work, nb * work_rows_per));
   for (int j = 0; j < s->J; ++j)
-    W2S_CALL(W2S_ALLOC(ctx, s->Cw[j], s->p[1 + j] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Cceil, s->p[0] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Csw, s->p[0] * c->tasks * s->J));
+    W2S_CALL(W2S_ALLOC(ctx, s->Cw[j], sim_head_size(s, 1 + j) * c->tasks));
+  W2S_CALL(W2S_ALLOC(ctx, s->Cceil, sim_head_size(s, 0) * c->tasks));
+  W2S_CALL(W2S_ALLOC(ctx, s->Csw, sim_head_size(s, 0) * c->tasks * s->J));
   /* The row-by-row engine's blocks: labels, features, predictions. */
   if (factor) return sim_factor_alloc(ctx, s);
   W2S_CALL(W2S_ALLOC(ctx, s->Hstar, nb * s->tw));
@@ -186,14 +199,17 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
 
 w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
   const w2s_config *c = s->cfg;
-  res->strong_p = s->p[0];
+  res->strong_p = sim_head_size(s, 0);
   for (int j = 0; j < s->J; ++j) {
     snprintf(res->weak_names[j], W2S_NAME_LEN, "%s", c->weak[j].name);
-    res->weak_p[j] = s->p[1 + j];
-    W2S_CALL(W2S_ALLOC(ctx, res->coef_weak[j], s->p[1 + j] * c->tasks));
+    res->weak_p[j] = sim_head_size(s, 1 + j);
+    W2S_CALL(W2S_ALLOC(ctx, res->coef_weak[j], res->weak_p[j] * c->tasks));
   }
-  W2S_CALL(W2S_ALLOC(ctx, res->coef_ceiling, s->p[0] * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, res->coef_w2s, s->p[0] * c->tasks * s->J));
+  W2S_CALL(W2S_ALLOC(ctx, res->coef_ceiling, res->strong_p * c->tasks));
+  W2S_CALL(W2S_ALLOC(ctx, res->coef_w2s, res->strong_p * c->tasks * s->J));
+  W2S_CALL(w2s_results_set_loss(ctx, res, c->softmax ? "kl" : "squared",
+                                c->softmax ? "model_first" : "",
+                                c->softmax ? c->classes : 0));
   for (int r = 0; r < s->nrep; ++r) {
     const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];
     w2s_repr_record *rec = &res->repr[r];

@@ -44,8 +44,7 @@ void w2s_softmax_logprob(int64_t m, int64_t p, int64_t C, const double *H,
   }
 }
 
-int64_t w2s_softmax_argmax(const double *L, int64_t ldl, int64_t i,
-                           int64_t C) {
+int64_t w2s_softmax_argmax(const double *L, int64_t ldl, int64_t i, int64_t C) {
   int64_t best = 0;
   for (int64_t c = 1; c < C; ++c)
     if (L[c * ldl + i] > L[best * ldl + i]) best = c;
@@ -151,9 +150,8 @@ static void finish_acc(const fitter *F, const double *w, double *acc) {
 /* Local: dir = -Hess^+ g. Cholesky when Hess is positive definite, else the
  * eigen-decomposition with eigenvalues at most q eps max dropped (the
  * minimum-norm step). rank and cond describe Hess. work: 2 q^2 + q. */
-static int newton_dir(int64_t q, const double *Hs, const double *g,
-                      double *dir, double *work, int64_t *rank,
-                      double *cond) {
+static int newton_dir(int64_t q, const double *Hs, const double *g, double *dir,
+                      double *work, int64_t *rank, double *cond) {
   double *A = work, *V = work + q * q, *ev = work + 2 * q * q;
   memcpy(A, Hs, sizeof(double) * (size_t)(q * q));
   double anorm = LAPACKE_dlansy(LAPACK_COL_MAJOR, '1', 'U', (int)q, A, (int)q);
@@ -293,8 +291,16 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
   e = w2s_agree(ctx, e);
   for (int64_t k = 0; k < K && !e; ++k) {
     memset(&in[k], 0, sizeof in[k]);
-    hd[k] = (head){W + k * q, state + 2 * k * q, state + (2 * k + 1) * q,
-                   0.0, 0.0, 1.0, 0.0, 0, 0, 0};
+    hd[k] = (head){W + k * q,
+                   state + 2 * k * q,
+                   state + (2 * k + 1) * q,
+                   0.0,
+                   0.0,
+                   1.0,
+                   0.0,
+                   0,
+                   0,
+                   0};
     memset(hd[k].Wt, 0, sizeof(double) * (size_t)q);
   }
   for (int running = K > 0; running && !e;) {

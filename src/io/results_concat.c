@@ -68,6 +68,9 @@ w2s_err w2s_results_concat(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
   m->seed = pts[0]->seed;
   m->mpi_ranks = pts[0]->mpi_ranks;
   snprintf(m->solver, sizeof m->solver, "%s", pts[0]->solver);
+  snprintf(m->loss, sizeof m->loss, "%s", pts[0]->loss);
+  snprintf(m->orientation, sizeof m->orientation, "%s", pts[0]->orientation);
+  m->classes = pts[0]->classes;
   memcpy(m->blas, pts[0]->blas, sizeof m->blas);
   return W2S_OK;
 }

@@ -194,6 +194,32 @@ static int listed(const char *list, const char *word) {
   return 0;
 }
 
+/* /metrics' loss, orientation and classes (absent: squared loss). */
+static w2s_err read_loss(w2s_ctx *ctx, hid_t gm, w2s_results *r,
+                         const char *path) {
+  snprintf(r->loss, sizeof r->loss, "squared");
+  if (H5Aexists(gm, "loss") > 0)
+    W2S_CALL(
+        w2s_h5_read_attr_str(ctx, gm, "loss", r->loss, sizeof r->loss, path));
+  if (strcmp(r->loss, "squared") != 0 && strcmp(r->loss, "kl") != 0)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: attribute '/metrics/loss' is '%s' (squared or kl)",
+                    path, r->loss);
+  if (H5Aexists(gm, "orientation") > 0)
+    W2S_CALL(w2s_h5_read_attr_str(ctx, gm, "orientation", r->orientation,
+                                  sizeof r->orientation, path));
+  if (H5Aexists(gm, "classes") > 0) {
+    hid_t a = H5Aopen(gm, "classes", H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_INT64, &r->classes) < 0) {
+      if (a >= 0) H5Aclose(a);
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: attribute '/metrics/classes' is unreadable", path);
+    }
+    H5Aclose(a);
+  }
+  return W2S_OK;
+}
+
 /* Every table metric the file lists (version 2: the frozen v2 list;
  * version 3: /metrics' attribute metric_names). A listed metric must be
  * there; one the file does not list stays absent (NULL). */
@@ -214,6 +240,7 @@ static w2s_err read_metrics(w2s_ctx *ctx, hid_t f, w2s_results *r,
                    path, r->format_version);
     else
       e = w2s_h5_read_attr_str(ctx, gm, "metric_names", list, LIST_MAX, path);
+    if (!e) e = read_loss(ctx, gm, r, path);
     if (gm >= 0) H5Gclose(gm);
   }
   int64_t K = r->npairs;

@@ -237,8 +237,11 @@ static w2s_err write_metric_attrs(w2s_ctx *ctx, hid_t gm, const write_job *j) {
     hid_t d = H5Dopen2(gm, mi->name, H5P_DEFAULT);
     if (d < 0)
       return W2S_FAIL(ctx, W2S_ERR_IO, "%s: no /metrics/%s", j->path, mi->name);
-    const char *attrs[][2] = {{"description", mi->description},
-                              {"units", mi->units},
+    const char *units = NULL;
+    const char *desc = w2s_metric_description(q, j->merged->loss,
+                                              j->merged->orientation, &units);
+    const char *attrs[][2] = {{"description", desc},
+                              {"units", units},
                               {"checks", mi->checks},
                               {"family", mi->family}};
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !e; ++i)
@@ -246,6 +249,15 @@ static w2s_err write_metric_attrs(w2s_ctx *ctx, hid_t gm, const write_job *j) {
     H5Dclose(d);
   }
   if (!e) e = w2s_h5_attr_str(ctx, gm, "metric_names", list, j->path);
+  /* The loss the metrics are in; KL adds its orientation and classes. */
+  const w2s_results *m = j->merged;
+  int kl = strcmp(m->loss, "kl") == 0;
+  if (!e) e = w2s_h5_attr_str(ctx, gm, "loss", kl ? "kl" : "squared", j->path);
+  if (!e && kl)
+    e = w2s_h5_attr_str(ctx, gm, "orientation", m->orientation, j->path);
+  if (!e && kl)
+    e = w2s_h5_attr_int(ctx, gm, "classes", H5T_NATIVE_INT64, &m->classes,
+                        j->path);
   return e;
 }
 

@@ -16,18 +16,27 @@ int w2s_metric_find(const char *name) {
   return -1;
 }
 
+/* Doubles in a sums buffer: 4 K + T distances, 2 K + T accuracies. */
+static int64_t sums_length(const w2s_metric_sums *s) {
+  return 6 * s->T * s->J + 2 * s->T;
+}
+
 w2s_err w2s_metric_sums_init(w2s_ctx *ctx, int64_t T, int64_t J,
                              w2s_metric_sums *s) {
   int64_t K = T * J;
   s->T = T;
   s->J = J;
   s->n = 0;
-  W2S_CALL(W2S_ALLOC(ctx, s->buf, 4 * K + T));
+  s->kl = 0;
+  W2S_CALL(W2S_ALLOC(ctx, s->buf, sums_length(s)));
   s->weak = s->buf;
   s->w2s = s->weak + K;
   s->misfit = s->w2s + K;
   s->cross = s->misfit + K;
   s->ceiling = s->cross + K;
+  s->acc_weak = s->ceiling + T;
+  s->acc_w2s = s->acc_weak + K;
+  s->acc_ceiling = s->acc_w2s + K;
   return W2S_OK;
 }
 
@@ -86,7 +95,7 @@ void w2s_metric_sums_set_pair(w2s_metric_sums *s, int64_t k, const double *Rd,
 }
 
 int w2s_metric_sums_finite(const w2s_metric_sums *s) {
-  for (int64_t i = 0; i < 4 * s->T * s->J + s->T; ++i)
+  for (int64_t i = 0; i < sums_length(s); ++i)
     if (!isfinite(s->buf[i])) return 0;
   return 1;
 }
@@ -94,7 +103,7 @@ int w2s_metric_sums_finite(const w2s_metric_sums *s) {
 w2s_err w2s_metric_sums_reduce(w2s_ctx *ctx, w2s_metric_sums *s) {
   double n = (double)s->n;
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1) {
-    W2S_CALL(w2s_sum(ctx, s->buf, 4 * s->T * s->J + s->T));
+    W2S_CALL(w2s_sum(ctx, s->buf, sums_length(s)));
     W2S_CALL(w2s_sum(ctx, &n, 1));
   }
   s->n = (int64_t)n;
@@ -110,10 +119,12 @@ void w2s_metrics_finish(const w2s_metric_sums *test,
     int64_t t = k / test->J;
     double weak = test->weak[k] / nt, w2s = test->w2s[k] / nt;
     double misfit = test->misfit[k] / nt;
-    double gain = (test->misfit[k] + 2.0 * test->cross[k]) / nt;
+    double cw = test->kl ? 1.0 : 2.0; /* gain = misfit + cw cross */
+    double gain = (test->misfit[k] + cw * test->cross[k]) / nt;
     double ceil = test->ceiling[t] / nt;
-    double *o[W2S_M_COUNT];
-    for (int m = 0; m < W2S_M_COUNT; ++m) o[m] = out[m] + k0 + k;
+    double *o[W2S_M_COUNT], skip;
+    for (int m = 0; m < W2S_M_COUNT; ++m)
+      o[m] = out[m] ? out[m] + k0 + k : &skip;
     *o[W2S_M_WEAK_ERROR] = weak;
     *o[W2S_M_W2S_ERROR] = w2s;
     *o[W2S_M_MISFIT] = misfit;
@@ -124,7 +135,13 @@ void w2s_metrics_finish(const w2s_metric_sums *test,
     *o[W2S_M_WEAK_ERROR_TRAIN] = train->weak[k] / nr;
     *o[W2S_M_W2S_ERROR_TRAIN] = train->w2s[k] / nr;
     *o[W2S_M_MISFIT_TRAIN] = train->misfit[k] / nr;
-    *o[W2S_M_GAIN_TRAIN] = (train->misfit[k] + 2.0 * train->cross[k]) / nr;
+    *o[W2S_M_GAIN_TRAIN] = (train->misfit[k] + cw * train->cross[k]) / nr;
     *o[W2S_M_CEILING_TRAIN] = train->ceiling[t] / nr;
+    double aw = test->acc_weak[k] / nt, asw = test->acc_w2s[k] / nt;
+    double as = test->acc_ceiling[t] / nt;
+    *o[W2S_M_WEAK_ACC] = aw;
+    *o[W2S_M_W2S_ACC] = asw;
+    *o[W2S_M_CEILING_ACC] = as;
+    *o[W2S_M_PGR_ACC] = as > aw ? (asw - aw) / (as - aw) : NAN;
   }
 }

@@ -5,6 +5,10 @@
 
 #include "w2s/results.h"
 
+static int is_class_metric(int m) {
+  return strcmp(w2s_metric_table[m].family, W2S_FAMILY_CLS) == 0;
+}
+
 w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
                           w2s_results **out) {
   *out = NULL;
@@ -20,8 +24,10 @@ w2s_err w2s_results_alloc(w2s_ctx *ctx, int64_t ntasks, int64_t nweak,
       (e = W2S_ALLOC(ctx, r->weak_p, nweak)) ||
       (e = W2S_ALLOC(ctx, r->coef_weak, nweak)))
     goto fail;
+  /* The classification metrics come with w2s_results_set_loss. */
   for (int m = 0; m < w2s_metric_count; ++m)
-    if ((e = W2S_ALLOC(ctx, r->metric[m], r->npairs))) goto fail;
+    if (!is_class_metric(m) && (e = W2S_ALLOC(ctx, r->metric[m], r->npairs)))
+      goto fail;
   for (int64_t k = 0; k < r->npairs; ++k) {
     r->pair_task[k] = k / (nweak > 0 ? nweak : 1);
     r->pair_weak[k] = k % (nweak > 0 ? nweak : 1);
@@ -61,6 +67,21 @@ void w2s_results_destroy(w2s_results **res) {
   free(r->command_line);
   free(r);
   *res = NULL;
+}
+
+w2s_err w2s_results_set_loss(w2s_ctx *ctx, w2s_results *r, const char *loss,
+                             const char *orientation, int64_t classes) {
+  snprintf(r->loss, sizeof r->loss, "%s", loss);
+  snprintf(r->orientation, sizeof r->orientation, "%s", orientation);
+  r->classes = classes;
+  int cls = strcmp(loss, "kl") == 0;
+  for (int m = 0; m < w2s_metric_count; ++m) {
+    if (!is_class_metric(m)) continue;
+    free(r->metric[m]);
+    r->metric[m] = NULL;
+    if (cls) W2S_CALL(W2S_ALLOC(ctx, r->metric[m], r->npairs));
+  }
+  return W2S_OK;
 }
 
 int w2s_results_has_metric(const w2s_results *r, int m) {

@@ -45,6 +45,10 @@ FLOAT_METRICS = [
     "predicted_w2s_error", "weak_error_train", "w2s_error_train",
     "misfit_train", "gain_train", "strong_ceiling_error_train",
 ]
+# The classification metrics: held by files whose /metrics loss is "kl"
+# (softmax heads), after FLOAT_METRICS in the table.
+CLASS_METRICS = ["weak_accuracy", "w2s_accuracy", "ceiling_accuracy",
+                 "pgr_accuracy"]
 TIMERS = ["setup", "weak_fit", "strong_fit", "train_metrics", "test_metrics",
           "total"]
 

@@ -258,9 +258,11 @@ def format_md_metrics():
 def check_metric_table(g):
     """The file's metric list and attributes against docs/FORMAT.md."""
     doc = format_md_metrics()
-    check([n for n, _ in doc] == C.FLOAT_METRICS,
+    check([n for n, _ in doc] == C.FLOAT_METRICS + C.CLASS_METRICS,
           "docs/FORMAT.md's metric table lists %s, want %s"
-          % ([n for n, _ in doc], C.FLOAT_METRICS))
+          % ([n for n, _ in doc], C.FLOAT_METRICS + C.CLASS_METRICS))
+    check(g.attrs.get("loss") == "squared",
+          "/metrics attribute loss = %r, want 'squared'" % g.attrs.get("loss"))
     names = g.attrs.get("metric_names", "")
     check(isinstance(names, str) and names.split() == C.FLOAT_METRICS,
           "/metrics attribute metric_names = %r" % names)
@@ -453,6 +455,7 @@ def check_h5dump(out, T, weak_names, dims):
             want["/metrics/%s/%s" % (m, a)] = ("attribute", "H5T_STRING",
                                                "scalar")
     want["/metrics/metric_names"] = ("attribute", "H5T_STRING", "scalar")
+    want["/metrics/loss"] = ("attribute", "H5T_STRING", "scalar")
     want["/metrics/task"] = ("dataset", "H5T_STD_I64LE", (K,))
     want["/metrics/weak_model"] = ("dataset", "H5T_STRING", (K,))
     want["/coefficients/strong_ceiling"] = ("dataset", "H5T_IEEE_F64LE",
