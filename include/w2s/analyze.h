@@ -52,6 +52,11 @@ typedef struct {
   double median_pgr;
   w2s_theory theory;
   int intercept_off; /* a non-realizable file has fit.intercept = false */
+  /* The files' loss ("squared", "kl", or "mixed") and KL orientation
+   * ("model_first", "truth_first", "mixed"; "" for squared). */
+  char loss[16], orientation[16];
+  int64_t n_pgr_acc; /* pairs with ceiling_accuracy > weak_accuracy */
+  double median_pgr_acc;
   /* pairs whose train gap |gain - misfit| is within its bound without
    * realizability, 2 sqrt(misfit_train x strong_ceiling_error_train) (the
    * weak-to-strong residual times the labels' part outside the strong

@@ -59,6 +59,8 @@ typedef struct w2s_config {
   int64_t block_rows;
   double newton_tol;   /* fit.newton_tol (softmax heads) */
   int newton_max_iter; /* fit.newton_max_iter */
+  int student_reverse; /* fit.student = reverse (softmax heads) */
+  int mixture; /* fit.student_class = mixture: its components k (else 0) */
   char output_path[1024];
   /* The full effective configuration as INI text (malloc'ed). */
   char *effective;

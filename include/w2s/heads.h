@@ -46,6 +46,9 @@ typedef struct {
   double tol;          /* relative gradient norm that ends a fit (> 0) */
   int max_iter;        /* Newton iterations before giving up */
   const char *label;   /* the fit, named in messages ("weak model 'a'") */
+  int reverse; /* 1: minimise mean KL(p(z_i) || y_i) instead (the reverse
+                  student; y_i > 0), by damped Gauss-Newton: the same
+                  matrix, linear convergence, a stationary point */
 } w2s_softmax_opts;
 
 /* What one head's fit did. */
@@ -84,5 +87,47 @@ void w2s_softmax_logprob(int64_t m, int64_t p, int64_t C, const double *H,
 /* Local: the class of largest probability in row i of log-probabilities L
  * (m x C, ld ldl; the first one on ties). */
 int64_t w2s_softmax_argmax(const double *L, int64_t ldl, int64_t i, int64_t C);
+
+/* The mixture student: weights alpha on the simplex of k fixed component
+ * distributions, p_i = sum_j alpha_j q_ij, minimising the mean reverse KL
+ * (1/n) sum_i KL(p_i || y_i) (src/heads/mixture.c). Convex: the fit is the
+ * global optimum, to a Frank-Wolfe gap of tol (an upper bound on the
+ * objective's distance to its minimum). Column-major; the caller owns it. */
+typedef struct {
+  int64_t m, n;    /* this rank's rows; rows over all ranks (> 0) */
+  int64_t C, k;    /* classes; components (1 to 64) */
+  const double *Q; /* m x (k C): component j's probabilities in columns
+                      [j C, j C + C), leading dimension ldq */
+  int64_t ldq;
+  const double *Y; /* m x C target probabilities (> 0), ld ldy */
+  int64_t ldy;
+} w2s_mixture_data;
+
+typedef struct {
+  double tol;        /* Frank-Wolfe gap that ends the fit (> 0) */
+  int max_iter;      /* Newton iterations before the fit is refused */
+  const char *label; /* named in messages */
+} w2s_mixture_opts;
+
+typedef struct {
+  int iterations, passes;
+  double objective; /* at the solution */
+  double gap;       /* its Frank-Wolfe gap */
+  int64_t support;  /* components with a weight > 0 */
+} w2s_mixture_info;
+
+/* Collective: alpha (k) from uniform weights. Every rank passes the same
+ * n, C, k and opts. Errors: W2S_ERR_NUMERIC naming opts->label (no
+ * convergence in max_iter iterations, a non-finite objective),
+ * W2S_ERR_USAGE (k outside 1..64), W2S_ERR_MEMORY, W2S_ERR_MPI. */
+w2s_err w2s_mixture_fit(w2s_ctx *ctx, const w2s_mixture_data *d,
+                        const w2s_mixture_opts *opts, double *alpha,
+                        w2s_mixture_info *info);
+
+/* Local: log sum_j alpha_j q_ij on m rows of Q (as in w2s_mixture_data)
+ * into L (m x C, ld ldl). */
+void w2s_mixture_logprob(int64_t m, int64_t C, int64_t k, const double *Q,
+                         int64_t ldq, const double *alpha, double *L,
+                         int64_t ldl);
 
 #endif

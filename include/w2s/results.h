@@ -62,9 +62,11 @@ typedef struct {
   double *metric[W2S_M_MAX];        /* npairs each, NULL: absent */
   int64_t strong_p;                 /* coefficients per strong head */
   double *coef_ceiling;             /* ntasks x strong_p, row-major */
-  double *coef_w2s;                 /* npairs x strong_p */
-  int64_t *weak_p;                  /* nweak */
-  double **coef_weak;               /* nweak x (ntasks x weak_p[j]) */
+  double *coef_w2s;                 /* npairs x w2s_p */
+  int64_t w2s_p;      /* coefficients per w2s head: strong_p, or the k weights
+                         of a mixture student (0 reads as strong_p) */
+  int64_t *weak_p;    /* nweak */
+  double **coef_weak; /* nweak x (ntasks x weak_p[j]) */
   int nrepr;
   w2s_repr_record *repr;
   /* Named phase timings, seconds (maximum over ranks), written under

@@ -19,7 +19,8 @@ enum {
   W2S_STREAM_SAMPLES = 1,
   W2S_STREAM_TARGET = 2,
   W2S_STREAM_TASK_HEADS = 3,
-  W2S_STREAM_LABELS = 4 /* sampled class labels (head = softmax) */
+  W2S_STREAM_LABELS = 4, /* sampled class labels (head = softmax) */
+  W2S_STREAM_MIXTURE = 5 /* the mixture student's random components */
 };
 
 /* Local. A stream number derived from a NUL-terminated name and a salt

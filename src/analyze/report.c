@@ -160,8 +160,40 @@ static void print_selection(FILE *f, w2s_results *const *files, int n,
           pick == best ? "picks" : "does NOT pick");
 }
 
+/* The KL family's reading: which divergences, and what the theory says of
+ * the forward (model first) and reverse (truth first) orientations. */
+static void print_theory_kl(FILE *f, const w2s_summary *s) {
+  int model_first = !strcmp(s->orientation, "model_first");
+  fprintf(f, "  loss: KL divergences in nats, %s\n",
+          model_first ? "model first (weak_error = KL(p_w || p*), misfit = "
+                        "KL(p_w || p_sw))"
+          : !strcmp(s->orientation, "truth_first")
+              ? "truth first (weak_error = KL(p* || p_w), misfit = KL(p_sw "
+                "|| p_w); against sampled labels: cross-entropies)"
+              : "mixed orientations");
+  if (s->theory == W2S_THEORY_REALIZABLE && model_first)
+    fprintf(f, "  theory: realizable (strong = h* with an intercept), "
+               "forward student: gain = misfit on train exactly (the "
+               "three-point identity of KL, to the Newton tolerance); on "
+               "test only approximately\n");
+  else if (s->theory == W2S_THEORY_REALIZABLE)
+    fprintf(f, "  theory: realizable; for truth-first errors gain >= misfit "
+               "follows for a student class convex in probability space, "
+               "not for linear-logit students: the counts below show by "
+               "how much it fails\n");
+  else
+    fprintf(f,
+            "  theory: %s: gain = misfit has an error term; the counts "
+            "below measure it\n",
+            w2s_theory_name(s->theory));
+}
+
 /* Which result the numbers below should be read against. */
 static void print_theory(FILE *f, const w2s_summary *s) {
+  if (strcmp(s->loss, "squared") != 0) {
+    print_theory_kl(f, s);
+    return;
+  }
   switch (s->theory) {
   case W2S_THEORY_REALIZABLE:
     fprintf(f, "  theory: realizable (strong = h* with an intercept): gain "
@@ -218,6 +250,13 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
     w2s_json_string(f, w2s_theory_name(s->theory));
     fprintf(f, ", \"train_gap_within_bound\": %lld",
             (long long)s->ok_gap_bound);
+    fprintf(f, ", \"loss\": ");
+    w2s_json_string(f, s->loss);
+    fprintf(f, ", \"orientation\": ");
+    w2s_json_string(f, s->orientation);
+    fprintf(f, ", \"pgr_accuracy_count\": %lld, \"median_pgr_accuracy\": ",
+            (long long)s->n_pgr_acc);
+    json_num(f, s->median_pgr_acc);
     fprintf(f, "}}\n");
     return;
   }
@@ -237,6 +276,9 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
             s->median_pgr);
     fprintf(f, "theory,%s\ntrain_gap_within_bound,%lld\n",
             w2s_theory_name(s->theory), (long long)s->ok_gap_bound);
+    fprintf(f, "loss,%s\norientation,%s\n", s->loss, s->orientation);
+    fprintf(f, "pgr_accuracy_count,%lld\nmedian_pgr_accuracy,%.17g\n",
+            (long long)s->n_pgr_acc, s->median_pgr_acc);
     print_selection(f, files, n, fmt);
     return;
   }
@@ -267,6 +309,11 @@ void w2s_analyze_print(FILE *f, w2s_results *const *files, int n,
             (long long)s->agree, (long long)s->groups);
   fprintf(f, "  median PGR: %.6g over %lld pairs with weak_error > ceiling\n",
           s->median_pgr, (long long)s->n_pgr);
+  if (s->n_pgr_acc > 0)
+    fprintf(f,
+            "  median accuracy PGR (Burns et al.): %.6g over %lld pairs with "
+            "ceiling_accuracy > weak_accuracy\n",
+            s->median_pgr_acc, (long long)s->n_pgr_acc);
   print_selection(f, files, n, fmt);
 }
 

@@ -69,6 +69,30 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The median of metric m's finite values over the files that hold it (NaN
+ * when none; *count of them). */
+static double median_of(w2s_ctx *ctx, w2s_results *const *files, int n, int m,
+                        int64_t *count) {
+  int64_t total = 0, c = 0;
+  *count = 0;
+  for (int f = 0; f < n; ++f)
+    if (w2s_results_has_metric(files[f], m)) total += files[f]->npairs;
+  double *v = NULL;
+  if (total == 0 || W2S_ALLOC(ctx, v, total)) return NAN;
+  for (int f = 0; f < n; ++f)
+    for (int64_t k = 0;
+         w2s_results_has_metric(files[f], m) && k < files[f]->npairs; ++k)
+      if (isfinite(files[f]->metric[m][k])) v[c++] = files[f]->metric[m][k];
+  double med = NAN;
+  if (c > 0) {
+    qsort(v, (size_t)c, sizeof *v, cmp_double);
+    med = c % 2 ? v[c / 2] : 0.5 * (v[c / 2 - 1] + v[c / 2]);
+  }
+  free(v);
+  *count = c;
+  return med;
+}
+
 typedef struct {
   int64_t sp, t, k;
 } group_key;
@@ -204,7 +228,17 @@ w2s_err w2s_analyze_summary(w2s_ctx *ctx, w2s_results *const *files, int n,
   for (int f = 0; f < n; ++f) {
     w2s_theory t = file_theory(files[f], &s->intercept_off);
     s->theory = f == 0 || t == s->theory ? t : W2S_THEORY_MIXED;
+    const char *loss = files[f]->loss[0] ? files[f]->loss : "squared";
+    if (f == 0) {
+      snprintf(s->loss, sizeof s->loss, "%s", loss);
+      snprintf(s->orientation, sizeof s->orientation, "%s",
+               files[f]->orientation);
+    }
+    if (strcmp(s->loss, loss) != 0) snprintf(s->loss, sizeof s->loss, "mixed");
+    if (strcmp(s->orientation, files[f]->orientation) != 0)
+      snprintf(s->orientation, sizeof s->orientation, "mixed");
   }
+  s->median_pgr_acc = median_of(ctx, files, n, W2S_M_PGR_ACC, &s->n_pgr_acc);
   double nn = (double)s->npairs;
   double vx = sxx - sx * sx / nn, vy = syy - sy * sy / nn,
          cxy = sxy - sx * sy / nn;

@@ -87,6 +87,19 @@ static const w2s_config_key fixed_keys[] = {
     {"fit",
      {"newton_max_iter", W2S_KEY_INT, "100", 1, 100000, NULL,
       "head = softmax: Newton iterations before a fit is refused"}},
+    {"fit",
+     {"student", W2S_KEY_CHOICE, "forward", 0, 0, "forward|reverse",
+      "head = softmax: the student minimises mean KL(p_w || p) (forward: "
+      "cross-entropy to the soft weak labels; metrics model first) or mean "
+      "KL(p || p_w) (reverse, damped Gauss-Newton; metrics truth first)"}},
+    {"fit",
+     {"student_class", W2S_KEY_CHOICE, "linear", 0, 0, "linear|mixture",
+      "head = softmax, student = reverse: softmax heads on the strong "
+      "features, or mixtures of fit.mixture_components fixed ones (the "
+      "task's ceiling and random heads; convex in probability space)"}},
+    {"fit",
+     {"mixture_components", W2S_KEY_INT, "4", 2, 64, NULL,
+      "student_class = mixture: components k"}},
     {"output",
      {"path", W2S_KEY_STRING, "results.h5", 0, 0, NULL,
       "results file (-o overrides)"}},
@@ -319,15 +332,28 @@ static w2s_err set_fixed(w2s_ctx *ctx, const w2s_param *fixed,
   const w2s_param *newton_tol = &fixed[k++], *newton_max = &fixed[k++];
   cfg->newton_tol = newton_tol->r;
   cfg->newton_max_iter = (int)newton_max->i;
+  const w2s_param *student = &fixed[k++];
+  cfg->student_reverse = strcmp(student->text, "reverse") == 0;
+  const w2s_param *sclass = &fixed[k++], *ncomp = &fixed[k++];
+  cfg->mixture = strcmp(sclass->text, "mixture") == 0 ? (int)ncomp->i : 0;
+  if (cfg->mixture && !cfg->student_reverse)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: key 'fit.student_class' = mixture is the reverse "
+                    "student's class (fit.student = reverse)",
+                    sclass->where);
+  if (!cfg->mixture && ncomp->set)
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: key 'fit.mixture_components' applies to "
+                    "fit.student_class = mixture only; remove it",
+                    ncomp->where);
   snprintf(cfg->output_path, sizeof cfg->output_path, "%s", fixed[k++].text);
   const struct {
     const char *section;
     const w2s_param *p;
-  } only_softmax[] = {{"data", labels},
-                      {"target", classes},
-                      {"target", temperature},
-                      {"fit", newton_tol},
-                      {"fit", newton_max}};
+  } only_softmax[] = {{"data", labels},        {"target", classes},
+                      {"target", temperature}, {"fit", newton_tol},
+                      {"fit", newton_max},     {"fit", student},
+                      {"fit", sclass}};
   for (size_t i = 0; i < sizeof only_softmax / sizeof only_softmax[0]; ++i)
     if (!cfg->softmax && only_softmax[i].p->set)
       return W2S_FAIL(ctx, W2S_ERR_INPUT,

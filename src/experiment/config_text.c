@@ -45,14 +45,18 @@ static void emit_repr(char **b, size_t *len, size_t *cap,
  * n_w2s_train with w2s_inputs = same (it is derived), the classification
  * keys with linear heads, the least-squares solver with softmax heads. */
 static int key_applies(const w2s_config *cfg, const w2s_config_key *k) {
-  static const char *const softmax_only[] = {"data.labels", "target.classes",
+  static const char *const softmax_only[] = {"data.labels",
+                                             "target.classes",
                                              "target.temperature",
                                              "fit.newton_tol",
-                                             "fit.newton_max_iter"};
+                                             "fit.newton_max_iter",
+                                             "fit.student",
+                                             "fit.student_class"};
   char name[160];
   snprintf(name, sizeof name, "%s.%s", k->section, k->key.name);
   if (cfg->w2s_same_inputs && !strcmp(name, "data.n_w2s_train")) return 0;
   if (cfg->softmax && !strcmp(name, "fit.solver")) return 0;
+  if (!cfg->mixture && !strcmp(name, "fit.mixture_components")) return 0;
   for (size_t i = 0; i < sizeof softmax_only / sizeof softmax_only[0]; ++i)
     if (!cfg->softmax && !strcmp(name, softmax_only[i])) return 0;
   return 1;

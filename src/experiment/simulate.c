@@ -346,7 +346,7 @@ w2s_err w2s_simulate(w2s_ctx *ctx, const w2s_config *c, w2s_results **out) {
     e = run_group_with(ctx, &s, g, Tg, res);
   if (!e) {
     copy_cols(res->coef_ceiling, s.Cceil, res->strong_p, c->tasks);
-    copy_cols(res->coef_w2s, s.Csw, res->strong_p, c->tasks * s.J);
+    copy_cols(res->coef_w2s, s.Csw, res->w2s_p, c->tasks * s.J);
     for (int j = 0; j < s.J; ++j)
       copy_cols(res->coef_weak[j], s.Cw[j], res->weak_p[j], c->tasks);
     w2s_log(ctx, 1,

@@ -74,6 +74,7 @@ static w2s_err cache_load(w2s_ctx *ctx, sim *s, int split, int64_t g, int64_t n,
 typedef struct {
   double *Lt, *Lw, *Lsw, *Ls;
   int64_t *cls;
+  double *Qb, *Wr; /* mixture students: a block's components, one head */
 } scratch;
 
 /* Local: rows [i0, i0 + b) of ch, task t: log p* into Lt (b x C, ld ldl)
@@ -182,8 +183,9 @@ static void record_fits(w2s_ctx *ctx, w2s_results *res, int r, int64_t q,
  * what head k fits) into W (q_r per head), in chunks of heads whose targets
  * fit the cap; the record of r gets the fits' summary. */
 static w2s_err fit_heads(w2s_ctx *ctx, const fit_env *fe, int r,
-                         const target_of *targets, int64_t K, double *W,
-                         const char *label, w2s_results *res, int first) {
+                         const target_of *targets, int64_t K, int reverse,
+                         double *W, const char *label, w2s_results *res,
+                         int first) {
   sim *s = fe->s;
   const w2s_config *c = s->cfg;
   const cache *ch = fe->ch;
@@ -202,8 +204,8 @@ static w2s_err fit_heads(w2s_ctx *ctx, const fit_env *fe, int r,
   e = w2s_agree(ctx, e);
   for (int64_t i = 0; i < p && !e; ++i) pen[i] = 1;
   if (!e && c->intercept) pen[p - 1] = 0;
-  w2s_softmax_opts o = {c->ridge, pen, c->newton_tol, c->newton_max_iter,
-                        label};
+  w2s_softmax_opts o = {c->ridge,           pen,   c->newton_tol,
+                        c->newton_max_iter, label, reverse};
   for (int64_t k0 = 0; k0 < K && !e; k0 += kc) {
     int64_t nk = K - k0 < kc ? K - k0 : kc;
     for (int64_t k = 0; k < nk; ++k)
@@ -211,11 +213,50 @@ static w2s_err fit_heads(w2s_ctx *ctx, const fit_env *fe, int r,
     w2s_softmax_data d = {cnt, ch->n, p, C, ch->F[r], cnt, nk, Y, cnt};
     e = w2s_softmax_fit(ctx, &d, &o, W + k0 * q, in + k0);
   }
-  if (!e) record_fits(ctx, res, r, q, in, K, first);
+  if (!e) {
+    record_fits(ctx, res, r, q, in, K, first);
+    int it_lo = K ? in[0].iterations : 0, it_hi = it_lo, passes = 0;
+    double g_hi = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+      if (in[k].iterations < it_lo) it_lo = in[k].iterations;
+      if (in[k].iterations > it_hi) it_hi = in[k].iterations;
+      if (in[k].passes > passes) passes = in[k].passes;
+      if (in[k].rel_grad > g_hi) g_hi = in[k].rel_grad;
+    }
+    w2s_log(ctx, 2,
+            "%s: %lld heads, Newton iterations %d-%d, at most %d passes, "
+            "relative gradient <= %.2e",
+            label, (long long)K, it_lo, it_hi, passes, g_hi);
+  }
   free(pen);
   free(Y);
   free(in);
   return e;
+}
+
+/* Local: the mixture components of task t on b rows of the strong
+ * features F0 (ld ldf): component 0 the task's strong ceiling, component
+ * j >= 1 a random softmax head on the strong features, its weights
+ * uniform in +-1/sqrt(d_s) from stream W2S_STREAM_MIXTURE, counter (t, j,
+ * 0). Probabilities into Q (b x (k C), ld ldq); Wr holds one head. */
+static void components(const sim *s, const double *F0, int64_t ldf, int64_t b,
+                       int64_t t, double *Q, int64_t ldq, double *Wr) {
+  const w2s_config *c = s->cfg;
+  int64_t C = c->classes, k = c->mixture, p = s->p[0], q = p * (C - 1);
+  int64_t d = sim_rep_dim(s, 0);
+  double bound = 1.0 / sqrt((double)(d > 0 ? d : 1));
+  for (int64_t j = 0; j < k; ++j) {
+    const double *W = s->Cceil + t * q;
+    if (j > 0) {
+      w2s_rng_uniform(c->seed, W2S_STREAM_MIXTURE, (uint64_t)t, (uint64_t)j, 0,
+                      q, -bound, bound, Wr);
+      W = Wr;
+    }
+    w2s_softmax_logprob(b, p, C, F0, ldf, W, 1, Q + j * C * ldq, ldq);
+    for (int64_t cc = 0; cc < C; ++cc)
+      for (int64_t i = 0; i < b; ++i)
+        Q[(j * C + cc) * ldq + i] = exp(Q[(j * C + cc) * ldq + i]);
+  }
 }
 
 /* One task group's state. */
@@ -238,9 +279,49 @@ static w2s_err weak_fits(w2s_ctx *ctx, sim *s, group *gr, const cache *ch,
     snprintf(gr->label, sizeof gr->label,
              "weak model '%s' (task group %lld; head = task %lld + its index)",
              s->cfg->weak[j].name, (long long)gr->g, (long long)gr->t0);
-    e = fit_heads(ctx, &fe, 1 + j, gr->targets, gr->Tg, s->Cw[j] + gr->t0 * q,
-                  gr->label, res, gr->first);
+    e = fit_heads(ctx, &fe, 1 + j, gr->targets, gr->Tg, 0,
+                  s->Cw[j] + gr->t0 * q, gr->label, res, gr->first);
   }
+  return e;
+}
+
+/* The mixture students of the group: per task its components on the w2s
+ * split, per weak model the simplex weights fitted to its soft labels. */
+static w2s_err mixture_students(w2s_ctx *ctx, sim *s, group *gr,
+                                const cache *ch) {
+  const w2s_config *c = s->cfg;
+  fit_env fe = {s, ch, gr->t0, &gr->sc};
+  int64_t C = c->classes, k = c->mixture, cnt = ch->count, J = s->J;
+  double *Q = NULL, *Y = NULL;
+  w2s_err e = W2S_ALLOC(ctx, Q, cnt * k * C + 1);
+  if (!e) e = W2S_ALLOC(ctx, Y, cnt * C + 1);
+  e = w2s_agree(ctx, e);
+  int it_hi = 0;
+  double gap_hi = 0.0;
+  for (int64_t tl = 0; tl < gr->Tg && !e; ++tl) {
+    components(s, ch->F[0], cnt, cnt, gr->t0 + tl, Q, cnt, gr->sc.Wr);
+    for (int j = 0; j < J && !e; ++j) {
+      fill_targets(&fe, (target_of){j, tl}, Y);
+      snprintf(gr->label, sizeof gr->label,
+               "mixture student of task %lld, weak model '%s'",
+               (long long)(gr->t0 + tl), c->weak[j].name);
+      w2s_mixture_info in;
+      e = w2s_mixture_fit(ctx,
+                          &(w2s_mixture_data){cnt, ch->n, C, k, Q, cnt, Y, cnt},
+                          &(w2s_mixture_opts){100.0 * c->newton_tol,
+                                              c->newton_max_iter, gr->label},
+                          s->Csw + ((gr->t0 + tl) * J + j) * k, &in);
+      if (!e && in.iterations > it_hi) it_hi = in.iterations;
+      if (!e && in.gap > gap_hi) gap_hi = in.gap;
+    }
+  }
+  if (!e)
+    w2s_log(ctx, 2,
+            "mixture students (task group %lld): %d components, at most %d "
+            "Newton iterations, Frank-Wolfe gap <= %.2e",
+            (long long)gr->g, c->mixture, it_hi, gap_hi);
+  free(Q);
+  free(Y);
   return e;
 }
 
@@ -257,12 +338,32 @@ static w2s_err strong_fits(w2s_ctx *ctx, sim *s, group *gr, const cache *ch,
   }
   double *W = NULL;
   W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, W, q * K)));
-  snprintf(gr->label, sizeof gr->label,
-           "strong representation (task group %lld; heads: %lld ceilings, "
-           "then a student per (task, weak model))",
-           (long long)gr->g, (long long)Tg);
-  w2s_err e = fit_heads(ctx, &fe, 0, gr->targets, K, W, gr->label, res,
-                        gr->first);
+  w2s_err e = W2S_OK;
+  if (!s->cfg->student_reverse) {
+    snprintf(gr->label, sizeof gr->label,
+             "strong representation (task group %lld; heads: %lld ceilings, "
+             "then a student per (task, weak model))",
+             (long long)gr->g, (long long)Tg);
+    e = fit_heads(ctx, &fe, 0, gr->targets, K, 0, W, gr->label, res, gr->first);
+  } else { /* the ceilings by cross-entropy, the students by reverse KL */
+    snprintf(gr->label, sizeof gr->label,
+             "strong ceiling (task group %lld; head = task %lld + its index)",
+             (long long)gr->g, (long long)gr->t0);
+    e = fit_heads(ctx, &fe, 0, gr->targets, Tg, 0, W, gr->label, res,
+                  gr->first);
+    snprintf(gr->label, sizeof gr->label,
+             "reverse students (task group %lld; head = (task - %lld) x %d + "
+             "weak model)",
+             (long long)gr->g, (long long)gr->t0, s->J);
+    if (!e && !s->cfg->mixture)
+      e = fit_heads(ctx, &fe, 0, gr->targets + Tg, Tg * J, 1, W + Tg * q,
+                    gr->label, res, 0);
+  }
+  if (!e && s->cfg->mixture) {
+    memcpy(s->Cceil + gr->t0 * q, W, sizeof(double) * (size_t)(q * Tg));
+    free(W);
+    return mixture_students(ctx, s, gr, ch);
+  }
   if (!e) {
     memcpy(s->Cceil + gr->t0 * q, W, sizeof(double) * (size_t)(q * Tg));
     memcpy(s->Csw + gr->t0 * J * q, W + Tg * q,
@@ -282,19 +383,26 @@ static void split_sums(sim *s, group *gr, const cache *ch,
     for (int64_t tl = 0; tl < gr->Tg; ++tl) {
       int64_t t = gr->t0 + tl;
       truth(s, ch, t, i0, b, sc->Lt, nb, sc->cls);
+      int64_t k = s->cfg->mixture;
+      if (k) components(s, ch->F[0] + i0, cnt, b, t, sc->Qb, nb, sc->Wr);
       for (int j = 0; j < J; ++j) {
         int64_t qw = s->p[1 + j] * (C - 1), qs = s->p[0] * (C - 1);
         w2s_softmax_logprob(b, s->p[1 + j], C, ch->F[1 + j] + i0, cnt,
                             s->Cw[j] + t * qw, 1, sc->Lw + j * C * nb, nb);
-        w2s_softmax_logprob(b, s->p[0], C, ch->F[0] + i0, cnt,
-                            s->Csw + (t * J + j) * qs, 1, sc->Lsw + j * C * nb,
-                            nb);
+        if (k)
+          w2s_mixture_logprob(b, C, k, sc->Qb, nb, s->Csw + (t * J + j) * k,
+                              sc->Lsw + j * C * nb, nb);
+        else
+          w2s_softmax_logprob(b, s->p[0], C, ch->F[0] + i0, cnt,
+                              s->Csw + (t * J + j) * qs, 1,
+                              sc->Lsw + j * C * nb, nb);
       }
       w2s_softmax_logprob(b, s->p[0], C, ch->F[0] + i0, cnt,
                           s->Cceil + t * s->p[0] * (C - 1), 1, sc->Ls, nb);
       w2s_metric_sums_add_kl(ms, tl,
                              &(w2s_kl_block){b, C, sc->Lt, nb, sc->cls, sc->Lw,
-                                             nb, sc->Lsw, nb, sc->Ls, nb, 0});
+                                             nb, sc->Lsw, nb, sc->Ls, nb,
+                                             s->cfg->student_reverse});
     }
   }
 }
@@ -306,19 +414,22 @@ static w2s_err group_alloc(w2s_ctx *ctx, const sim *s, group *gr) {
   if (!e) e = W2S_ALLOC(ctx, gr->sc.Lsw, nb * C * J);
   if (!e) e = W2S_ALLOC(ctx, gr->sc.Ls, nb * C);
   if (!e) e = W2S_ALLOC(ctx, gr->sc.cls, nb);
+  if (!e) e = W2S_ALLOC(ctx, gr->sc.Qb, nb * C * s->cfg->mixture + 1);
+  if (!e) e = W2S_ALLOC(ctx, gr->sc.Wr, s->p[0] * (C - 1));
   if (!e) e = W2S_ALLOC(ctx, gr->targets, gr->Tg + gr->Tg * J);
   return w2s_agree(ctx, e);
 }
 
 static void group_free(group *gr) {
   free(gr->sc.Lt), free(gr->sc.Lw), free(gr->sc.Lsw), free(gr->sc.Ls);
-  free(gr->sc.cls), free(gr->targets);
+  free(gr->sc.cls), free(gr->targets), free(gr->sc.Qb), free(gr->sc.Wr);
 }
 
 w2s_err sim_class_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
                         w2s_results *res) {
   const w2s_config *c = s->cfg;
   group gr = {g, g * Tg, Tg, g == 0, {0}, NULL, ""};
+  memset(&gr.sc, 0, sizeof gr.sc);
   int w2s_split = c->w2s_same_inputs ? SPLIT_WEAK : SPLIT_W2S;
   cache ch = {0};
   w2s_metric_sums sums[2] = {{0}, {0}};

@@ -67,6 +67,11 @@ static inline int64_t sim_head_size(const sim *s, int r) {
   return s->p[r] * (s->cfg->softmax ? s->cfg->classes - 1 : 1);
 }
 
+/* Coefficients per student: the head's, or a mixture's k weights. */
+static inline int64_t sim_student_size(const sim *s) {
+  return s->cfg->mixture ? s->cfg->mixture : sim_head_size(s, 0);
+}
+
 /* Shared by both engines (simulate.c). */
 void sim_record_fit(w2s_ctx *ctx, w2s_results *res, int r, int64_t p,
                     const w2s_lsq_info *info, int first);

@@ -94,8 +94,23 @@ static w2s_err check_memory(w2s_ctx *ctx, const w2s_config *c) {
              (double)c->block_rows * (4.0 * pmax + (double)c->input_dim);
   /* The factor engine: three split factors, TSQR's state and the row
    * block of D stacked columns (an upper bound: shared units count twice). */
-  if (c->engine != W2S_ENGINE_DIRECT)
+  if (c->engine != W2S_ENGINE_DIRECT && !c->softmax)
     doubles += 5.0 * stacked * stacked + (double)c->block_rows * stacked;
+  /* Softmax heads: a split's features held (h* and every representation,
+   * this rank's rows), a fit's targets (capped at 2^24 doubles) and the
+   * Newton state of every head of a fit (gradient, Hessian, iterates). */
+  if (c->softmax) {
+    double n = (double)c->n_weak_train;
+    if ((double)c->n_w2s_train > n) n = (double)c->n_w2s_train;
+    if ((double)c->n_test > n) n = (double)c->n_test;
+    double rows = ceil(n / (double)ctx->size), C = (double)c->classes;
+    double q = pmax * (C - 1.0), heads = (double)c->tasks * (c->nweak + 1);
+    if (c->per_task_inputs) heads = (double)(c->nweak + 1);
+    double targets = rows * C * heads;
+    doubles += rows * (stacked - 1.0 + (double)(c->nweak + 1)) +
+               (targets < 16777216.0 ? targets : 16777216.0) +
+               heads * (3.0 * q + q * q) + 4096.0 * (q + pmax + 2.0 * C);
+  }
   return w2s_check_memory(ctx, 8.0 * doubles,
                           "%s: the run (networks and fits; largest: %s; "
                           "%lld tasks)",
@@ -182,7 +197,7 @@ w2s_err sim_setup(w2s_ctx *ctx, const w2s_config *c, sim *s, w2s_results *res) {
   for (int j = 0; j < s->J; ++j)
     W2S_CALL(W2S_ALLOC(ctx, s->Cw[j], sim_head_size(s, 1 + j) * c->tasks));
   W2S_CALL(W2S_ALLOC(ctx, s->Cceil, sim_head_size(s, 0) * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, s->Csw, sim_head_size(s, 0) * c->tasks * s->J));
+  W2S_CALL(W2S_ALLOC(ctx, s->Csw, sim_student_size(s) * c->tasks * s->J));
   /* The row-by-row engine's blocks: labels, features, predictions. */
   if (factor) return sim_factor_alloc(ctx, s);
   W2S_CALL(W2S_ALLOC(ctx, s->Hstar, nb * s->tw));
@@ -206,9 +221,12 @@ w2s_err sim_fill_results(w2s_ctx *ctx, const sim *s, w2s_results *res) {
     W2S_CALL(W2S_ALLOC(ctx, res->coef_weak[j], res->weak_p[j] * c->tasks));
   }
   W2S_CALL(W2S_ALLOC(ctx, res->coef_ceiling, res->strong_p * c->tasks));
-  W2S_CALL(W2S_ALLOC(ctx, res->coef_w2s, res->strong_p * c->tasks * s->J));
+  res->w2s_p = sim_student_size(s);
+  W2S_CALL(W2S_ALLOC(ctx, res->coef_w2s, res->w2s_p * c->tasks * s->J));
   W2S_CALL(w2s_results_set_loss(ctx, res, c->softmax ? "kl" : "squared",
-                                c->softmax ? "model_first" : "",
+                                !c->softmax          ? ""
+                                : c->student_reverse ? "truth_first"
+                                                     : "model_first",
                                 c->softmax ? c->classes : 0));
   for (int r = 0; r < s->nrep; ++r) {
     const w2s_repr_config *rc = r == 0 ? &c->strong : &c->weak[r - 1];

@@ -3,12 +3,13 @@
  * Every pass evaluates, at each running head's trial point, the objective,
  * the gradient G = (1/n) H^T (s P - Y) (classes 1..C-1; s = the row's target
  * mass) and the Hessian, whose block (c, d) is
- *     (1/n) H^T diag(s p_c (delta_cd - p_d)) H,
- * a weighted Gram matrix: the diagonal blocks have weights >= 0 and the
- * others <= 0, so each is one DSYRK of the rows scaled by the square root of
- * |weight|. A trial point the line search accepts is the next iterate, with
- * its gradient and Hessian already in hand: one pass per Newton step unless
- * the step is shortened. */
+ *     (1/n) H^T diag(s p_c (delta_cd - p_d)) H:
+ * the block-diagonal part from one DGEMM of sqrt(s) H against
+ * M = [sqrt(s) H p_1, ..., sqrt(s) H p_{C-1}] (row-scaled copies) and the
+ * rest, -M^T M, from one DSYRK: two large BLAS calls per block of rows
+ * rather than one small one per pair of classes. A trial point the line search
+ * accepts is the next iterate, with its gradient and Hessian already in hand:
+ * one pass per Newton step unless the step is shortened. */
 #include <cblas.h>
 #include <float.h>
 #include <lapacke.h>
@@ -18,7 +19,13 @@
 
 #include "w2s/heads.h"
 
-enum { ROWS = 1024 };       /* rows per block of a pass */
+/* Rows per block of a pass: 4096, fewer when a head has so many parameters
+ * that the M block (rows x q) would pass 16 MiB. */
+enum { ROWS_MAX = 4096, ROWS_MIN = 64 };
+static int64_t block_rows(int64_t q) {
+  int64_t r = ((int64_t)1 << 21) / (q > 0 ? q : 1);
+  return r > ROWS_MAX ? ROWS_MAX : r < ROWS_MIN ? ROWS_MIN : r;
+}
 enum { MAX_HALVINGS = 60 }; /* line-search step halvings before giving up */
 static const double armijo = 1e-4;
 
@@ -63,8 +70,64 @@ typedef struct {
   const w2s_softmax_data *d;
   const w2s_softmax_opts *o;
   int64_t q, stride; /* parameters per head; per-head accumulator doubles */
-  double *Z, *R, *S; /* block scratch: ROWS x C, ROWS x (C-1), ROWS x p */
+  int64_t rows;      /* rows per block */
+  double *Z, *R, *S; /* block scratch: rows x C, rows x (C-1), rows x p */
+  double *M, *D;     /* rows x q, p x q */
 } fitter;
+
+/* Local: the forward fit's rows, Z holding log p (b x C, ld rows): returns
+ * sum_i CE(y_i, p_i) = -sum y log p; leaves the residuals s p_c - y_c
+ * (classes 1..C-1, s = the row's target mass) in R, p_c in Z's columns
+ * 1..C-1 and s in its column 0 (the Hessian's row weight). */
+static double rows_forward(const fitter *F, int64_t b, const double *Y,
+                           int64_t ldy) {
+  const int64_t C = F->d->C, rows = F->rows;
+  double f = 0.0;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < b; ++i) {
+      double y = Y[c * ldy + i];
+      if (y != 0.0) f -= y * F->Z[c * rows + i];
+    }
+  for (int64_t i = 0; i < b; ++i) {
+    double s = 0.0;
+    for (int64_t c = 0; c < C; ++c) s += Y[c * ldy + i];
+    F->Z[i] = s; /* the row's mass replaces log p_0, unused below */
+  }
+  for (int64_t c = 1; c < C; ++c)
+    for (int64_t i = 0; i < b; ++i) {
+      double pc = exp(F->Z[c * rows + i]);
+      F->Z[c * rows + i] = pc;
+      F->R[(c - 1) * rows + i] = F->Z[i] * pc - Y[c * ldy + i];
+    }
+  return f;
+}
+
+/* Local: the reverse fit's rows (objective KL(p || y), y the target
+ * probabilities): returns sum_i KL(p_i || y_i); its gradient in the logit
+ * z_c is p_c (log p_c - log y_c - KL_i), left in R; p_c in Z, row weight 1
+ * (the Gauss-Newton matrix of KL(p || y) in z is diag(p) - p p^T, the
+ * forward fit's Hessian). */
+static double rows_reverse(const fitter *F, int64_t b, const double *Y,
+                           int64_t ldy) {
+  const int64_t C = F->d->C, rows = F->rows;
+  double f = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    double kl = 0.0;
+    for (int64_t c = 0; c < C; ++c) {
+      double lp = F->Z[c * rows + i], pc = exp(lp);
+      if (pc > 0.0) kl += pc * (lp - log(Y[c * ldy + i]));
+    }
+    f += kl;
+    for (int64_t c = 1; c < C; ++c) {
+      double lp = F->Z[c * rows + i], pc = exp(lp);
+      F->R[(c - 1) * rows + i] = pc > 0.0 ? pc * (lp - log(Y[c * ldy + i]) - kl)
+                                          : 0.0;
+      F->Z[c * rows + i] = pc;
+    }
+    F->Z[i] = 1.0;
+  }
+  return f;
+}
 
 /* Local: head k's objective sum, gradient and Hessian (accumulator acc:
  * [f, G (q), Hess (q x q, upper blocks)]) at point w over this rank's rows. */
@@ -72,70 +135,50 @@ static void accumulate(const fitter *F, int64_t k, const double *w,
                        double *acc) {
   const w2s_softmax_data *d = F->d;
   int64_t p = d->p, C = d->C, q = F->q;
+  const int64_t rows = F->rows;
   double *G = acc + 1, *Hs = acc + 1 + q;
-  for (int64_t i0 = 0; i0 < d->m; i0 += ROWS) {
-    int64_t b = d->m - i0 < ROWS ? d->m - i0 : ROWS;
+  for (int64_t i0 = 0; i0 < d->m; i0 += rows) {
+    int64_t b = d->m - i0 < rows ? d->m - i0 : rows;
     const double *H = d->H + i0;
     const double *Y = d->Y + k * C * d->ldy + i0;
-    w2s_softmax_logprob(b, p, C, H, d->ldh, w, 1, F->Z, ROWS);
-    /* Z now holds log p; the objective needs s lse - y . z = -sum y log p. */
-    double f = 0.0;
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < b; ++i) {
-        double y = Y[c * d->ldy + i];
-        if (y != 0.0) f -= y * F->Z[c * ROWS + i];
-      }
-    acc[0] += f;
-    for (int64_t i = 0; i < b; ++i) {
-      double s = 0.0;
-      for (int64_t c = 0; c < C; ++c) s += Y[c * d->ldy + i];
-      F->Z[i] = s; /* the row's mass replaces log p_0, unused below */
-    }
-    for (int64_t c = 1; c < C; ++c)
-      for (int64_t i = 0; i < b; ++i) {
-        double pc = exp(F->Z[c * ROWS + i]);
-        F->Z[c * ROWS + i] = pc;
-        F->R[(c - 1) * ROWS + i] = F->Z[i] * pc - Y[c * d->ldy + i];
-      }
+    w2s_softmax_logprob(b, p, C, H, d->ldh, w, 1, F->Z, rows);
+    acc[0] += F->o->reverse ? rows_reverse(F, b, Y, d->ldy)
+                            : rows_forward(F, b, Y, d->ldy);
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)(C - 1),
-                (int)b, 1.0, H, (int)d->ldh, F->R, ROWS, 1.0, G, (int)p);
+                (int)b, 1.0, H, (int)d->ldh, F->R, rows, 1.0, G, (int)p);
+    /* Hess += H^T diag(s p_c) H on the diagonal blocks, -= M^T M with
+     * M = [sqrt(s) H p_1, ..., sqrt(s) H p_{C-1}] (row-scaled copies). */
+    for (int64_t i = 0; i < b; ++i) F->R[i] = sqrt(F->Z[i]);
+    for (int64_t j = 0; j < p; ++j)
+      for (int64_t i = 0; i < b; ++i)
+        F->S[j * rows + i] = F->R[i] * H[j * d->ldh + i];
     for (int64_t c = 1; c < C; ++c)
-      for (int64_t e = c; e < C; ++e) {
-        const double *pc = F->Z + c * ROWS, *pe = F->Z + e * ROWS;
-        double *r = F->R; /* the gradient's residuals are spent */
-        for (int64_t i = 0; i < b; ++i) {
-          double wgt = F->Z[i] * pc[i] * (c == e ? 1.0 - pc[i] : pe[i]);
-          r[i] = sqrt(wgt > 0.0 ? wgt : 0.0);
-        }
-        for (int64_t j = 0; j < p; ++j)
-          for (int64_t i = 0; i < b; ++i)
-            F->S[j * ROWS + i] = r[i] * H[j * d->ldh + i];
-        cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)p, (int)b,
-                    c == e ? 1.0 : -1.0, F->S, ROWS, 1.0,
-                    Hs + (e - 1) * p * q + (c - 1) * p, (int)q);
+      for (int64_t j = 0; j < p; ++j) {
+        const double *pc = F->Z + c * rows, *sj = F->S + j * rows;
+        double *mj = F->M + ((c - 1) * p + j) * rows;
+        for (int64_t i = 0; i < b; ++i) mj[i] = sj[i] * pc[i];
       }
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)q, (int)b,
+                1.0, F->S, rows, F->M, rows, 0.0, F->D, (int)p);
+    for (int64_t c = 0; c < C - 1; ++c)
+      for (int64_t j = 0; j < p; ++j)
+        for (int64_t i = 0; i <= j; ++i)
+          Hs[(c * p + j) * q + c * p + i] += F->D[(c * p + j) * p + i];
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)q, (int)b, -1.0,
+                F->M, rows, 1.0, Hs, (int)q);
   }
 }
 
 /* Local: after the reduction, the mean, the ridge, and the Hessian made
- * symmetric (each block is a symmetric Gram matrix; DSYRK filled one
- * triangle). */
+ * symmetric (the passes filled its upper triangle). */
 static void finish_acc(const fitter *F, const double *w, double *acc) {
   const w2s_softmax_data *d = F->d;
   int64_t p = d->p, C = d->C, q = F->q;
   double inv = 1.0 / (double)d->n, lam = F->o->ridge;
   for (int64_t i = 0; i < F->stride; ++i) acc[i] *= inv;
   double *G = acc + 1, *Hs = acc + 1 + q;
-  for (int64_t c = 0; c < C - 1; ++c)
-    for (int64_t e = c; e < C - 1; ++e) {
-      double *B = Hs + e * p * q + c * p;
-      for (int64_t j = 0; j < p; ++j)
-        for (int64_t i = j + 1; i < p; ++i) B[j * q + i] = B[i * q + j];
-      if (e > c) /* block (e, c) equals block (c, e) */
-        for (int64_t j = 0; j < p; ++j)
-          for (int64_t i = 0; i < p; ++i)
-            Hs[(c * p + j) * q + e * p + i] = B[j * q + i];
-    }
+  for (int64_t j = 0; j < q; ++j)
+    for (int64_t i = j + 1; i < q; ++i) Hs[j * q + i] = Hs[i * q + j];
   if (lam > 0.0)
     for (int64_t c = 0; c < C - 1; ++c)
       for (int64_t j = 0; j < p; ++j) {
@@ -276,13 +319,17 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
                         const w2s_softmax_opts *opts, double *W,
                         w2s_softmax_info *info) {
   int64_t K = d->K, q = d->p * (d->C - 1);
-  fitter F = {d, opts, q, 1 + q + q * q, NULL, NULL, NULL};
+  fitter F = {d,    opts, q,    1 + q + q * q, block_rows(q),
+              NULL, NULL, NULL, NULL,          NULL};
+  const int64_t rows = F.rows;
   head *hd = NULL;
   double *acc = NULL, *state = NULL, *work = NULL;
   w2s_softmax_info *in = NULL;
-  w2s_err e = W2S_ALLOC(ctx, F.Z, (int64_t)ROWS * d->C);
-  if (!e) e = W2S_ALLOC(ctx, F.R, (int64_t)ROWS * (d->C - 1));
-  if (!e) e = W2S_ALLOC(ctx, F.S, (int64_t)ROWS * d->p);
+  w2s_err e = W2S_ALLOC(ctx, F.Z, (int64_t)rows * d->C);
+  if (!e) e = W2S_ALLOC(ctx, F.R, (int64_t)rows * (d->C - 1));
+  if (!e) e = W2S_ALLOC(ctx, F.S, (int64_t)rows * d->p);
+  if (!e) e = W2S_ALLOC(ctx, F.M, (int64_t)rows * q);
+  if (!e) e = W2S_ALLOC(ctx, F.D, d->p * q);
   if (!e) e = W2S_ALLOC(ctx, hd, K);
   if (!e) e = W2S_ALLOC(ctx, in, K);
   if (!e) e = W2S_ALLOC(ctx, acc, K * F.stride);
@@ -315,7 +362,8 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
     e = w2s_agree(ctx, e);
   }
   if (!e && info) memcpy(info, in, sizeof(*in) * (size_t)K);
-  free(F.Z), free(F.R), free(F.S), free(hd), free(in), free(acc), free(state);
+  free(F.Z), free(F.R), free(F.S), free(F.M), free(F.D), free(hd), free(in);
+  free(acc), free(state);
   free(work);
   return e;
 }

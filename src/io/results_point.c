@@ -1,6 +1,7 @@
 /* The results writer's per-point part: what one run (or one sweep point)
  * owns, coefficients, representations and pre-training curves. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/h5util.h"
 #include "io/results_write.h"
@@ -11,12 +12,18 @@ static hid_t group(hid_t loc, const char *name) {
 
 /* The columns of /representations; agreed, since every rank then writes
  * them collectively (on failure the caller frees what was allocated). */
-static w2s_err alloc_repr_columns(w2s_ctx *ctx, int64_t n, int64_t **dim,
-                                  int64_t **rk, double **ridge, double **cond) {
-  w2s_err e = W2S_ALLOC(ctx, *dim, n);
-  if (!e) e = W2S_ALLOC(ctx, *rk, n);
-  if (!e) e = W2S_ALLOC(ctx, *ridge, n);
-  if (!e) e = W2S_ALLOC(ctx, *cond, n);
+typedef struct {
+  int64_t *dim, *rk, *iters;
+  double *ridge, *cond, *grad;
+} repr_columns;
+
+static w2s_err alloc_repr_columns(w2s_ctx *ctx, int64_t n, repr_columns *c) {
+  w2s_err e = W2S_ALLOC(ctx, c->dim, n);
+  if (!e) e = W2S_ALLOC(ctx, c->rk, n);
+  if (!e) e = W2S_ALLOC(ctx, c->iters, n);
+  if (!e) e = W2S_ALLOC(ctx, c->ridge, n);
+  if (!e) e = W2S_ALLOC(ctx, c->cond, n);
+  if (!e) e = W2S_ALLOC(ctx, c->grad, n);
   return w2s_agree(ctx, e);
 }
 
@@ -45,7 +52,7 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
                      &(w2s_h5_dataset){"w2s",
                                        dbl,
                                        2,
-                                       {r->npairs, sp},
+                                       {r->npairs, r->w2s_p ? r->w2s_p : sp},
                                        r->coef_w2s},
                      coll, path);
   for (int64_t j = 0; j < r->nweak && !e; ++j) {
@@ -59,29 +66,31 @@ w2s_err w2s_write_point(w2s_ctx *ctx, hid_t parent, const w2s_results *r,
                      coll, path);
   }
   const int64_t nr = r->nrepr;
-  int64_t *dim = NULL, *rk = NULL;
-  double *cond = NULL, *ridge = NULL;
-  if (!e &&
-      (e = alloc_repr_columns(ctx, nr, &dim, &rk, &ridge, &cond)) == W2S_OK) {
+  repr_columns rc = {0};
+  if (!e && (e = alloc_repr_columns(ctx, nr, &rc)) == W2S_OK) {
     for (int i = 0; i < r->nrepr; ++i) {
-      dim[i] = r->repr[i].dim;
-      rk[i] = r->repr[i].rank;
-      cond[i] = r->repr[i].cond;
-      ridge[i] = r->repr[i].ridge;
+      rc.dim[i] = r->repr[i].dim;
+      rc.rk[i] = r->repr[i].rank;
+      rc.cond[i] = r->repr[i].cond;
+      rc.ridge[i] = r->repr[i].ridge;
+      rc.iters[i] = r->repr[i].newton_iterations;
+      rc.grad[i] = r->repr[i].newton_rel_grad;
     }
+    /* Softmax heads (loss kl) add their Newton fits' summary. */
+    int ncols = strcmp(r->loss, "kl") == 0 ? 6 : 4;
     const w2s_h5_dataset cols[] = {
-        {"dim", i64, 1, {nr}, dim},
-        {"effective_rank", i64, 1, {nr}, rk},
-        {"condition", dbl, 1, {nr}, cond},
-        {"ridge", dbl, 1, {nr}, ridge},
+        {"dim", i64, 1, {nr}, rc.dim},
+        {"effective_rank", i64, 1, {nr}, rc.rk},
+        {"condition", dbl, 1, {nr}, rc.cond},
+        {"ridge", dbl, 1, {nr}, rc.ridge},
+        {"newton_iterations", i64, 1, {nr}, rc.iters},
+        {"newton_rel_grad", dbl, 1, {nr}, rc.grad},
     };
-    for (size_t c = 0; c < sizeof cols / sizeof cols[0] && !e; ++c)
+    for (int c = 0; c < ncols && !e; ++c)
       e = w2s_h5_write(ctx, gr, &cols[c], coll, path);
   }
-  free(ridge);
-  free(dim);
-  free(rk);
-  free(cond);
+  free(rc.dim), free(rc.rk), free(rc.iters);
+  free(rc.ridge), free(rc.cond), free(rc.grad);
   if (!e && r->ncurves > 0) {
     hid_t gp = group(parent, "pretrain");
     for (int c = 0; c < r->ncurves && !e && gp >= 0; ++c) {

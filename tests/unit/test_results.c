@@ -51,9 +51,19 @@ static void setters_copy_and_refuse(void **state) {
   assert_int_equal(r->npairs, 6);
   assert_int_equal(r->pair_task[5], 1);
   assert_int_equal(r->pair_weak[5], 2);
+  /* Every metric but the classification ones (the added one too) ... */
   for (int m = 0; m < w2s_metric_count; ++m)
-    assert_true(w2s_results_has_metric(r, m)); /* the added one too */
+    assert_int_equal(w2s_results_has_metric(r, m),
+                     strcmp(w2s_metric_table[m].family, W2S_FAMILY_CLS) != 0);
   assert_false(w2s_results_has_metric(r, w2s_metric_count));
+  /* ... which a KL record holds, and a squared one drops again. */
+  assert_int_equal(w2s_results_set_loss(ctx, r, "kl", "model_first", 4),
+                   W2S_OK);
+  for (int m = 0; m < w2s_metric_count; ++m)
+    assert_true(w2s_results_has_metric(r, m));
+  assert_int_equal(w2s_results_set_loss(ctx, r, "squared", "", 0), W2S_OK);
+  assert_false(w2s_results_has_metric(r, W2S_M_WEAK_ACC));
+  assert_true(w2s_results_has_metric(r, W2S_M_GAIN));
 
   char name[32] = "setup";
   const char *names[2] = {name, "total"};
@@ -119,6 +129,11 @@ static w2s_results *consistent_record(w2s_ctx *ctx) {
                       (m[W2S_M_WEAK_ERROR][k] - m[W2S_M_CEILING][k]);
     m[EXTRA][k] = 42.0 + (double)k;
   }
+  assert_int_equal(w2s_results_set_loss(ctx, r, "kl", "truth_first", 3),
+                   W2S_OK);
+  for (int64_t k = 0; k < r->npairs; ++k)
+    for (int m = W2S_M_WEAK_ACC; m <= W2S_M_PGR_ACC; ++m)
+      r->metric[m][k] = 0.25 * (double)(m - W2S_M_WEAK_ACC) + (double)k;
   w2s_provenance p = {3,          1,  "auto", "[experiment]\ntasks = 1\n",
                       "w2s test", "", 0};
   assert_int_equal(w2s_results_set_provenance(ctx, r, &p), W2S_OK);
@@ -152,6 +167,9 @@ static void added_metric_round_trips(void **state) {
     for (int64_t k = 0; k < r->npairs; ++k)
       assert_true(back->metric[m][k] == r->metric[m][k]);
   }
+  assert_string_equal(back->loss, "kl");
+  assert_string_equal(back->orientation, "truth_first");
+  assert_int_equal(back->classes, 3);
   w2s_results_destroy(&back);
   unlink(path);
 
