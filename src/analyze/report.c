@@ -40,7 +40,7 @@ void w2s_json_string(FILE *f, const char *s) {
 static int any_has(w2s_results *const *files, int n, int m) {
   if (strcmp(w2s_metric_table[m].family, W2S_FAMILY_CLS) != 0) return 1;
   for (int i = 0; i < n; ++i)
-    if (strcmp(files[i]->loss, "kl") == 0) return 1;
+    if (files[i]->loss[0] && strcmp(files[i]->loss, "squared") != 0) return 1;
   return 0;
 }
 
@@ -171,7 +171,11 @@ static void print_theory_kl(FILE *f, const w2s_summary *s) {
               ? "truth first (weak_error = KL(p* || p_w), misfit = KL(p_sw "
                 "|| p_w); against sampled labels: cross-entropies)"
               : "mixed orientations");
-  if (s->theory == W2S_THEORY_REALIZABLE && model_first)
+  if (!strcmp(s->orientation, "mixed"))
+    fprintf(f, "  theory: the points differ in their student (forward: gain "
+               "= misfit on train exactly when realizable; reverse: no "
+               "identity): read the per-sweep-point table\n");
+  else if (s->theory == W2S_THEORY_REALIZABLE && model_first)
     fprintf(f, "  theory: realizable (strong = h* with an intercept), "
                "forward student: gain = misfit on train exactly (the "
                "three-point identity of KL, to the Newton tolerance); on "

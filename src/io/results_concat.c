@@ -68,9 +68,18 @@ w2s_err w2s_results_concat(w2s_ctx *ctx, w2s_results *const *pts, int64_t npts,
   m->seed = pts[0]->seed;
   m->mpi_ranks = pts[0]->mpi_ranks;
   snprintf(m->solver, sizeof m->solver, "%s", pts[0]->solver);
+  /* Points of a sweep may differ in loss or orientation (a swept
+   * fit.student): the merged file then says "mixed". */
   snprintf(m->loss, sizeof m->loss, "%s", pts[0]->loss);
   snprintf(m->orientation, sizeof m->orientation, "%s", pts[0]->orientation);
   m->classes = pts[0]->classes;
+  for (int64_t p = 1; p < npts; ++p) {
+    if (strcmp(pts[p]->loss, m->loss) != 0)
+      snprintf(m->loss, sizeof m->loss, "mixed");
+    if (strcmp(pts[p]->orientation, m->orientation) != 0)
+      snprintf(m->orientation, sizeof m->orientation, "mixed");
+    if (pts[p]->classes != m->classes) m->classes = 0;
+  }
   memcpy(m->blas, pts[0]->blas, sizeof m->blas);
   return W2S_OK;
 }

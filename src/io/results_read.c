@@ -201,9 +201,11 @@ static w2s_err read_loss(w2s_ctx *ctx, hid_t gm, w2s_results *r,
   if (H5Aexists(gm, "loss") > 0)
     W2S_CALL(
         w2s_h5_read_attr_str(ctx, gm, "loss", r->loss, sizeof r->loss, path));
-  if (strcmp(r->loss, "squared") != 0 && strcmp(r->loss, "kl") != 0)
+  if (strcmp(r->loss, "squared") != 0 && strcmp(r->loss, "kl") != 0 &&
+      strcmp(r->loss, "mixed") != 0)
     return W2S_FAIL(ctx, W2S_ERR_INPUT,
-                    "%s: attribute '/metrics/loss' is '%s' (squared or kl)",
+                    "%s: attribute '/metrics/loss' is '%s' (squared, kl or "
+                    "mixed)",
                     path, r->loss);
   if (H5Aexists(gm, "orientation") > 0)
     W2S_CALL(w2s_h5_read_attr_str(ctx, gm, "orientation", r->orientation,

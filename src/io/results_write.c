@@ -251,8 +251,9 @@ static w2s_err write_metric_attrs(w2s_ctx *ctx, hid_t gm, const write_job *j) {
   if (!e) e = w2s_h5_attr_str(ctx, gm, "metric_names", list, j->path);
   /* The loss the metrics are in; KL adds its orientation and classes. */
   const w2s_results *m = j->merged;
-  int kl = strcmp(m->loss, "kl") == 0;
-  if (!e) e = w2s_h5_attr_str(ctx, gm, "loss", kl ? "kl" : "squared", j->path);
+  int kl = m->loss[0] && strcmp(m->loss, "squared") != 0;
+  if (!e)
+    e = w2s_h5_attr_str(ctx, gm, "loss", kl ? m->loss : "squared", j->path);
   if (!e && kl)
     e = w2s_h5_attr_str(ctx, gm, "orientation", m->orientation, j->path);
   if (!e && kl)
