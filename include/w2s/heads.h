@@ -38,6 +38,8 @@ typedef struct {
   const double *Y; /* m x (K C): head k's target probabilities in columns
                       [k C, k C + C) (rows summing to 1), leading dim ldy */
   int64_t ldy;
+  int64_t row0; /* the global index of this rank's first row (the Hessian's
+                   row sample is chosen by global index) */
 } w2s_softmax_data;
 
 typedef struct {
@@ -55,6 +57,7 @@ typedef struct {
 typedef struct {
   int iterations;   /* Newton steps taken */
   int passes;       /* passes over the rows (line-search trials included) */
+  int hessians;     /* of them, passes that evaluated the Hessian */
   double objective; /* L at the solution */
   double grad_norm; /* ||grad L|| at the solution */
   double rel_grad;  /* grad_norm / ||grad L(0)|| (0 when that is 0) */

@@ -204,29 +204,35 @@ static w2s_err fit_heads(w2s_ctx *ctx, const fit_env *fe, int r,
   e = w2s_agree(ctx, e);
   for (int64_t i = 0; i < p && !e; ++i) pen[i] = 1;
   if (!e && c->intercept) pen[p - 1] = 0;
-  w2s_softmax_opts o = {c->ridge,           pen,   c->newton_tol,
-                        c->newton_max_iter, label, reverse};
+  w2s_softmax_opts o = {.ridge = c->ridge,
+                        .penalize = pen,
+                        .tol = c->newton_tol,
+                        .max_iter = c->newton_max_iter,
+                        .label = label,
+                        .reverse = reverse};
   for (int64_t k0 = 0; k0 < K && !e; k0 += kc) {
     int64_t nk = K - k0 < kc ? K - k0 : kc;
     for (int64_t k = 0; k < nk; ++k)
       fill_targets(fe, targets[k0 + k], Y + k * C * cnt);
-    w2s_softmax_data d = {cnt, ch->n, p, C, ch->F[r], cnt, nk, Y, cnt};
+    w2s_softmax_data d = {cnt, ch->n, p, C,   ch->F[r],
+                          cnt, nk,    Y, cnt, ch->start};
     e = w2s_softmax_fit(ctx, &d, &o, W + k0 * q, in + k0);
   }
   if (!e) {
     record_fits(ctx, res, r, q, in, K, first);
-    int it_lo = K ? in[0].iterations : 0, it_hi = it_lo, passes = 0;
+    int it_lo = K ? in[0].iterations : 0, it_hi = it_lo, passes = 0, nh = 0;
     double g_hi = 0.0;
     for (int64_t k = 0; k < K; ++k) {
       if (in[k].iterations < it_lo) it_lo = in[k].iterations;
       if (in[k].iterations > it_hi) it_hi = in[k].iterations;
       if (in[k].passes > passes) passes = in[k].passes;
+      if (in[k].hessians > nh) nh = in[k].hessians;
       if (in[k].rel_grad > g_hi) g_hi = in[k].rel_grad;
     }
     w2s_log(ctx, 2,
-            "%s: %lld heads, Newton iterations %d-%d, at most %d passes, "
-            "relative gradient <= %.2e",
-            label, (long long)K, it_lo, it_hi, passes, g_hi);
+            "%s: %lld heads, Newton iterations %d-%d, at most %d passes "
+            "(%d with the Hessian), relative gradient <= %.2e",
+            label, (long long)K, it_lo, it_hi, passes, nh, g_hi);
   }
   free(pen);
   free(Y);
@@ -338,27 +344,22 @@ static w2s_err strong_fits(w2s_ctx *ctx, sim *s, group *gr, const cache *ch,
   }
   double *W = NULL;
   W2S_CALL(w2s_agree(ctx, W2S_ALLOC(ctx, W, q * K)));
-  w2s_err e = W2S_OK;
-  if (!s->cfg->student_reverse) {
-    snprintf(gr->label, sizeof gr->label,
-             "strong representation (task group %lld; heads: %lld ceilings, "
-             "then a student per (task, weak model))",
-             (long long)gr->g, (long long)Tg);
-    e = fit_heads(ctx, &fe, 0, gr->targets, K, 0, W, gr->label, res, gr->first);
-  } else { /* the ceilings by cross-entropy, the students by reverse KL */
-    snprintf(gr->label, sizeof gr->label,
-             "strong ceiling (task group %lld; head = task %lld + its index)",
-             (long long)gr->g, (long long)gr->t0);
-    e = fit_heads(ctx, &fe, 0, gr->targets, Tg, 0, W, gr->label, res,
-                  gr->first);
-    snprintf(gr->label, sizeof gr->label,
-             "reverse students (task group %lld; head = (task - %lld) x %d + "
-             "weak model)",
-             (long long)gr->g, (long long)gr->t0, s->J);
-    if (!e && !s->cfg->mixture)
-      e = fit_heads(ctx, &fe, 0, gr->targets + Tg, Tg * J, 1, W + Tg * q,
-                    gr->label, res, 0);
-  }
+  /* The ceilings, then the students (reverse ones minimise another
+   * objective; forward ones could share the ceilings' batch, but apart
+   * the two are logged on their own). */
+  snprintf(gr->label, sizeof gr->label,
+           "strong ceiling (task group %lld; head = task %lld + its index)",
+           (long long)gr->g, (long long)gr->t0);
+  w2s_err e = fit_heads(ctx, &fe, 0, gr->targets, Tg, 0, W, gr->label, res,
+                        gr->first);
+  snprintf(gr->label, sizeof gr->label,
+           "%s students (task group %lld; head = (task - %lld) x %d + weak "
+           "model)",
+           s->cfg->student_reverse ? "reverse" : "forward", (long long)gr->g,
+           (long long)gr->t0, s->J);
+  if (!e && !s->cfg->mixture)
+    e = fit_heads(ctx, &fe, 0, gr->targets + Tg, Tg * J,
+                  s->cfg->student_reverse, W + Tg * q, gr->label, res, 0);
   if (!e && s->cfg->mixture) {
     memcpy(s->Cceil + gr->t0 * q, W, sizeof(double) * (size_t)(q * Tg));
     free(W);

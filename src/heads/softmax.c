@@ -28,6 +28,7 @@ static int64_t block_rows(int64_t q) {
 }
 enum { MAX_HALVINGS = 60 }; /* line-search step halvings before giving up */
 static const double armijo = 1e-4;
+static const double lag_ratio = 0.1;
 
 void w2s_softmax_logprob(int64_t m, int64_t p, int64_t C, const double *H,
                          int64_t ldh, const double *W, int64_t k, double *L,
@@ -58,12 +59,26 @@ int64_t w2s_softmax_argmax(const double *L, int64_t ldl, int64_t i, int64_t C) {
   return best;
 }
 
+/* The Hessian is a mean over rows; from W2S_HESSIAN_ROWS rows on it is
+ * estimated from every hstride-th row of the global order (at least that
+ * many rows; the same rows on any number of ranks). The gradient always
+ * takes every row, so the fit converges to the same optimum: the steps are
+ * then those of an inexact Newton method, converging linearly at a rate of
+ * about the estimate's relative error, sqrt(q / rows) (docs/DESIGN.md). */
+enum { W2S_HESSIAN_ROWS = 1 << 16 };
+static int64_t hessian_stride(int64_t n) {
+  int64_t st = n / W2S_HESSIAN_ROWS;
+  return st < 1 ? 1 : st;
+}
+
 /* One head's state between passes. */
 typedef struct {
   double *W, *Wt, *dir; /* iterate, trial point, Newton direction: q each */
+  double *Hl;           /* the latest Hessian (q x q) */
   double f, gdir, t;    /* objective at W, grad . dir, step length */
-  double g0;            /* ||grad L(0)|| */
+  double g0, gprev;     /* ||grad L(0)||, ||grad L(W)|| */
   int have, done, halvings;
+  int hess; /* the next pass evaluates the Hessian at the trial point */
 } head;
 
 typedef struct {
@@ -71,9 +86,39 @@ typedef struct {
   const w2s_softmax_opts *o;
   int64_t q, stride; /* parameters per head; per-head accumulator doubles */
   int64_t rows;      /* rows per block */
+  int64_t hstride;   /* the Hessian's rows: global index % hstride == 0 */
+  int64_t *idx;      /* a block's Hessian rows */
   double *Z, *R, *S; /* block scratch: rows x C, rows x (C-1), rows x p */
+  double *P;         /* rows x C: the probabilities of Z's log p */
   double *M, *D;     /* rows x q, p x q */
 } fitter;
+
+/* Local: log p into Z and p into P (b x C, ld rows) for b rows of H at
+ * head w: one DGEMM for the logits, then per row C exponentials and one
+ * logarithm. */
+static void logits_probs(const fitter *F, int64_t b, const double *H,
+                         int64_t ldh, const double *w) {
+  const int64_t C = F->d->C, p = F->d->p, rows = F->rows;
+  double *Z = F->Z, *P = F->P;
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)b, (int)(C - 1),
+              (int)p, 1.0, H, (int)ldh, w, (int)p, 0.0, Z + rows, (int)rows);
+  for (int64_t i = 0; i < b; ++i) Z[i] = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    double mx = 0.0, sum = 0.0;
+    for (int64_t c = 1; c < C; ++c)
+      if (Z[c * rows + i] > mx) mx = Z[c * rows + i];
+    for (int64_t c = 0; c < C; ++c) {
+      double e = exp(Z[c * rows + i] - mx);
+      P[c * rows + i] = e;
+      sum += e;
+    }
+    double inv = 1.0 / sum, ls = mx + log(sum);
+    for (int64_t c = 0; c < C; ++c) {
+      P[c * rows + i] *= inv;
+      Z[c * rows + i] -= ls;
+    }
+  }
+}
 
 /* Local: the forward fit's rows, Z holding log p (b x C, ld rows): returns
  * sum_i CE(y_i, p_i) = -sum y log p; leaves the residuals s p_c - y_c
@@ -95,7 +140,7 @@ static double rows_forward(const fitter *F, int64_t b, const double *Y,
   }
   for (int64_t c = 1; c < C; ++c)
     for (int64_t i = 0; i < b; ++i) {
-      double pc = exp(F->Z[c * rows + i]);
+      double pc = F->P[c * rows + i];
       F->Z[c * rows + i] = pc;
       F->R[(c - 1) * rows + i] = F->Z[i] * pc - Y[c * ldy + i];
     }
@@ -114,12 +159,12 @@ static double rows_reverse(const fitter *F, int64_t b, const double *Y,
   for (int64_t i = 0; i < b; ++i) {
     double kl = 0.0;
     for (int64_t c = 0; c < C; ++c) {
-      double lp = F->Z[c * rows + i], pc = exp(lp);
+      double lp = F->Z[c * rows + i], pc = F->P[c * rows + i];
       if (pc > 0.0) kl += pc * (lp - log(Y[c * ldy + i]));
     }
     f += kl;
     for (int64_t c = 1; c < C; ++c) {
-      double lp = F->Z[c * rows + i], pc = exp(lp);
+      double lp = F->Z[c * rows + i], pc = F->P[c * rows + i];
       F->R[(c - 1) * rows + i] = pc > 0.0 ? pc * (lp - log(Y[c * ldy + i]) - kl)
                                           : 0.0;
       F->Z[c * rows + i] = pc;
@@ -131,8 +176,8 @@ static double rows_reverse(const fitter *F, int64_t b, const double *Y,
 
 /* Local: head k's objective sum, gradient and Hessian (accumulator acc:
  * [f, G (q), Hess (q x q, upper blocks)]) at point w over this rank's rows. */
-static void accumulate(const fitter *F, int64_t k, const double *w,
-                       double *acc) {
+static void accumulate(const fitter *F, int64_t k, const double *w, double *acc,
+                       int hess) {
   const w2s_softmax_data *d = F->d;
   int64_t p = d->p, C = d->C, q = F->q;
   const int64_t rows = F->rows;
@@ -141,44 +186,55 @@ static void accumulate(const fitter *F, int64_t k, const double *w,
     int64_t b = d->m - i0 < rows ? d->m - i0 : rows;
     const double *H = d->H + i0;
     const double *Y = d->Y + k * C * d->ldy + i0;
-    w2s_softmax_logprob(b, p, C, H, d->ldh, w, 1, F->Z, rows);
+    logits_probs(F, b, H, d->ldh, w);
     acc[0] += F->o->reverse ? rows_reverse(F, b, Y, d->ldy)
                             : rows_forward(F, b, Y, d->ldy);
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)(C - 1),
                 (int)b, 1.0, H, (int)d->ldh, F->R, rows, 1.0, G, (int)p);
+    if (!hess) continue;
     /* Hess += H^T diag(s p_c) H on the diagonal blocks, -= M^T M with
-     * M = [sqrt(s) H p_1, ..., sqrt(s) H p_{C-1}] (row-scaled copies). */
-    for (int64_t i = 0; i < b; ++i) F->R[i] = sqrt(F->Z[i]);
+     * M = [sqrt(s) H p_1, ..., sqrt(s) H p_{C-1}] (row-scaled copies), over
+     * the block's Hessian rows (global index a multiple of hstride). */
+    int64_t nh = 0,
+            first = (F->hstride - (d->row0 + i0) % F->hstride) % F->hstride;
+    for (int64_t i = first; i < b; i += F->hstride) F->idx[nh++] = i;
+    for (int64_t r = 0; r < nh; ++r) F->R[r] = sqrt(F->Z[F->idx[r]]);
     for (int64_t j = 0; j < p; ++j)
-      for (int64_t i = 0; i < b; ++i)
-        F->S[j * rows + i] = F->R[i] * H[j * d->ldh + i];
+      for (int64_t r = 0; r < nh; ++r)
+        F->S[j * rows + r] = F->R[r] * H[j * d->ldh + F->idx[r]];
     for (int64_t c = 1; c < C; ++c)
       for (int64_t j = 0; j < p; ++j) {
         const double *pc = F->Z + c * rows, *sj = F->S + j * rows;
         double *mj = F->M + ((c - 1) * p + j) * rows;
-        for (int64_t i = 0; i < b; ++i) mj[i] = sj[i] * pc[i];
+        for (int64_t r = 0; r < nh; ++r) mj[r] = sj[r] * pc[F->idx[r]];
       }
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)q, (int)b,
-                1.0, F->S, rows, F->M, rows, 0.0, F->D, (int)p);
+    if (nh == 0) continue;
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)q,
+                (int)nh, 1.0, F->S, rows, F->M, rows, 0.0, F->D, (int)p);
     for (int64_t c = 0; c < C - 1; ++c)
       for (int64_t j = 0; j < p; ++j)
         for (int64_t i = 0; i <= j; ++i)
           Hs[(c * p + j) * q + c * p + i] += F->D[(c * p + j) * p + i];
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)q, (int)b, -1.0,
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)q, (int)nh, -1.0,
                 F->M, rows, 1.0, Hs, (int)q);
   }
 }
 
 /* Local: after the reduction, the mean, the ridge, and the Hessian made
  * symmetric (the passes filled its upper triangle). */
-static void finish_acc(const fitter *F, const double *w, double *acc) {
+static void finish_acc(const fitter *F, const double *w, double *acc,
+                       int hess) {
   const w2s_softmax_data *d = F->d;
   int64_t p = d->p, C = d->C, q = F->q;
   double inv = 1.0 / (double)d->n, lam = F->o->ridge;
   for (int64_t i = 0; i < F->stride; ++i) acc[i] *= inv;
   double *G = acc + 1, *Hs = acc + 1 + q;
-  for (int64_t j = 0; j < q; ++j)
+  /* The Hessian's mean is over its rows: n / hstride, rounded up. */
+  double hscale = (double)d->n / (double)((d->n - 1) / F->hstride + 1);
+  for (int64_t j = 0; hess && j < q; ++j) {
+    for (int64_t i = 0; i <= j; ++i) Hs[j * q + i] *= hscale;
     for (int64_t i = j + 1; i < q; ++i) Hs[j * q + i] = Hs[i * q + j];
+  }
   if (lam > 0.0)
     for (int64_t c = 0; c < C - 1; ++c)
       for (int64_t j = 0; j < p; ++j) {
@@ -186,7 +242,7 @@ static void finish_acc(const fitter *F, const double *w, double *acc) {
         int64_t a = c * p + j;
         acc[0] += lam * w[a] * w[a];
         G[a] += 2.0 * lam * w[a];
-        Hs[a * q + a] += 2.0 * lam;
+        if (hess) Hs[a * q + a] += 2.0 * lam;
       }
 }
 
@@ -230,11 +286,12 @@ static w2s_err pass(w2s_ctx *ctx, const fitter *F, head *hd, double *acc) {
   int64_t K = F->d->K;
   memset(acc, 0, sizeof(double) * (size_t)(K * F->stride));
   for (int64_t k = 0; k < K; ++k)
-    if (!hd[k].done) accumulate(F, k, hd[k].Wt, acc + k * F->stride);
+    if (!hd[k].done)
+      accumulate(F, k, hd[k].Wt, acc + k * F->stride, hd[k].hess);
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1)
     W2S_CALL(w2s_sum_bcast(ctx, acc, K * F->stride));
   for (int64_t k = 0; k < K; ++k)
-    if (!hd[k].done) finish_acc(F, hd[k].Wt, acc + k * F->stride);
+    if (!hd[k].done) finish_acc(F, hd[k].Wt, acc + k * F->stride, hd[k].hess);
   return W2S_OK;
 }
 
@@ -254,6 +311,7 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
   const double *G = acc + 1, *Hs = acc + 1 + q;
   double gn = cblas_dnrm2((int)q, G, 1);
   in->passes++;
+  in->hessians += h->hess;
   if (h->have) {
     double dec = -h->gdir; /* Newton decrement squared, >= 0 */
     int ok = isfinite(ft) && ft <= h->f + armijo * h->t * h->gdir;
@@ -276,7 +334,7 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
       return W2S_OK;
     }
     in->iterations++;
-  } else {
+  } else { /* the first pass, at W = 0: the relative gradient's scale */
     h->g0 = gn;
   }
   if (!isfinite(ft) || !finite_all(G, q))
@@ -286,13 +344,20 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
                     o->label ? o->label : "softmax head", (long long)k,
                     (long long)F->d->K);
   memcpy(h->W, h->Wt, sizeof(double) * (size_t)q);
+  if (h->hess) memcpy(h->Hl, Hs, sizeof(double) * (size_t)(q * q));
+  /* A step that cut the gradient tenfold or more is in Newton's fast
+   * phase: the next steps reuse this Hessian (a pass then costs a
+   * gradient, not a Hessian) until one is slower. */
+  int had = h->have;
+  h->hess = !had || !(gn <= lag_ratio * h->gprev);
+  h->gprev = gn;
   h->f = ft;
   h->have = 1;
   h->halvings = 0;
   in->objective = ft;
   in->grad_norm = gn;
   in->rel_grad = h->g0 > 0.0 ? gn / h->g0 : 0.0;
-  if (newton_dir(q, Hs, G, h->dir, work, &in->rank, &in->cond) != 0)
+  if (newton_dir(q, h->Hl, G, h->dir, work, &in->rank, &in->cond) != 0)
     return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
                     "%s (head %lld of %lld): the Hessian's eigen-"
                     "decomposition failed",
@@ -319,8 +384,12 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
                         const w2s_softmax_opts *opts, double *W,
                         w2s_softmax_info *info) {
   int64_t K = d->K, q = d->p * (d->C - 1);
-  fitter F = {d,    opts, q,    1 + q + q * q, block_rows(q),
-              NULL, NULL, NULL, NULL,          NULL};
+  fitter F = {.d = d,
+              .o = opts,
+              .q = q,
+              .stride = 1 + q + q * q,
+              .rows = block_rows(q),
+              .hstride = hessian_stride(d->n)};
   const int64_t rows = F.rows;
   head *hd = NULL;
   double *acc = NULL, *state = NULL, *work = NULL;
@@ -330,24 +399,22 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
   if (!e) e = W2S_ALLOC(ctx, F.S, (int64_t)rows * d->p);
   if (!e) e = W2S_ALLOC(ctx, F.M, (int64_t)rows * q);
   if (!e) e = W2S_ALLOC(ctx, F.D, d->p * q);
+  if (!e) e = W2S_ALLOC(ctx, F.P, rows * d->C);
+  if (!e) e = W2S_ALLOC(ctx, F.idx, rows);
   if (!e) e = W2S_ALLOC(ctx, hd, K);
   if (!e) e = W2S_ALLOC(ctx, in, K);
   if (!e) e = W2S_ALLOC(ctx, acc, K * F.stride);
-  if (!e) e = W2S_ALLOC(ctx, state, 2 * K * q);
+  if (!e) e = W2S_ALLOC(ctx, state, 2 * K * q + K * q * q);
   if (!e) e = W2S_ALLOC(ctx, work, 2 * q * q + q);
   e = w2s_agree(ctx, e);
   for (int64_t k = 0; k < K && !e; ++k) {
     memset(&in[k], 0, sizeof in[k]);
-    hd[k] = (head){W + k * q,
-                   state + 2 * k * q,
-                   state + (2 * k + 1) * q,
-                   0.0,
-                   0.0,
-                   1.0,
-                   0.0,
-                   0,
-                   0,
-                   0};
+    hd[k] = (head){.W = W + k * q,
+                   .Wt = state + 2 * k * q,
+                   .dir = state + (2 * k + 1) * q,
+                   .Hl = state + 2 * K * q + k * q * q,
+                   .t = 1.0,
+                   .hess = 1};
     memset(hd[k].Wt, 0, sizeof(double) * (size_t)q);
   }
   for (int running = K > 0; running && !e;) {
@@ -362,7 +429,9 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
     e = w2s_agree(ctx, e);
   }
   if (!e && info) memcpy(info, in, sizeof(*in) * (size_t)K);
-  free(F.Z), free(F.R), free(F.S), free(F.M), free(F.D), free(hd), free(in);
+  free(F.Z), free(F.R), free(F.S), free(F.M), free(F.D), free(F.idx);
+  free(F.P);
+  free(hd), free(in);
   free(acc), free(state);
   free(work);
   return e;
