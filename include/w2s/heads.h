@@ -15,7 +15,12 @@
  * running, one reduction (sum to rank 0, broadcast: every rank holds the
  * same bits and takes the same decisions) and a step with a backtracking
  * (Armijo) line search on the reduced objective. Convergence: the gradient's
- * 2-norm at most tol times its norm at W = 0 (docs/DESIGN.md).
+ * 2-norm at most tol times its norm at W = 0, or times 1e-8 of the
+ * features' root mean square when that is larger (targets within rounding
+ * of uniform: docs/DESIGN.md "Classification heads"). Separable hard labels
+ * have no finite optimum: the iterates grow until the relative gradient
+ * falls below tol (then the fit returns them) or max_iter is reached (an
+ * error); a ridge > 0 gives a finite optimum.
  *
  * w2s_softmax_fit is collective; the rest is local. */
 #ifndef W2S_HEADS_H
@@ -51,6 +56,9 @@ typedef struct {
   int reverse; /* 1: minimise mean KL(p(z_i) || y_i) instead (the reverse
                   student; y_i > 0), by damped Gauss-Newton: the same
                   matrix, linear convergence, a stationary point */
+  const char *head_unit; /* messages name head k "UNIT base+k" ("task 7");
+                            NULL: "head k of K" */
+  int64_t head_base;
 } w2s_softmax_opts;
 
 /* What one head's fit did. */

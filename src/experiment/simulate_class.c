@@ -100,6 +100,8 @@ static void truth(const sim *s, const cache *ch, int64_t t, int64_t i0,
       if (Lt[k * ldl + i] > mx) mx = Lt[k * ldl + i];
     }
     for (int64_t k = 0; k < C; ++k) sum += exp(Lt[k * ldl + i] - mx);
+    /* sum >= 1: the largest logit's term is exp(0). */
+    // cppcheck-suppress invalidFunctionArg
     double lse = mx + log(sum);
     for (int64_t k = 0; k < C; ++k) Lt[k * ldl + i] -= lse;
     cls[i] = w2s_softmax_argmax(Lt, ldl, i, C);
@@ -185,7 +187,7 @@ static void record_fits(w2s_ctx *ctx, w2s_results *res, int r, int64_t q,
 static w2s_err fit_heads(w2s_ctx *ctx, const fit_env *fe, int r,
                          const target_of *targets, int64_t K, int reverse,
                          double *W, const char *label, w2s_results *res,
-                         int first) {
+                         int first, const char *unit, int64_t base) {
   sim *s = fe->s;
   const w2s_config *c = s->cfg;
   const cache *ch = fe->ch;
@@ -209,13 +211,16 @@ static w2s_err fit_heads(w2s_ctx *ctx, const fit_env *fe, int r,
                         .tol = c->newton_tol,
                         .max_iter = c->newton_max_iter,
                         .label = label,
-                        .reverse = reverse};
+                        .reverse = reverse,
+                        .head_unit = unit,
+                        .head_base = base};
   for (int64_t k0 = 0; k0 < K && !e; k0 += kc) {
     int64_t nk = K - k0 < kc ? K - k0 : kc;
     for (int64_t k = 0; k < nk; ++k)
       fill_targets(fe, targets[k0 + k], Y + k * C * cnt);
     w2s_softmax_data d = {cnt, ch->n, p, C,   ch->F[r],
                           cnt, nk,    Y, cnt, ch->start};
+    o.head_base = base + k0;
     e = w2s_softmax_fit(ctx, &d, &o, W + k0 * q, in + k0);
   }
   if (!e) {
@@ -282,11 +287,11 @@ static w2s_err weak_fits(w2s_ctx *ctx, sim *s, group *gr, const cache *ch,
   w2s_err e = W2S_OK;
   for (int j = 0; j < s->J && !e; ++j) {
     int64_t q = s->p[1 + j] * (C - 1);
-    snprintf(gr->label, sizeof gr->label,
-             "weak model '%s' (task group %lld; head = task %lld + its index)",
-             s->cfg->weak[j].name, (long long)gr->g, (long long)gr->t0);
+    snprintf(gr->label, sizeof gr->label, "weak model '%s'",
+             s->cfg->weak[j].name);
     e = fit_heads(ctx, &fe, 1 + j, gr->targets, gr->Tg, 0,
-                  s->Cw[j] + gr->t0 * q, gr->label, res, gr->first);
+                  s->Cw[j] + gr->t0 * q, gr->label, res, gr->first, "task",
+                  gr->t0);
   }
   return e;
 }
@@ -310,7 +315,7 @@ static w2s_err mixture_students(w2s_ctx *ctx, sim *s, group *gr,
       fill_targets(&fe, (target_of){j, tl}, Y);
       snprintf(gr->label, sizeof gr->label,
                "mixture student of task %lld, weak model '%s'",
-               (long long)(gr->t0 + tl), c->weak[j].name);
+               (long long)gr->t0 + (long long)tl, c->weak[j].name);
       w2s_mixture_info in;
       e = w2s_mixture_fit(ctx,
                           &(w2s_mixture_data){cnt, ch->n, C, k, Q, cnt, Y, cnt},
@@ -347,19 +352,16 @@ static w2s_err strong_fits(w2s_ctx *ctx, sim *s, group *gr, const cache *ch,
   /* The ceilings, then the students (reverse ones minimise another
    * objective; forward ones could share the ceilings' batch, but apart
    * the two are logged on their own). */
-  snprintf(gr->label, sizeof gr->label,
-           "strong ceiling (task group %lld; head = task %lld + its index)",
-           (long long)gr->g, (long long)gr->t0);
+  snprintf(gr->label, sizeof gr->label, "strong ceiling");
   w2s_err e = fit_heads(ctx, &fe, 0, gr->targets, Tg, 0, W, gr->label, res,
-                        gr->first);
+                        gr->first, "task", gr->t0);
   snprintf(gr->label, sizeof gr->label,
-           "%s students (task group %lld; head = (task - %lld) x %d + weak "
-           "model)",
-           s->cfg->student_reverse ? "reverse" : "forward", (long long)gr->g,
-           (long long)gr->t0, s->J);
+           "%s students (pair = task x %d + weak model)",
+           s->cfg->student_reverse ? "reverse" : "forward", s->J);
   if (!e && !s->cfg->mixture)
     e = fit_heads(ctx, &fe, 0, gr->targets + Tg, Tg * J,
-                  s->cfg->student_reverse, W + Tg * q, gr->label, res, 0);
+                  s->cfg->student_reverse, W + Tg * q, gr->label, res, 0,
+                  "pair", gr->t0 * J);
   if (!e && s->cfg->mixture) {
     memcpy(s->Cceil + gr->t0 * q, W, sizeof(double) * (size_t)(q * Tg));
     free(W);
@@ -454,8 +456,10 @@ w2s_err sim_class_group(w2s_ctx *ctx, sim *s, int64_t g, int64_t Tg,
       cache_free(s, &ch);
       e = cache_load(ctx, s, SPLIT_TEST, g, c->n_test, &ch);
     }
-    if (!e) split_sums(s, &gr, &ch, &sums[q]);
-    if (!e) e = w2s_agree(ctx, w2s_metric_sums_reduce(ctx, &sums[q]));
+    if (!e) {
+      split_sums(s, &gr, &ch, &sums[q]);
+      e = w2s_agree(ctx, w2s_metric_sums_reduce(ctx, &sums[q]));
+    }
     sums[q].kl = 1;
     w2s_timer_stop(ctx, timers[q]);
   }

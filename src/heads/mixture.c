@@ -27,6 +27,9 @@ void w2s_mixture_logprob(int64_t m, int64_t C, int64_t k, const double *Q,
     for (int64_t i = 0; i < m; ++i) {
       double p = 0.0;
       for (int64_t j = 0; j < k; ++j) p += alpha[j] * Q[(j * C + c) * ldq + i];
+      /* p = 0 (every component's probability underflowed) is log 0 =
+       * -inf, which the KL sums read as a zero probability. */
+      // cppcheck-suppress invalidFunctionArg
       L[c * ldl + i] = log(p);
     }
 }

@@ -14,6 +14,7 @@
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +113,8 @@ static void logits_probs(const fitter *F, int64_t b, const double *H,
       P[c * rows + i] = e;
       sum += e;
     }
+    /* sum >= 1: the largest logit's term is exp(0). */
+    // cppcheck-suppress invalidFunctionArg
     double inv = 1.0 / sum, ls = mx + log(sum);
     for (int64_t c = 0; c < C; ++c) {
       P[c * rows + i] *= inv;
@@ -177,7 +180,7 @@ static double rows_reverse(const fitter *F, int64_t b, const double *Y,
 /* Local: head k's objective sum, gradient and Hessian (accumulator acc:
  * [f, G (q), Hess (q x q, upper blocks)]) at point w over this rank's rows. */
 static void accumulate(const fitter *F, int64_t k, const double *w, double *acc,
-                       int hess) {
+                       int hess, int at_zero) {
   const w2s_softmax_data *d = F->d;
   int64_t p = d->p, C = d->C, q = F->q;
   const int64_t rows = F->rows;
@@ -186,6 +189,10 @@ static void accumulate(const fitter *F, int64_t k, const double *w, double *acc,
     int64_t b = d->m - i0 < rows ? d->m - i0 : rows;
     const double *H = d->H + i0;
     const double *Y = d->Y + k * C * d->ldy + i0;
+    if (at_zero) /* the features' mean square, the gradient floor's scale */
+      for (int64_t j = 0; j < p; ++j)
+        for (int64_t i = 0; i < b; ++i)
+          acc[F->stride - 1] += H[j * d->ldh + i] * H[j * d->ldh + i];
     logits_probs(F, b, H, d->ldh, w);
     acc[0] += F->o->reverse ? rows_reverse(F, b, Y, d->ldy)
                             : rows_forward(F, b, Y, d->ldy);
@@ -230,7 +237,8 @@ static void finish_acc(const fitter *F, const double *w, double *acc,
   for (int64_t i = 0; i < F->stride; ++i) acc[i] *= inv;
   double *G = acc + 1, *Hs = acc + 1 + q;
   /* The Hessian's mean is over its rows: n / hstride, rounded up. */
-  double hscale = (double)d->n / (double)((d->n - 1) / F->hstride + 1);
+  int64_t nrows = (d->n - 1) / F->hstride + 1;
+  double hscale = (double)d->n / (double)nrows;
   for (int64_t j = 0; hess && j < q; ++j) {
     for (int64_t i = 0; i <= j; ++i) Hs[j * q + i] *= hscale;
     for (int64_t i = j + 1; i < q; ++i) Hs[j * q + i] = Hs[i * q + j];
@@ -246,21 +254,28 @@ static void finish_acc(const fitter *F, const double *w, double *acc,
       }
 }
 
-/* Local: dir = -Hess^+ g. Cholesky when Hess is positive definite, else the
- * eigen-decomposition with eigenvalues at most q eps max dropped (the
- * minimum-norm step). rank and cond describe Hess. work: 2 q^2 + q. */
+/* Local: dir = -Hess^+ g. Cholesky when Hess is positive definite and its
+ * reciprocal condition above q eps, else the eigen-decomposition with
+ * eigenvalues at most q eps max dropped (the minimum-norm step). rank and
+ * cond describe Hess. work: 2 q^2 + q. */
 static int newton_dir(int64_t q, const double *Hs, const double *g, double *dir,
                       double *work, int64_t *rank, double *cond) {
   double *A = work, *V = work + q * q, *ev = work + 2 * q * q;
   memcpy(A, Hs, sizeof(double) * (size_t)(q * q));
   double anorm = LAPACKE_dlansy(LAPACK_COL_MAJOR, '1', 'U', (int)q, A, (int)q);
-  if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (int)q, A, (int)q) == 0) {
-    double rcond = 0.0;
+  double rcond = 0.0;
+  /* A singular Hessian rounded to a definite one (collinear features: its
+   * null directions get eigenvalues of rounding size, either sign) can pass
+   * the Cholesky factorisation; its step along them, rounding over
+   * rounding, would be arbitrary. */
+  int definite = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (int)q, A, (int)q) == 0;
+  if (definite)
     LAPACKE_dpocon(LAPACK_COL_MAJOR, 'U', (int)q, A, (int)q, anorm, &rcond);
+  if (definite && rcond > (double)q * DBL_EPSILON) {
     for (int64_t i = 0; i < q; ++i) dir[i] = -g[i];
     LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (int)q, 1, A, (int)q, dir, (int)q);
     *rank = q;
-    *cond = rcond > 0.0 ? 1.0 / rcond : INFINITY;
+    *cond = 1.0 / rcond;
     return 0;
   }
   memcpy(V, Hs, sizeof(double) * (size_t)(q * q));
@@ -275,6 +290,14 @@ static int newton_dir(int64_t q, const double *Hs, const double *g, double *dir,
     double a = -cblas_ddot((int)q, V + k * q, 1, g, 1) / ev[k];
     cblas_daxpy((int)q, a, V + k * q, 1, dir, 1);
   }
+  /* A parameter whose Hessian row is exactly 0 (a dead feature) spans part
+   * of the null space, which the minimum-norm step does not touch: drop
+   * the rounding the other eigenvectors carry there, so that it stays 0. */
+  for (int64_t a = 0; a < q; ++a) {
+    int dead = 1;
+    for (int64_t b = 0; b < q && dead; ++b) dead = Hs[a * q + b] == 0.0;
+    if (dead) dir[a] = 0.0;
+  }
   *rank = r;
   *cond = r < q ? INFINITY : ev[q - 1] / ev[0];
   return 0;
@@ -287,7 +310,7 @@ static w2s_err pass(w2s_ctx *ctx, const fitter *F, head *hd, double *acc) {
   memset(acc, 0, sizeof(double) * (size_t)(K * F->stride));
   for (int64_t k = 0; k < K; ++k)
     if (!hd[k].done)
-      accumulate(F, k, hd[k].Wt, acc + k * F->stride, hd[k].hess);
+      accumulate(F, k, hd[k].Wt, acc + k * F->stride, hd[k].hess, !hd[k].have);
   if (ctx->comm != MPI_COMM_NULL && ctx->size > 1)
     W2S_CALL(w2s_sum_bcast(ctx, acc, K * F->stride));
   for (int64_t k = 0; k < K; ++k)
@@ -301,6 +324,18 @@ static int finite_all(const double *x, int64_t n) {
   return 1;
 }
 
+/* Local: how messages name head k of K: "task 12" from the caller's unit
+ * and base, else "head 3 of 20". */
+static const char *head_name(const w2s_softmax_opts *o, int64_t k, int64_t K,
+                             char *buf, size_t len) {
+  if (o->head_unit)
+    snprintf(buf, len, "%s %lld", o->head_unit,
+             (long long)o->head_base + (long long)k);
+  else
+    snprintf(buf, len, "head %lld of %lld", (long long)k, (long long)K);
+  return buf;
+}
+
 /* Local: head k's decision after a pass: accept the trial point (and test
  * convergence, or take the next direction), or shorten the step. */
 static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
@@ -308,6 +343,8 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
   const w2s_softmax_opts *o = F->o;
   int64_t q = F->q;
   double ft = acc[0];
+  char who[96];
+  const char *label = o->label ? o->label : "softmax head";
   const double *G = acc + 1, *Hs = acc + 1 + q;
   double gn = cblas_dnrm2((int)q, G, 1);
   in->passes++;
@@ -323,26 +360,27 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
     if (!ok) {
       if (++h->halvings > MAX_HALVINGS)
         return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
-                        "%s (head %lld of %lld): the Newton line search "
+                        "%s (%s): the Newton line search "
                         "found no decrease after %d halvings (relative "
                         "gradient %.2e)",
-                        o->label ? o->label : "softmax head", (long long)k,
-                        (long long)F->d->K, MAX_HALVINGS,
-                        h->g0 > 0 ? in->grad_norm / h->g0 : 0.0);
+                        label, head_name(o, k, F->d->K, who, sizeof who),
+                        MAX_HALVINGS, h->g0 > 0 ? in->grad_norm / h->g0 : 0.0);
       h->t *= 0.5;
       for (int64_t i = 0; i < q; ++i) h->Wt[i] = h->W[i] + h->t * h->dir[i];
       return W2S_OK;
     }
     in->iterations++;
   } else { /* the first pass, at W = 0: the relative gradient's scale */
-    h->g0 = gn;
+    /* Targets within 1e-8 of uniform make the gradient at 0 itself
+     * rounding: then the scale is 1e-8 of the features' RMS. */
+    double floor = 1e-8 * sqrt(acc[F->stride - 1]);
+    h->g0 = gn > floor ? gn : floor;
   }
   if (!isfinite(ft) || !finite_all(G, q))
     return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
-                    "%s (head %lld of %lld): the objective or its gradient "
+                    "%s (%s): the objective or its gradient "
                     "is not finite (NaN or infinite features or labels)",
-                    o->label ? o->label : "softmax head", (long long)k,
-                    (long long)F->d->K);
+                    label, head_name(o, k, F->d->K, who, sizeof who));
   memcpy(h->W, h->Wt, sizeof(double) * (size_t)q);
   if (h->hess) memcpy(h->Hl, Hs, sizeof(double) * (size_t)(q * q));
   /* A step that cut the gradient tenfold or more is in Newton's fast
@@ -359,21 +397,23 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
   in->rel_grad = h->g0 > 0.0 ? gn / h->g0 : 0.0;
   if (newton_dir(q, h->Hl, G, h->dir, work, &in->rank, &in->cond) != 0)
     return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
-                    "%s (head %lld of %lld): the Hessian's eigen-"
+                    "%s (%s): the Hessian's eigen-"
                     "decomposition failed",
-                    o->label ? o->label : "softmax head", (long long)k,
-                    (long long)F->d->K);
+                    label, head_name(o, k, F->d->K, who, sizeof who));
   if (in->rel_grad <= o->tol) {
     h->done = 1;
     return W2S_OK;
   }
   if (in->iterations >= o->max_iter)
     return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
-                    "%s (head %lld of %lld): Newton did not converge in %d "
-                    "iterations (relative gradient %.2e > %.0e); separable "
-                    "labels have no finite optimum (a ridge > 0 gives one)",
-                    o->label ? o->label : "softmax head", (long long)k,
-                    (long long)F->d->K, o->max_iter, in->rel_grad, o->tol);
+                    "%s (%s): Newton did not converge in %d "
+                    "iteration%s (relative gradient %.2e > %.0e)%s",
+                    label, head_name(o, k, F->d->K, who, sizeof who),
+                    o->max_iter, o->max_iter == 1 ? "" : "s", in->rel_grad,
+                    o->tol,
+                    o->reverse ? ""
+                               : "; separable labels have no finite optimum "
+                                 "(a ridge > 0 gives one)");
   h->gdir = cblas_ddot((int)q, G, 1, h->dir, 1);
   h->t = 1.0;
   for (int64_t i = 0; i < q; ++i) h->Wt[i] = h->W[i] + h->dir[i];
@@ -387,7 +427,7 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
   fitter F = {.d = d,
               .o = opts,
               .q = q,
-              .stride = 1 + q + q * q,
+              .stride = 2 + q + q * q,
               .rows = block_rows(q),
               .hstride = hessian_stride(d->n)};
   const int64_t rows = F.rows;

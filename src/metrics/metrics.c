@@ -122,7 +122,7 @@ void w2s_metrics_finish(const w2s_metric_sums *test,
     double cw = test->kl ? 1.0 : 2.0; /* gain = misfit + cw cross */
     double gain = (test->misfit[k] + cw * test->cross[k]) / nt;
     double ceil = test->ceiling[t] / nt;
-    double *o[W2S_M_COUNT], skip;
+    double *o[W2S_M_COUNT], skip = 0.0;
     for (int m = 0; m < W2S_M_COUNT; ++m)
       o[m] = out[m] ? out[m] + k0 + k : &skip;
     *o[W2S_M_WEAK_ERROR] = weak;

@@ -201,6 +201,8 @@ def quick_config(tasks=8, n_weak_train=300, n_w2s_train=400, n_test=500,
     tgt = {"depth": "5", "width": "16"}
     tgt.update(target or {})
     fitd = {"solver": "auto", "ridge": "0", "intercept": "true"}
+    if tgt.get("head") == "softmax":  # Newton-fitted: no least-squares solver
+        del fitd["solver"]
     fitd.update(fit or {})
     sections = [("experiment", exp), ("data", dat), ("target", tgt),
                 ("strong", strong if strong is not None else

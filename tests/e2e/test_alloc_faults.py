@@ -131,11 +131,18 @@ def commands(d):
                    "epochs": "2", "batch": "8"}
     cfg = write_file(os.path.join(d, "q.ini"), quick_config(
         tasks=2, n_weak_train=100, n_w2s_train=120, n_test=100, weak=weak))
+    cls = write_file(os.path.join(d, "c.ini"), quick_config(
+        tasks=2, n_weak_train=100, n_w2s_train=120, n_test=100,
+        target={"head": "softmax", "classes": "3"},
+        fit={"student": "reverse", "student_class": "mixture",
+             "mixture_components": "2"}))
     feats = os.path.join(d, "feat.h5")
     make_features(feats)
     sim_out, fit_out = os.path.join(d, "sim.h5"), os.path.join(d, "fit.h5")
+    cls_out = os.path.join(d, "cls.h5")
     return {
         "simulate": (["simulate", cfg, "-o", sim_out, "-q"], sim_out),
+        "classify": (["simulate", cls, "-o", cls_out, "-q"], cls_out),
         "fit": (["fit", feats, "-o", fit_out, "-q", "--ridge", "0,0.1"],
                 fit_out),
         "bench": (["bench", "-q", "--rows", "400", "--cols", "8", "--rhs", "2",
@@ -217,7 +224,7 @@ def one_fault(name, args, out, ranks, rank, n, d, plain_mpirun=False):
         name, ranks, n, rank, " (plain mpirun)" if plain_mpirun else "")
     lines = r.stderr.splitlines()
     want = re.compile(r"^w2s %s: error: out of memory allocating .* on rank "
-                      r"%d$" % (name, rank))
+                      r"%d$" % (args[0], rank))
     good = check(not r.timed_out and codes == [1] * len(codes),
                  what + ": exit status per rank %s: %s" % (codes, r.describe()))
     good &= check(len(lines) == 1 and want.match(lines[0]) is not None,

@@ -33,3 +33,8 @@ w2s_add_script_test(cancellation ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ca
 w2s_add_script_test(engines ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_engines.py)
 w2s_add_script_test(engines_long ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_engines.py --long)
 set_tests_properties(e2e.engines_long PROPERTIES LABELS long TIMEOUT 1800)
+# [target] head = softmax against an independent numpy reference
+# (cls_reference.py: its own Newton and IRLS fits), for C = 2 and 4, soft
+# and sampled labels, both w2s inputs and ridges; gain_train = misfit_train
+# at 1-3 ranks when realizable; its input errors (~30 s on 2 cores).
+w2s_add_script_test(classification ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_classification.py)
