@@ -38,3 +38,7 @@ set_tests_properties(e2e.engines_long PROPERTIES LABELS long TIMEOUT 1800)
 # and sampled labels, both w2s inputs and ridges; gain_train = misfit_train
 # at 1-3 ranks when realizable; its input errors (~30 s on 2 cores).
 w2s_add_script_test(classification ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_classification.py)
+# The reverse and mixture students: the forward identity fails for the
+# reverse one, the reverse fit is stationary, the mixture's weights are the
+# simplex optimum (KKT, numpy) and gain_train >= misfit_train (~40 s).
+w2s_add_script_test(cls_students ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cls_students.py)
