@@ -79,7 +79,8 @@ typedef struct {
   double f, gdir, t;    /* objective at W, grad . dir, step length */
   double g0, gprev;     /* ||grad L(0)||, ||grad L(W)|| */
   int have, done, halvings;
-  int hess; /* the next pass evaluates the Hessian at the trial point */
+  int hess;  /* the next pass evaluates the Hessian at the trial point */
+  int stall; /* consecutive steps that cut the gradient by under 10% */
 } head;
 
 typedef struct {
@@ -192,12 +193,22 @@ static void accumulate(const fitter *F, int64_t k, const double *w, double *acc,
     if (at_zero) /* the features' mean square, the gradient floor's scale */
       for (int64_t j = 0; j < p; ++j)
         for (int64_t i = 0; i < b; ++i)
-          acc[F->stride - 1] += H[j * d->ldh + i] * H[j * d->ldh + i];
+          acc[F->stride - 2] += H[j * d->ldh + i] * H[j * d->ldh + i];
     logits_probs(F, b, H, d->ldh, w);
     acc[0] += F->o->reverse ? rows_reverse(F, b, Y, d->ldy)
                             : rows_forward(F, b, Y, d->ldy);
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, (int)(C - 1),
                 (int)b, 1.0, H, (int)d->ldh, F->R, rows, 1.0, G, (int)p);
+    /* sum_i |h_i|_1 |r_i|_1 bounds sum |h_ij r_ic|: the scale of the
+     * gradient's rounding. */
+    double absacc = 0.0;
+    for (int64_t i = 0; i < b; ++i) {
+      double hr = 0.0, rr = 0.0;
+      for (int64_t j = 0; j < p; ++j) hr += fabs(H[j * d->ldh + i]);
+      for (int64_t c = 0; c < C - 1; ++c) rr += fabs(F->R[c * rows + i]);
+      absacc += hr * rr;
+    }
+    acc[F->stride - 1] += absacc;
     if (!hess) continue;
     /* Hess += H^T diag(s p_c) H on the diagonal blocks, -= M^T M with
      * M = [sqrt(s) H p_1, ..., sqrt(s) H p_{C-1}] (row-scaled copies), over
@@ -257,11 +268,21 @@ static void finish_acc(const fitter *F, const double *w, double *acc,
 /* Local: dir = -Hess^+ g. Cholesky when Hess is positive definite and its
  * reciprocal condition above q eps, else the eigen-decomposition with
  * eigenvalues at most q eps max dropped (the minimum-norm step). rank and
- * cond describe Hess. work: 2 q^2 + q. */
+ * cond describe the equilibrated Hessian. work: 2 q^2 + 2 q. */
 static int newton_dir(int64_t q, const double *Hs, const double *g, double *dir,
                       double *work, int64_t *rank, double *cond) {
   double *A = work, *V = work + q * q, *ev = work + 2 * q * q;
-  memcpy(A, Hs, sizeof(double) * (size_t)(q * q));
+  double *sc = ev + q;
+  /* Equilibrated: A = S Hess S with S = diag(Hess)^(-1/2) (0 for a zero
+   * diagonal), the step dir = S y from A y = -S g. Features of different
+   * scales (unnormalised network units) otherwise square their
+   * conditioning into the Hessian's. */
+  for (int64_t i = 0; i < q; ++i)
+    sc[i] = Hs[i * q + i] > 0.0 ? 1.0 / sqrt(Hs[i * q + i]) : 0.0;
+  for (int64_t j = 0; j < q; ++j)
+    for (int64_t i = 0; i < q; ++i)
+      A[j * q + i] = sc[i] * Hs[j * q + i] * sc[j];
+  memcpy(V, A, sizeof(double) * (size_t)(q * q));
   double anorm = LAPACKE_dlansy(LAPACK_COL_MAJOR, '1', 'U', (int)q, A, (int)q);
   double rcond = 0.0;
   /* A singular Hessian rounded to a definite one (collinear features: its
@@ -272,32 +293,28 @@ static int newton_dir(int64_t q, const double *Hs, const double *g, double *dir,
   if (definite)
     LAPACKE_dpocon(LAPACK_COL_MAJOR, 'U', (int)q, A, (int)q, anorm, &rcond);
   if (definite && rcond > (double)q * DBL_EPSILON) {
-    for (int64_t i = 0; i < q; ++i) dir[i] = -g[i];
+    for (int64_t i = 0; i < q; ++i) dir[i] = -sc[i] * g[i];
     LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (int)q, 1, A, (int)q, dir, (int)q);
+    for (int64_t i = 0; i < q; ++i) dir[i] *= sc[i];
     *rank = q;
     *cond = 1.0 / rcond;
     return 0;
   }
-  memcpy(V, Hs, sizeof(double) * (size_t)(q * q));
   if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', (int)q, V, (int)q, ev) != 0)
     return -1;
   double cut = (double)q * DBL_EPSILON * ev[q - 1];
   int64_t r = 0;
-  for (int64_t i = 0; i < q; ++i) dir[i] = 0.0;
+  for (int64_t i = 0; i < q; ++i) dir[i] = 0.0, A[i] = sc[i] * g[i];
   for (int64_t k = 0; k < q; ++k) {
     if (!(ev[k] > cut)) continue;
     ++r;
-    double a = -cblas_ddot((int)q, V + k * q, 1, g, 1) / ev[k];
+    double a = -cblas_ddot((int)q, V + k * q, 1, A, 1) / ev[k];
     cblas_daxpy((int)q, a, V + k * q, 1, dir, 1);
   }
-  /* A parameter whose Hessian row is exactly 0 (a dead feature) spans part
-   * of the null space, which the minimum-norm step does not touch: drop
-   * the rounding the other eigenvectors carry there, so that it stays 0. */
-  for (int64_t a = 0; a < q; ++a) {
-    int dead = 1;
-    for (int64_t b = 0; b < q && dead; ++b) dead = Hs[a * q + b] == 0.0;
-    if (dead) dir[a] = 0.0;
-  }
+  /* A parameter whose Hessian row is exactly 0 (a dead feature: its scale
+   * is 0) spans part of the null space, which the minimum-norm step does
+   * not touch: it stays exactly 0. */
+  for (int64_t i = 0; i < q; ++i) dir[i] *= sc[i];
   *rank = r;
   *cond = r < q ? INFINITY : ev[q - 1] / ev[0];
   return 0;
@@ -373,7 +390,7 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
   } else { /* the first pass, at W = 0: the relative gradient's scale */
     /* Targets within 1e-8 of uniform make the gradient at 0 itself
      * rounding: then the scale is 1e-8 of the features' RMS. */
-    double floor = 1e-8 * sqrt(acc[F->stride - 1]);
+    double floor = 1e-8 * sqrt(acc[F->stride - 2]);
     h->g0 = gn > floor ? gn : floor;
   }
   if (!isfinite(ft) || !finite_all(G, q))
@@ -387,6 +404,7 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
    * phase: the next steps reuse this Hessian (a pass then costs a
    * gradient, not a Hessian) until one is slower. */
   int had = h->have;
+  h->stall = had && gn > 0.9 * h->gprev ? h->stall + 1 : 0;
   h->hess = !had || !(gn <= lag_ratio * h->gprev);
   h->gprev = gn;
   h->f = ft;
@@ -400,7 +418,14 @@ static w2s_err decide(w2s_ctx *ctx, const fitter *F, int64_t k, head *h,
                     "%s (%s): the Hessian's eigen-"
                     "decomposition failed",
                     label, head_name(o, k, F->d->K, who, sizeof who));
-  if (in->rel_grad <= o->tol) {
+  /* Converged: the relative gradient at most tol; or the gradient at its
+   * rounding level (64 eps of sum |h_ij r_ic| / n), which a tol near eps
+   * or targets with a small gradient at 0 can put above tol; or within
+   * 1000 tol and no longer falling (three steps cut it by under 10%): what
+   * is left lies along directions of no curvature, where nearly separable
+   * rows push the optimum to infinity. rel_grad records which. */
+  if (in->rel_grad <= o->tol || gn <= 64.0 * DBL_EPSILON * acc[F->stride - 1] ||
+      (h->stall >= 3 && in->rel_grad <= 1e3 * o->tol)) {
     h->done = 1;
     return W2S_OK;
   }
@@ -427,7 +452,7 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
   fitter F = {.d = d,
               .o = opts,
               .q = q,
-              .stride = 2 + q + q * q,
+              .stride = 3 + q + q * q,
               .rows = block_rows(q),
               .hstride = hessian_stride(d->n)};
   const int64_t rows = F.rows;
@@ -445,7 +470,7 @@ w2s_err w2s_softmax_fit(w2s_ctx *ctx, const w2s_softmax_data *d,
   if (!e) e = W2S_ALLOC(ctx, in, K);
   if (!e) e = W2S_ALLOC(ctx, acc, K * F.stride);
   if (!e) e = W2S_ALLOC(ctx, state, 2 * K * q + K * q * q);
-  if (!e) e = W2S_ALLOC(ctx, work, 2 * q * q + q);
+  if (!e) e = W2S_ALLOC(ctx, work, 2 * q * q + 2 * q);
   e = w2s_agree(ctx, e);
   for (int64_t k = 0; k < K && !e; ++k) {
     memset(&in[k], 0, sizeof in[k]);
