@@ -17,10 +17,9 @@
  * (Armijo) line search on the reduced objective. Convergence: the gradient's
  * 2-norm at most tol times its norm at W = 0 (or times 1e-8 of the
  * features' root mean square when that is larger: targets within rounding
- * of uniform), or at its rounding level, 64 eps (1/n) sum_i |h_i|_1 |r_i|_1
- * with r_i the row's residual, or within 1000 tol when three steps in a
- * row cut it by under 10% (a stall along directions without curvature:
- * nearly separable rows) (docs/DESIGN.md "Classification heads"). Separable
+ * of uniform), or within 10 tol when three steps in a row cut it by
+ * under 10% (a stall along directions without curvature: nearly
+ * separable rows) (docs/DESIGN.md "Classification heads"). Separable
  * hard labels have no finite optimum: the iterates grow until the relative
  * gradient falls below tol (then the fit returns them) or max_iter is reached
  * (an error); a ridge > 0 gives a finite optimum.
