@@ -11,7 +11,8 @@
 - Realizable probability labels: |gain_train - misfit_train| <= 1e-9
   misfit_train (the forward student's three-point identity).
 - --ridge (one value, and a hold-out choice among several) and
-  --standardize against the reference; --repeats independent of the ranks.
+  --standardize against the reference; --repeats independent of the ranks;
+  a split large enough for Newton's sampled Hessian, at 1 and 3 ranks.
 - With python3-sklearn: the weak heads against LogisticRegression(penalty=
   None, tol=1e-12, max_iter=10000) to 1e-6 (skipped, saying so, without it).
 - Bad input, one error line on rank 0 and no output file: C < 2, ids
@@ -575,6 +576,27 @@ def case_ridge(tmp, ids_path):
                   "repeats use different splits")
 
 
+def case_large(tmp):
+    """A split 1 of more than 2^17 rows, where Newton estimates the Hessian
+    from every other row of the global order (heads.h: row0): with a
+    --ridge choice (the rows put back in file order for the final fits),
+    1 and 3 ranks agree to 1e-10."""
+    rng = np.random.default_rng(11)
+    n = 280000
+    y, S, weak, _ = class_data(rng, n, 4, 3)
+    sp = np.where(rng.random(n) < 0.55, 1,
+                  np.where(rng.random(n) < 0.6, 0, 2))
+    path = os.path.join(tmp, "large.h5")
+    features(path, y.astype(np.int32), S, {"a": weak["a"]}, sp)
+    runs = []
+    for ranks in (1, 3):
+        out = os.path.join(tmp, "large-%d.h5" % ranks)
+        if run_ok("large split", [path, "-o", out, "-q", "--ridge",
+                                  "0,1e-3"], ranks):
+            runs.append(results(out))
+    same_across_ranks("large split", runs)
+
+
 def case_bad(tmp):
     """Every bad input: exit code, one line naming the file and dataset, no
     output file."""
@@ -690,6 +712,7 @@ def main():
         ids_path = case_ids(tmp)
         for name, fn in (("logistic", case_logistic), ("probs", case_probs),
                          ("ridge", lambda d: case_ridge(d, ids_path)),
+                         ("large", case_large),
                          ("bad", case_bad)):
             C.note("%-10s %.1f s" % (name, time.monotonic() - t0))
             fn(tmp)
