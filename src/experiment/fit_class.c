@@ -386,10 +386,11 @@ static w2s_err count_rows(w2s_ctx *ctx, fitter *s, int64_t cnt[3][2]) {
  * smallest node's memory; the message names the widest head's dataset. */
 static w2s_err check_memory(w2s_ctx *ctx, const cfit *cf, int64_t cnt[3][2]) {
   const fitter *s = cf->s;
-  int64_t C = cf->C, J = s->J, q = cf->qs, sum_pw = 0;
+  int64_t C = cf->C, J = s->J, q = cf->qs, sum_pw = 0, pmax = s->ps;
   char name[W2S_NAME_LEN + 16] = "/strong";
   for (int j = 0; j < J; ++j) {
     sum_pw += s->pw[j];
+    if (s->pw[j] > pmax) pmax = s->pw[j];
     if (cf->qw[j] > q) {
       q = cf->qw[j];
       snprintf(name, sizeof name, "/weak/%s", w2s_features_weak_name(s->f, j));
@@ -399,14 +400,19 @@ static w2s_err check_memory(w2s_ctx *ctx, const cfit *cf, int64_t cnt[3][2]) {
   for (int k = 0; k < 3; ++k)
     rows += (double)(cnt[k][0] + cnt[k][1]) *
             (double)(sum_pw + (k ? s->ps : 0) + C * (k == 1 ? 1 + J : 1) + 1);
-  double dq = (double)q, kc = (double)newton_doubles_cap / (dq * dq + 1.0);
+  /* w2s_softmax_fit: per head its sums and latest Hessian (2 q^2 + 3 q +
+   * 1), then a Newton solve's 2 q^2 + q and block scratch (at most 4096
+   * rows of 3 C + p values, 2^21 of the q-wide block, p q). */
+  double dq = (double)q, per_head = 2.0 * dq * dq + 3.0 * dq + 1.0;
+  double kc = floor((double)newton_doubles_cap / per_head);
   if (kc < 1.0) kc = 1.0;
   if (kc > (double)(1 + J)) kc = (double)(1 + J);
-  double newton = kc * (dq * dq + 3.0 * dq + 1.0) + 2.0 * dq * dq + dq +
-                  1024.0 * (2.0 * (double)C + (double)s->ps);
+  double state = kc * per_head + 2.0 * dq * dq + dq +
+                 4096.0 * (3.0 * (double)C + (double)pmax) + 0x1p21 +
+                 (double)pmax * dq;
   double scratch = (double)s->o->block_rows * (double)(2 * J + 2) * (double)C +
                    (double)s->o->nridge * (double)(1 + J) * dq;
-  return w2s_check_memory(ctx, 8.0 * (rows + newton + scratch),
+  return w2s_check_memory(ctx, 8.0 * (rows + state + scratch),
                           "%s: dataset '%s' with %lld classes: the Newton fit "
                           "(the rows in memory, a %lld x %lld Hessian per "
                           "head)",
@@ -547,7 +553,7 @@ static w2s_err newton(w2s_ctx *ctx, cfit *cf, const w2s_softmax_data *d,
                       double *W, w2s_softmax_info *info) {
   int64_t p = d->p, q = p * (cf->C - 1);
   for (int64_t i = 0; i < p; ++i) cf->pen[i] = i < p - 1;
-  int64_t kc = newton_doubles_cap / (q * q + 3 * q + 1);
+  int64_t kc = newton_doubles_cap / (2 * q * q + 3 * q + 1); /* see above */
   if (kc < 1) kc = 1;
   w2s_softmax_opts o = {.ridge = ridge,
                         .penalize = cf->pen,
