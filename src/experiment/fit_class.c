@@ -545,8 +545,9 @@ static const double separated_ratio = 1e-6;
 
 /* Collective: K heads of d (features d->H, targets d->Y) with ridge into W
  * (p (C - 1) each) and info (K), in chunks that bound the Newton state.
- * The first `onehot` heads fit one-hot targets (the class ids): without a
- * ridge, a fit separated by its features (above) is W2S_ERR_NUMERIC. A
+ * The first `onehot` heads (0 or 1: a weak head or the ceiling) fit
+ * one-hot targets, the class ids: without a ridge, a fit separated by its
+ * features (above) is W2S_ERR_NUMERIC. A
  * fit that does not converge, or a separated one, names --ridge. */
 static w2s_err newton(w2s_ctx *ctx, cfit *cf, const w2s_softmax_data *d,
                       double ridge, int64_t onehot, const char *label,
@@ -578,12 +579,11 @@ static w2s_err newton(w2s_ctx *ctx, cfit *cf, const w2s_softmax_data *d,
     if (info[k].objective <= separated_ratio * at_zero)
       /* info holds the reduced objective: the same verdict on every rank */
       return W2S_FAIL(ctx, W2S_ERR_NUMERIC,
-                      "%s (head %lld of %lld): the class ids are separated "
-                      "by its features: Newton's mean cross-entropy reached "
-                      "%.3g (%.3g at zero) after %d iterations, with no "
-                      "finite optimum; give w2s fit --ridge > 0 (e.g. "
-                      "--ridge 1e-4)",
-                      label, (long long)k, (long long)d->K, info[k].objective,
+                      "%s%s: the class ids are separated by its features: "
+                      "Newton's mean cross-entropy reached %.3g (%.3g at "
+                      "zero) after %d iterations, with no finite optimum; "
+                      "give w2s fit --ridge > 0 (e.g. --ridge 1e-4)",
+                      label, d->K > 1 ? ", the ceiling" : "", info[k].objective,
                       at_zero, info[k].iterations);
   return W2S_OK;
 }
@@ -751,7 +751,7 @@ static w2s_err strong_heads(w2s_ctx *ctx, cfit *cf, w2s_results *res) {
     for (int64_t i = 0; i < M * C; ++i) P[i] = exp(P[i]);
   }
   snprintf(cf->label, sizeof cf->label,
-           "%s: strong representation (heads: the ceiling, then a student "
+           "%s: strong representation (heads: 0 the ceiling, then a student "
            "per weak model)",
            s->o->path);
   w2s_softmax_data all = {.m = M,
