@@ -547,8 +547,8 @@ static const double separated_ratio = 1e-6;
  * (p (C - 1) each) and info (K), in chunks that bound the Newton state.
  * The first `onehot` heads (0 or 1: a weak head or the ceiling) fit
  * one-hot targets, the class ids: without a ridge, a fit separated by its
- * features (above) is W2S_ERR_NUMERIC. A
- * fit that does not converge, or a separated one, names --ridge. */
+ * features (above) is W2S_ERR_NUMERIC. The message of a fit that does not
+ * converge, or of a separated one, names --ridge. */
 static w2s_err newton(w2s_ctx *ctx, cfit *cf, const w2s_softmax_data *d,
                       double ridge, int64_t onehot, const char *label,
                       double *W, w2s_softmax_info *info) {
