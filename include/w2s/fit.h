@@ -12,6 +12,18 @@
 #include "w2s/io.h"
 #include "w2s/run.h"
 
+/* The heads' loss (--loss; w2s_fit_loss_names). AUTO is resolved from
+ * /labels by w2s_fit_resolve_loss: float values [n] -> squared, class ids
+ * or probabilities -> softmax (logistic with 2 classes). LOGISTIC is
+ * SOFTMAX with C = 2. */
+enum {
+  W2S_FIT_LOSS_AUTO,
+  W2S_FIT_LOSS_SQUARED,
+  W2S_FIT_LOSS_LOGISTIC,
+  W2S_FIT_LOSS_SOFTMAX
+};
+extern const char *const w2s_fit_loss_names[]; /* NULL-terminated */
+
 typedef struct {
   const char *path; /* the features file */
   double split[3];  /* fractions of rows for splits 0, 1, 2 without /split */
@@ -23,6 +35,8 @@ typedef struct {
   int standardize; /* scale each representation's columns (see DESIGN) */
   int64_t block_rows;
   int engine; /* W2S_ENGINE_* (run.h); a solver other than auto/tsqr: direct */
+  int loss;   /* W2S_FIT_LOSS_* */
+  int64_t classes; /* C of a class loss (0: from /labels until resolved) */
 } w2s_fit_opts;
 
 typedef struct {
@@ -41,13 +55,28 @@ enum {
 };
 extern const char *const w2s_fit_phases[W2S_FIT_NPHASES];
 
+/* Collective: settle o->loss and o->classes for the features file f:
+ * AUTO from the kind of /labels (logged in one line); a loss the labels do
+ * not fit, --classes with the squared loss, or with a class loss
+ * --engine factor, a --solver other than auto or a /weak_predictions
+ * dataset is refused (W2S_ERR_USAGE / W2S_ERR_INPUT naming the file and
+ * the dataset). Class labels are read once and checked: ids in 0..C-1
+ * (C = o->classes, else the largest id + 1; 2 for logistic),
+ * probabilities finite, positive and summing to 1 per row within
+ * 8 C 2^-24; C >= 2. Errors: W2S_ERR_USAGE, W2S_ERR_INPUT, W2S_ERR_MEMORY.
+ * fit_class.c. */
+w2s_err w2s_fit_resolve_loss(w2s_ctx *ctx, w2s_fit_opts *o, w2s_features *f);
+
 /* Collective: one repeat (split permutation `repeat` of the seed) of the
- * features file f (open, borrowed). *out (caller-owned, untouched on
- * failure) holds the metrics, coefficients and representations; scan
- * receives the label checksum. Errors: W2S_ERR_INPUT (non-finite values,
- * a split without rows or with fewer rows than a head's parameters,
- * memory beyond the smallest node), W2S_ERR_IO (a read),
- * W2S_ERR_NUMERIC, W2S_ERR_MEMORY. */
+ * features file f (open, borrowed), with o->loss resolved
+ * (w2s_fit_resolve_loss; AUTO runs the squared loss on float values and
+ * is W2S_ERR_USAGE on class labels). *out (caller-owned,
+ * untouched on failure) holds the metrics, coefficients and
+ * representations; scan receives the label checksum. Errors: W2S_ERR_INPUT
+ * (non-finite values, a split without rows or with fewer rows than a
+ * head's parameters, memory beyond the smallest node), W2S_ERR_IO (a
+ * read), W2S_ERR_NUMERIC (a Newton fit that does not converge),
+ * W2S_ERR_MEMORY. */
 w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                     int repeat, w2s_fit_scan *scan, w2s_results **out);
 

@@ -151,11 +151,16 @@ w2s_err w2s_cache_get(w2s_ctx *ctx, const char *path, const char *key,
                       double *params, int64_t n, int *found);
 w2s_err w2s_cache_put(w2s_ctx *ctx, const char *path, const char *key,
                       const double *params, int64_t n);
-/* A features file (`w2s fit` input, docs/FORMAT.md): /labels [n],
+/* A features file (`w2s fit` input, docs/FORMAT.md): /labels [n] (float
+ * values, or integer class ids) or [n, C] (float class probabilities),
  * /strong [n, d_s], /weak/NAME [n, d_w], /weak_predictions/NAME [n],
  * /split [n] (int, optional). Opened collectively with parallel HDF5; every
  * rank reads only its own rows. */
 typedef struct w2s_features w2s_features;
+
+/* What /labels holds (w2s_features_label_kind): float values [n] (the
+ * squared loss), integer class ids [n] or float probabilities [n, C]. */
+enum { W2S_LABELS_VALUES, W2S_LABELS_CLASS_IDS, W2S_LABELS_PROBS };
 
 /* Collective: open and validate every dataset's presence, type and shape
  * (W2S_ERR_INPUT naming the dataset). *out is the caller's
@@ -172,16 +177,21 @@ int64_t w2s_features_weak_dim(const w2s_features *f, int j);
 int w2s_features_has_predictions(const w2s_features *f, int j);
 int w2s_features_has_split(const w2s_features *f);
 const char *w2s_features_path(const w2s_features *f);
+/* W2S_LABELS_*; the columns of /labels (C for probabilities, else 1). */
+int w2s_features_label_kind(const w2s_features *f);
+int64_t w2s_features_label_cols(const w2s_features *f);
 
 /* Where w2s_features_read puts a block of m rows: column-major m-row
  * arrays, the caller's. Any member may be NULL (that dataset is not read). */
 typedef struct {
-  double *labels; /* m */
-  double *strong; /* m x d_s */
-  double **weak;  /* weak[j] m x d_w(j); NULL entries are not read */
-  double *pred;   /* m x nweak; columns of models without predictions
-                   * are left untouched */
-  int *split;     /* m values */
+  double *labels;      /* m: 1-D /labels (class ids converted to double, exact
+                        * below 2^53); left untouched for probabilities */
+  double *strong;      /* m x d_s */
+  double **weak;       /* weak[j] m x d_w(j); NULL entries are not read */
+  double *pred;        /* m x nweak; columns of models without predictions
+                        * are left untouched */
+  int *split;          /* m values */
+  double *label_probs; /* m x C: 2-D /labels only (else left untouched) */
 } w2s_features_block;
 
 /* Collective (every rank calls it equally often; m may be 0): rows

@@ -14,6 +14,7 @@ typedef struct {
   int64_t seed, repeats, block_rows;
   w2s_opt_list pos;
   int verbosity;
+  int64_t classes;
 } fit_cli;
 
 static w2s_err set_output(w2s_ctx *ctx, const char *opt, const char *v,
@@ -78,6 +79,17 @@ static w2s_opts fit_spec(fit_cli *c, w2s_opt *t, char *help, size_t len) {
         "20% of its\nfitting split held out (weak heads: true labels; strong:"
         "\nthe weak labels), then refits on all of it",
         W2S_OPT_CALL, c, set_ridge, 0, 0, 0, NULL},
+       {"loss", 0, "auto|squared|logistic|softmax",
+        "the heads' loss: squared (least squares), or cross-entropy\n"
+        "fits by Newton's method with KL metrics: softmax, logistic\n"
+        "(= softmax, 2 classes); auto (default): squared for float\n"
+        "/labels [n], softmax for integer class ids [n] or class\n"
+        "probabilities [n, C] (docs/FORMAT.md)",
+        W2S_OPT_CHOICE, &c->a.o.loss, NULL, 0, 0, 0, w2s_fit_loss_names},
+       {"classes", 0, "C",
+        "classes of class-id labels (default: the largest id + 1;\n"
+        "logistic: 2); probability labels have their width",
+        W2S_OPT_INT, &c->classes, NULL, 0, 2, 1e6, NULL},
        {"standardize", 0, NULL,
         "scale each representation's columns to zero "
         "mean, unit\nvariance (statistics of the split that fits its head)",
@@ -125,7 +137,9 @@ int w2s_cmd_fit(int argc, char **argv) {
                  1,
                  0,
                  4096,
-                 W2S_ENGINE_AUTO},
+                 W2S_ENGINE_AUTO,
+                 W2S_FIT_LOSS_AUTO,
+                 0},
                 NULL,
                 "fit-results.h5",
                 0,
@@ -134,8 +148,9 @@ int w2s_cmd_fit(int argc, char **argv) {
                1,
                4096,
                {0},
-               1};
-  w2s_opt table[13];
+               1,
+               0};
+  w2s_opt table[15];
   char solver_help[1024];
   w2s_opts spec = fit_spec(&c, table, solver_help, sizeof solver_help);
   int help = 0;
@@ -151,6 +166,7 @@ int w2s_cmd_fit(int argc, char **argv) {
     c.a.o.seed = (uint64_t)c.seed;
     c.a.o.repeats = (int)c.repeats;
     c.a.o.block_rows = c.block_rows;
+    c.a.o.classes = c.classes;
     c.a.command_line = cmdline;
     w2s_fit_job *job = NULL;
     e = w2s_fit_job_create(ctx, &c.a, &job);

@@ -22,8 +22,12 @@ w2s_err fit_read_block(w2s_ctx *ctx, fitter *s, int64_t b, int64_t *m_out,
                        int want_strong, int want_weak) {
   int64_t i0 = b * s->nb, m = 0;
   if (i0 < s->count) m = s->count - i0 < s->nb ? s->count - i0 : s->nb;
-  const w2s_features_block out = {s->y, want_strong ? s->S : NULL,
-                                  want_weak ? s->W : NULL, s->P, s->split};
+  const w2s_features_block out = {s->y,
+                                  want_strong ? s->S : NULL,
+                                  want_weak ? s->W : NULL,
+                                  s->P,
+                                  s->split,
+                                  s->yp};
   W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m, &out));
   fit_splits_of_block(s, s->start + i0, m);
   if (s->cv_mode)
@@ -74,6 +78,7 @@ static void fitter_free(fitter *s) {
   free(s->W), free(s->cw), free(s->mu), free(s->is), free(s->dw), free(s->pw);
   free(s->y), free(s->S), free(s->P), free(s->split), free(s->A), free(s->B);
   free(s->Fw), free(s->Fsw), free(s->Fs), free(s->Yc), free(s->cs);
+  free(s->yp);
 }
 
 /* The per-rank memory of a file's feature widths (row blocks, one solver's
@@ -130,6 +135,10 @@ static w2s_err setup(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
     W2S_CALL(W2S_ALLOC(ctx, s->cw[j], s->pw[j] > 0 ? s->pw[j] : 1));
   }
   W2S_CALL(W2S_ALLOC(ctx, s->y, nb));
+  if (w2s_features_label_kind(f) == W2S_LABELS_PROBS) {
+    s->yc = w2s_features_label_cols(f);
+    W2S_CALL(W2S_ALLOC(ctx, s->yp, nb * s->yc));
+  }
   W2S_CALL(W2S_ALLOC(ctx, s->S, nb * s->ds));
   W2S_CALL(W2S_ALLOC(ctx, s->P, nb * J));
   W2S_CALL(W2S_ALLOC(ctx, s->split, nb));
@@ -484,7 +493,23 @@ w2s_err w2s_fit_run(w2s_ctx *ctx, const w2s_fit_opts *o, w2s_features *f,
                     int repeat, w2s_fit_scan *scan_out, w2s_results **out) {
   fitter s;
   w2s_results *res = NULL;
+  int cls = o->loss == W2S_FIT_LOSS_LOGISTIC || o->loss == W2S_FIT_LOSS_SOFTMAX;
+  if (!cls && w2s_features_label_kind(f) != W2S_LABELS_VALUES)
+    return W2S_FAIL(ctx, W2S_ERR_USAGE,
+                    "%s: the loss of class labels is not resolved "
+                    "(w2s_fit_resolve_loss)",
+                    o->path);
   w2s_err e = prepare(ctx, o, f, repeat, &s, scan_out, &res);
+  if (!e && cls) {
+    e = fit_class_run(ctx, &s, res);
+    fitter_free(&s);
+    if (e) {
+      w2s_results_destroy(&res);
+      return e;
+    }
+    *out = res;
+    return W2S_OK;
+  }
   /* One penalty mask for every head: as long as the widest of them (a weak
    * representation may be wider than the strong one). */
   int64_t pmax = s.ps > 1 ? s.ps : 2;

@@ -1,5 +1,6 @@
-/* Private to the fit pipeline: fit.c (setup, fits, metrics) and
- * fit_scan.c (the split of each row and the scan pass). */
+/* Private to the fit pipeline: fit.c (setup, fits, metrics), fit_scan.c
+ * (the split of each row and the scan pass), fit_factor.c (the factor
+ * engine) and fit_class.c (class labels). */
 #ifndef W2S_FIT_IMPL_H
 #define W2S_FIT_IMPL_H
 
@@ -16,8 +17,9 @@ typedef struct {
   uint64_t repeat;
   int64_t *dw, *pw; /* weak dims and head sizes (0: predictions only) */
   int64_t ps;
-  /* block buffers */
-  double *y, *S, **W, *P;
+  /* block buffers (yp: nb x C class probabilities, 2-D /labels only) */
+  double *y, *S, **W, *P, *yp;
+  int64_t yc; /* columns of yp (0: none) */
   int *split;
   double *A, *B, *Fw, *Fsw, *Fs, *Yc;
   /* standardisation (mean, 1/std) per representation, rep 0 = strong */
@@ -60,5 +62,11 @@ w2s_err fit_factor_choose(w2s_ctx *ctx, const fitter *s, int *use);
  * (one read of the file), with the phase timers. pen: a mask as long as
  * the widest head. */
 w2s_err fit_factor_run(w2s_ctx *ctx, fitter *s, int *pen, w2s_results *res);
+
+/* Collective: the class-loss pipeline (--loss logistic|softmax,
+ * fit_class.c) after the scan: weak heads, strong heads and KL metrics
+ * by Newton fits on rows held in memory, with the phase timers; fills
+ * res (loss, metrics, coefficients, representations). */
+w2s_err fit_class_run(w2s_ctx *ctx, fitter *s, w2s_results *res);
 
 #endif

@@ -66,13 +66,18 @@ static void effective_options(w2s_fit_job *j) {
   const char *split = w2s_features_has_split(j->feat) ? "from /split"
                       : j->a.split_arg                ? j->a.split_arg
                                                       : "0.25,0.5,0.25";
+  char classes[48] = "";
+  if (o->loss != W2S_FIT_LOSS_SQUARED)
+    snprintf(classes, sizeof classes, "classes = %lld\n",
+             (long long)o->classes);
   snprintf(j->config, sizeof j->config,
            "# w2s fit effective options\n[fit]\ninput = %s\nsplit = %s\n"
            "seed = %llu\nrepeats = %d\nsolver = %s\nengine = %s\n"
-           "ridge = %s\nstandardize = %s\nblock_rows = %lld\n",
+           "ridge = %s\nstandardize = %s\nblock_rows = %lld\nloss = %s\n%s",
            o->path, split, (unsigned long long)o->seed, o->repeats, o->solver,
            w2s_engine_names[o->engine], ridge_text,
-           o->standardize ? "true" : "false", (long long)o->block_rows);
+           o->standardize ? "true" : "false", (long long)o->block_rows,
+           w2s_fit_loss_names[o->loss], classes);
 }
 
 /* The repeat grid (written when there are several) and the plan. */
@@ -131,6 +136,7 @@ w2s_err w2s_fit_job_create(w2s_ctx *ctx, const w2s_fit_args *a,
                                    "%s has /split: --split and --repeats do "
                                    "not apply (the file fixes the split)",
                                    path));
+  W2S_CALL(w2s_fit_resolve_loss(ctx, &j->a.o, j->feat));
   return make_plan(ctx, j);
 }
 

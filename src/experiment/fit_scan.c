@@ -73,9 +73,13 @@ typedef struct {
 static void scan_rows(const fitter *s, scan_acc *a, int64_t row0, int64_t m) {
   int has_split = w2s_features_has_split(s->f);
   int64_t *bad = a->bad;
+  const double *yp = s->yp; /* class probabilities: yc columns */
+  const int64_t yc = yp ? s->yc : 0;
   for (int64_t i = 0; i < m; ++i) {
     int64_t g = row0 + i;
-    if (!isfinite(s->y[i]) && g < bad[0]) bad[0] = g;
+    if (!yp && !isfinite(s->y[i]) && g < bad[0]) bad[0] = g;
+    for (int64_t c = 0; c < yc; ++c)
+      if (!isfinite(yp[c * m + i]) && g < bad[0]) bad[0] = g;
     for (int64_t c = 0; c < s->ds; ++c)
       if (!isfinite(s->S[c * m + i]) && g < bad[1]) bad[1] = g;
     for (int j = 0; j < s->J; ++j) {
@@ -92,10 +96,18 @@ static void scan_rows(const fitter *s, scan_acc *a, int64_t row0, int64_t m) {
         a->counts[s->split[i]]++;
       }
     }
-    /* An order-independent checksum: a sum of per-row hashes. */
-    char buf[64];
-    snprintf(buf, sizeof buf, "%lld:%.17g", (long long)g, s->y[i]);
-    a->sum += w2s_rng_stream_of(buf, 0);
+    /* An order-independent checksum: a sum of per-row hashes (per entry
+     * for class probabilities). */
+    char buf[80];
+    if (!yp) {
+      snprintf(buf, sizeof buf, "%lld:%.17g", (long long)g, s->y[i]);
+      a->sum += w2s_rng_stream_of(buf, 0);
+    }
+    for (int64_t c = 0; c < yc; ++c) {
+      snprintf(buf, sizeof buf, "%lld:%lld:%.17g", (long long)g, (long long)c,
+               yp[c * m + i]);
+      a->sum += w2s_rng_stream_of(buf, 0);
+    }
   }
 }
 
@@ -127,7 +139,7 @@ static w2s_err scan_blocks(w2s_ctx *ctx, fitter *s, scan_acc *a) {
                               : 0;
     W2S_CALL(w2s_features_read(ctx, s->f, s->start + i0, m,
                                &(w2s_features_block){s->y, s->S, s->W, s->P,
-                                                     s->split}));
+                                                     s->split, s->yp}));
     scan_rows(s, a, s->start + i0, m);
     if (!w2s_features_has_split(s->f)) fit_splits_of_block(s, s->start + i0, m);
     if (s->o->nridge > 1)

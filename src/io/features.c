@@ -18,6 +18,8 @@ struct w2s_features {
   hid_t file;
   int64_t n, ds;
   hid_t labels, strong, split;
+  int label_kind;     /* W2S_LABELS_* (io.h) */
+  int64_t label_cols; /* C of 2-D probabilities, else 1 */
   int nweak;
   char names[MAX_WEAK][W2S_NAME_LEN];
   hid_t weak[MAX_WEAK], pred[MAX_WEAK];
@@ -148,6 +150,50 @@ static w2s_err scan_group(w2s_ctx *ctx, w2s_features *f, const char *g,
   return e;
 }
 
+/* /labels: float values [n], integer class ids [n] or float class
+ * probabilities [n, C] (its class and rank say which); f->n from it. */
+static w2s_err open_labels(w2s_ctx *ctx, w2s_features *f) {
+  H5T_class_t c = H5T_NO_CLASS;
+  int nd = 1;
+  if (H5Lexists(f->file, "/labels", H5P_DEFAULT) > 0) {
+    hid_t d = H5Dopen2(f->file, "/labels", H5P_DEFAULT);
+    if (d >= 0) {
+      hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+      c = H5Tget_class(t);
+      nd = H5Sget_simple_extent_ndims(sp);
+      H5Tclose(t);
+      H5Sclose(sp);
+      H5Dclose(d);
+    }
+  }
+  ds_spec spec = {"/labels", H5T_FLOAT, 1};
+  f->label_kind = W2S_LABELS_VALUES;
+  if (c == H5T_INTEGER) {
+    if (nd != 1)
+      return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                      "%s: dataset '/labels' of an integer type must be 1-D "
+                      "class ids [n], it is %d-D",
+                      f->path, nd);
+    spec.cls = H5T_INTEGER;
+    f->label_kind = W2S_LABELS_CLASS_IDS;
+  } else if (c == H5T_FLOAT && nd > 2) {
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '/labels' must be 1-D (values or class ids "
+                    "[n]) or 2-D (class probabilities [n, C]), it is %d-D",
+                    f->path, nd);
+  } else if (c == H5T_FLOAT && nd == 2) {
+    spec.rank = 2;
+    f->label_kind = W2S_LABELS_PROBS;
+  } else if (c != H5T_FLOAT && c != H5T_NO_CLASS) {
+    return W2S_FAIL(ctx, W2S_ERR_INPUT,
+                    "%s: dataset '/labels' must be floating-point (values "
+                    "[n] or class probabilities [n, C]) or integer (class "
+                    "ids [n])",
+                    f->path);
+  }
+  return open_ds(ctx, f, &spec, -1, &f->label_cols, &f->labels);
+}
+
 static w2s_err open_local(w2s_ctx *ctx, const char *path, w2s_features *f) {
   snprintf(f->path, sizeof f->path, "%s", path);
   f->labels = f->strong = f->split = -1;
@@ -162,9 +208,7 @@ static w2s_err open_local(w2s_ctx *ctx, const char *path, w2s_features *f) {
                     "%s: cannot open as HDF5 (truncated or damaged file?)",
                     path);
   f->n = -1;
-  int64_t one;
-  W2S_CALL(open_ds(ctx, f, &(ds_spec){"/labels", H5T_FLOAT, 1}, -1, &one,
-                   &f->labels));
+  W2S_CALL(open_labels(ctx, f));
   if (f->n < 1)
     return W2S_FAIL(ctx, W2S_ERR_INPUT, "%s: dataset '/labels' has no rows",
                     path);
@@ -241,6 +285,8 @@ int w2s_features_has_predictions(const w2s_features *f, int j) {
   return f->pred[j] >= 0;
 }
 int w2s_features_has_split(const w2s_features *f) { return f->split >= 0; }
+int w2s_features_label_kind(const w2s_features *f) { return f->label_kind; }
+int64_t w2s_features_label_cols(const w2s_features *f) { return f->label_cols; }
 const char *w2s_features_path(const w2s_features *f) { return f->path; }
 
 /* A dataset of the file as read_rows reads it: rank (1 or 2), columns
@@ -310,16 +356,20 @@ static w2s_err read_matrix(w2s_ctx *ctx, w2s_features *f, hid_t d, int64_t cols,
 w2s_err w2s_features_read(w2s_ctx *ctx, w2s_features *f, int64_t row0,
                           int64_t m, const w2s_features_block *out) {
   double *labels = out->labels, *strong = out->strong, *pred = out->pred;
+  double *probs = out->label_probs;
   double **weak = out->weak;
   int *split = out->split;
   /* Every rank makes the same calls in the same order (collective I/O);
    * a local failure is agreed on at the end. */
   w2s_err e = W2S_OK, t;
   double dummy = 0.0;
-  if (labels &&
+  if (labels && f->label_kind != W2S_LABELS_PROBS &&
       (t = read_rows(ctx, f, &(slab){f->labels, 1, 1, H5T_NATIVE_DOUBLE}, row0,
                      m, m > 0 ? labels : &dummy)) &&
       !e)
+    e = t;
+  if (probs && f->label_kind == W2S_LABELS_PROBS &&
+      (t = read_matrix(ctx, f, f->labels, f->label_cols, row0, m, probs)) && !e)
     e = t;
   if (strong && (t = read_matrix(ctx, f, f->strong, f->ds, row0, m, strong)) &&
       !e)

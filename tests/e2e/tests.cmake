@@ -42,3 +42,6 @@ w2s_add_script_test(classification ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_
 # reverse one, the reverse fit is stationary, the mixture's weights are the
 # simplex optimum (KKT, numpy) and gain_train >= misfit_train (~40 s).
 w2s_add_script_test(cls_students ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_cls_students.py)
+# `w2s fit` on class labels (ids, probabilities) against a numpy Newton
+# reference at 1-3 ranks, and every bad class input (~40 s on 2 cores).
+w2s_add_script_test(fit_class ${W2S_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_fit_class.py)
