@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(openmpi-bin libopenmpi-dev libscalapack-openmpi-dev libhdf5-openmpi-dev libplplot-dev plplot-driver-cairo
   libopenblas-dev liblapacke-dev libcmocka-dev pkg-config cmake make gcc git
-  hdf5-tools librandom123-dev libinih-dev python3-numpy python3-h5py
+  hdf5-tools librandom123-dev libinih-dev python3-numpy python3-h5py python3-sklearn
   python3-rdkit rdkit-data slurm-wlm munge shellcheck clang clang-tidy libclang-rt-14-dev clang-format cppcheck valgrind)
 
 missing=()

@@ -441,8 +441,12 @@ def fit_cases(tmp):
     add("rows", with_("strong", rng.normal(size=(n + 1, 4))),
         ["/strong", "101 rows"])
     add("rank", with_("strong", rng.normal(size=n)), ["/strong", "2-D"])
-    add("int_labels", with_("labels", np.arange(n)),
-        ["/labels", "floating-point"])
+    # Integer labels are class ids (a class loss): 1-D only, and not for
+    # the squared loss.
+    add("int_labels_2d", with_("labels", np.arange(2 * n).reshape(n, 2)),
+        ["/labels", "1-D class ids"])
+    add("int_labels_squared", with_("labels", np.arange(n) % 3),
+        ["/labels", "class ids", "--loss squared"], args=["--loss", "squared"])
     add("string_labels", with_("labels", np.array([b"x"] * n)),
         ["/labels", "floating-point"])
     add("bad_weak_name", with_("weak/a b", rng.normal(size=(n, 2))),
