@@ -38,7 +38,12 @@ source "$root/scripts/env.sh"
 #                 the factor engine is the default, so every other e2e
 #                 script runs it sanitized, and e2e.fit, e2e.cancellation and
 #                 the alloc-fault runs run the direct engine too
-exclude='^(sanitize|valgrind|fuzz)\.|^e2e\.memory$|^slurm\.jobs$|^scripts\.lint$|^e2e\.engines$'
+#  e2e.classification, e2e.cls_students  minutes sanitized (dozens of
+#                 Newton-fitted runs against numpy); the classification
+#                 pipeline runs sanitized in e2e.alloc_faults (`classify`, a
+#                 reverse-mixture run: weak heads, ceilings, mixtures, KL
+#                 sums), e2e.fit_class and unit.test_softmax
+exclude='^(sanitize|valgrind|fuzz)\.|^e2e\.memory$|^slurm\.jobs$|^scripts\.lint$|^e2e\.engines$|^e2e\.classification$|^e2e\.cls_students$'
 
 t="$(mktemp -d)"
 trap 'rm -rf "$t"' EXIT
