@@ -3,4 +3,4 @@
 # 8-12 minutes on 2 cores, see docs/RELIABILITY.md).
 add_test(NAME sanitize.asan_ubsan COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/run.sh)
 set_tests_properties(sanitize.asan_ubsan PROPERTIES ENVIRONMENT "${W2S_TEST_ENV}"
-  TIMEOUT 1800)
+  TIMEOUT 2700)
